@@ -1,0 +1,122 @@
+//! Wires the stages together: binds the three ports, starts the store writer, the OTLP receivers
+//! and the app server, and shuts them down in stages (stop receivers, let in-flight requests
+//! finish and commit, drain the writer, stop).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::ingest::{self, Pipeline, Stats};
+use crate::normalize::Prices;
+use crate::store::Store;
+use crate::store::writer::Writer;
+use crate::web;
+
+/// A running server: its bound addresses and the handle to stop it.
+pub struct Running {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub app_addr: SocketAddr,
+    cancel: CancellationToken,
+    servers: Vec<JoinHandle<Result<()>>>,
+    writer: std::thread::JoinHandle<()>,
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
+    let l = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the {what} port {addr}"))?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "{what} is listening beyond loopback: anyone who can reach this address can use it");
+    }
+    Ok(l)
+}
+
+/// Opens the store in `data_dir`, binds the configured addresses and starts serving.
+pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
+    let store = Store::open(data_dir)?;
+    let grpc = bind(config.listen.grpc, "OTLP/gRPC").await?;
+    let http = bind(config.listen.http, "OTLP/HTTP").await?;
+    let app = bind(config.listen.app, "app").await?;
+    let (grpc_addr, http_addr, app_addr) = (grpc.local_addr()?, http.local_addr()?, app.local_addr()?);
+
+    let (tx, rx) = mpsc::channel(config.ingest.queue_requests);
+    let writer = Writer::new(store.clone(), rx, config.ingest.batch_max_events)?
+        .spawn()
+        .context("starting the store writer")?;
+    let stats = Arc::new(Stats::default());
+    let prices = Prices::with_overrides(&config.prices);
+    let pipeline = Pipeline::new(tx, prices, stats.clone(), config.ingest.max_body_bytes);
+
+    let cancel = CancellationToken::new();
+    let mut servers = Vec::new();
+
+    let http_router = ingest::http::router(pipeline.clone());
+    let c = cancel.clone();
+    servers.push(tokio::spawn(async move {
+        axum::serve(http, http_router)
+            .with_graceful_shutdown(c.cancelled_owned())
+            .await
+            .context("OTLP/HTTP server")
+    }));
+
+    let grpc_router = ingest::grpc::router(pipeline);
+    let c = cancel.clone();
+    servers.push(tokio::spawn(async move {
+        grpc_router
+            .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(grpc), c.cancelled_owned())
+            .await
+            .context("OTLP/gRPC server")
+    }));
+
+    let app_router = web::router(web::AppState { store, stats });
+    let c = cancel.clone();
+    servers.push(tokio::spawn(async move {
+        axum::serve(app, app_router)
+            .with_graceful_shutdown(c.cancelled_owned())
+            .await
+            .context("app server")
+    }));
+
+    tracing::info!(%grpc_addr, %http_addr, %app_addr, data_dir = %data_dir.display(), "observatory is listening");
+    Ok(Running {
+        grpc_addr,
+        http_addr,
+        app_addr,
+        cancel,
+        servers,
+        writer,
+    })
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish (they wait for their commit), then lets
+    /// the writer drain its queue and commit before returning.
+    pub async fn shutdown(self) -> Result<()> {
+        self.cancel.cancel();
+        let mut first_err = None;
+        for s in self.servers {
+            match s.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => first_err = first_err.or(Some(e)),
+                Err(e) => first_err = first_err.or(Some(e.into())),
+            }
+        }
+        // Every pipeline handle lived in the servers; with them gone the writer's queue closes.
+        let writer = self.writer;
+        tokio::task::spawn_blocking(move || writer.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the store writer panicked"))?;
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The command line: `observatory [serve]`, `observatory print-config`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{LogFormat, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(name = "observatory", version, about = "Watches your AI coding agents and tells you when one needs you")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no command is given).
+    Serve(ServeArgs),
+    /// Print the commented example configuration (every default, documented).
+    PrintConfig,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Config file [default: $XDG_CONFIG_HOME/agent-observatory/config.toml, if it exists]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the database and secrets live [default: $XDG_DATA_HOME/agent-observatory]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// OTLP/gRPC listen address [default: 127.0.0.1:4317]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub grpc_addr: Option<SocketAddr>,
+    /// OTLP/HTTP listen address [default: 127.0.0.1:4318]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http_addr: Option<SocketAddr>,
+    /// App (dashboard and API) listen address [default: 127.0.0.1:4319]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub app_addr: Option<SocketAddr>,
+    /// Log level or tracing filter [default: info]
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format [default: text]
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl ServeArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            data_dir: self.data_dir.clone(),
+            grpc_addr: self.grpc_addr,
+            http_addr: self.http_addr,
+            app_addr: self.app_addr,
+            log_level: self.log_level.clone(),
+            log_format: self.log_format,
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Configuration: built-in defaults < config file < `OBSERVATORY_*` environment < flags.
+//! `config/example.toml` is the documentation; a test keeps it equal to the defaults. Loading
+//! never writes anything.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::normalize::prices::ModelPrice;
+
+/// The commented example config, printed by `observatory print-config`.
+pub const EXAMPLE: &str = include_str!("../../config/example.toml");
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Listen,
+    pub ingest: Ingest,
+    pub log: Log,
+    pub prices: BTreeMap<String, ModelPrice>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub app: SocketAddr,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ingest {
+    pub max_body_bytes: usize,
+    pub queue_requests: usize,
+    pub batch_max_events: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: None,
+            listen: Listen::default(),
+            ingest: Ingest::default(),
+            log: Log::default(),
+            prices: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            grpc: SocketAddr::from(([127, 0, 0, 1], 4317)),
+            http: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            app: SocketAddr::from(([127, 0, 0, 1], 4319)),
+        }
+    }
+}
+
+impl Default for Ingest {
+    fn default() -> Self {
+        Ingest {
+            max_body_bytes: 16 * 1024 * 1024,
+            queue_requests: 256,
+            batch_max_events: 16384,
+        }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub grpc_addr: Option<SocketAddr>,
+    pub http_addr: Option<SocketAddr>,
+    pub app_addr: Option<SocketAddr>,
+    pub log_level: Option<String>,
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    /// Loads the layers in order. `file` is the `--config` flag: when given it must exist; when
+    /// absent the default location is read if it exists.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Config> {
+        let mut config = match file {
+            Some(path) => Config::from_file(path)?,
+            None => match default_config_path(&env) {
+                Some(path) if path.exists() => Config::from_file(&path)?,
+                _ => Config::default(),
+            },
+        };
+        config.apply_env(&env)?;
+        config.apply_flags(flags);
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("in config file {}", path.display()))
+    }
+
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, v: String) -> Result<T>
+        where
+            T::Err: fmt::Display,
+        {
+            v.trim()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("environment variable {name}={v:?}: {e}"))
+        }
+        if let Some(v) = env("OBSERVATORY_DATA_DIR") {
+            self.data_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("OBSERVATORY_GRPC_ADDR") {
+            self.listen.grpc = parse("OBSERVATORY_GRPC_ADDR", v)?;
+        }
+        if let Some(v) = env("OBSERVATORY_HTTP_ADDR") {
+            self.listen.http = parse("OBSERVATORY_HTTP_ADDR", v)?;
+        }
+        if let Some(v) = env("OBSERVATORY_APP_ADDR") {
+            self.listen.app = parse("OBSERVATORY_APP_ADDR", v)?;
+        }
+        if let Some(v) = env("OBSERVATORY_MAX_BODY_BYTES") {
+            self.ingest.max_body_bytes = parse("OBSERVATORY_MAX_BODY_BYTES", v)?;
+        }
+        if let Some(v) = env("OBSERVATORY_LOG_LEVEL") {
+            self.log.level = v;
+        }
+        if let Some(v) = env("OBSERVATORY_LOG_FORMAT") {
+            self.log.format = match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => bail!("environment variable OBSERVATORY_LOG_FORMAT={v:?}: expected text or json"),
+            };
+        }
+        Ok(())
+    }
+
+    fn apply_flags(&mut self, f: &Overrides) {
+        if let Some(v) = &f.data_dir {
+            self.data_dir = Some(v.clone());
+        }
+        if let Some(v) = f.grpc_addr {
+            self.listen.grpc = v;
+        }
+        if let Some(v) = f.http_addr {
+            self.listen.http = v;
+        }
+        if let Some(v) = f.app_addr {
+            self.listen.app = v;
+        }
+        if let Some(v) = &f.log_level {
+            self.log.level = v.clone();
+        }
+        if let Some(v) = f.log_format {
+            self.log.format = v;
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.ingest.max_body_bytes == 0 {
+            bail!("ingest.max_body_bytes must be greater than 0");
+        }
+        if self.ingest.queue_requests == 0 {
+            bail!("ingest.queue_requests must be greater than 0");
+        }
+        if self.ingest.batch_max_events == 0 {
+            bail!("ingest.batch_max_events must be greater than 0");
+        }
+        for (model, p) in &self.prices {
+            let all = [p.input, p.output, p.cache_read, p.cache_write];
+            if all.iter().any(|v| !v.is_finite() || *v < 0.0) {
+                bail!("prices.{model:?}: prices must be non-negative numbers");
+            }
+        }
+        Ok(())
+    }
+
+    /// The data directory: configured, else `$XDG_DATA_HOME/agent-observatory`, else
+    /// `~/.local/share/agent-observatory`.
+    pub fn data_dir(&self, env: impl Fn(&str) -> Option<String>) -> Result<PathBuf> {
+        if let Some(dir) = &self.data_dir {
+            return Ok(dir.clone());
+        }
+        if let Some(xdg) = env("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(xdg).join("agent-observatory"));
+        }
+        match env("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => Ok(PathBuf::from(home).join(".local/share/agent-observatory")),
+            None => bail!("no data directory: set --data-dir, OBSERVATORY_DATA_DIR or HOME"),
+        }
+    }
+}
+
+fn default_config_path(env: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(xdg) = env("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(xdg).join("agent-observatory/config.toml"));
+    }
+    env("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|h| PathBuf::from(h).join(".config/agent-observatory/config.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn example_config_is_the_defaults() {
+        let parsed: Config = toml::from_str(EXAMPLE).expect("example.toml parses");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[listen]\ngrpc = \"127.0.0.1:1\"\nhttp = \"127.0.0.1:2\"\napp = \"127.0.0.1:3\"\n",
+        )
+        .expect("write");
+        let env = |k: &str| match k {
+            "OBSERVATORY_HTTP_ADDR" => Some("127.0.0.1:20".to_owned()),
+            "OBSERVATORY_APP_ADDR" => Some("127.0.0.1:30".to_owned()),
+            _ => None,
+        };
+        let flags = Overrides {
+            app_addr: Some("127.0.0.1:300".parse().expect("addr")),
+            ..Overrides::default()
+        };
+        let c = Config::load(Some(&file), env, &flags).expect("load");
+        assert_eq!(c.listen.grpc.port(), 1);
+        assert_eq!(c.listen.http.port(), 20);
+        assert_eq!(c.listen.app.port(), 300);
+    }
+
+    #[test]
+    fn bad_values_say_what_is_wrong() {
+        let env = |k: &str| (k == "OBSERVATORY_GRPC_ADDR").then(|| "nonsense".to_owned());
+        let err = Config::load(None, env, &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("OBSERVATORY_GRPC_ADDR"), "{err}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[ingest]\nmax_body = 1\n").expect("write");
+        let err = format!("{:#}", Config::load(Some(&file), no_env, &Overrides::default()).unwrap_err());
+        assert!(err.contains("unknown field"), "{err}");
+        assert!(Config::load(Some(&dir.path().join("missing.toml")), no_env, &Overrides::default()).is_err());
+    }
+}

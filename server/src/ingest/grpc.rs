@@ -1,0 +1,81 @@
+//! OTLP/gRPC receiver on :4317: the three collector services, gzip accepted, message size bounded
+//! after decompression. A full pipeline answers UNAVAILABLE, which OTLP exporters retry.
+
+use tonic::codec::CompressionEncoding;
+use tonic::{Request as GrpcRequest, Response, Status};
+
+use super::{IngestError, Pipeline, Protocol, Request};
+use crate::proto::collector::logs::logs_service_server::{LogsService, LogsServiceServer};
+use crate::proto::collector::metrics::metrics_service_server::{MetricsService, MetricsServiceServer};
+use crate::proto::collector::trace::trace_service_server::{TraceService, TraceServiceServer};
+use crate::proto::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+
+#[derive(Clone)]
+pub struct Receiver {
+    pipeline: Pipeline,
+}
+
+fn status(e: IngestError) -> Status {
+    let mut s = Status::unavailable(e.to_string());
+    // OTLP clients honour a retry delay; plain gRPC clients see the header.
+    s.metadata_mut().insert("retry-after", tonic::metadata::MetadataValue::from_static("1"));
+    s
+}
+
+impl Receiver {
+    async fn submit(&self, request: Request) -> Result<(), Status> {
+        self.pipeline.submit(Protocol::Grpc, request, 0).await.map_err(status)
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Receiver {
+    async fn export(&self, r: GrpcRequest<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        self.submit(Request::Logs(r.into_inner())).await?;
+        Ok(Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(&self, r: GrpcRequest<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.submit(Request::Traces(r.into_inner())).await?;
+        Ok(Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Receiver {
+    async fn export(
+        &self,
+        r: GrpcRequest<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.submit(Request::Metrics(r.into_inner())).await?;
+        Ok(Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+/// The tonic router serving all three services.
+pub fn router(pipeline: Pipeline) -> tonic::transport::server::Router {
+    let max = pipeline.max_body_bytes();
+    let rx = Receiver { pipeline };
+    tonic::transport::Server::builder()
+        .add_service(
+            LogsServiceServer::new(rx.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            TraceServiceServer::new(rx.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            MetricsServiceServer::new(rx)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(max),
+        )
+}

@@ -1,0 +1,293 @@
+//! OTLP/HTTP receiver on :4318: `POST /v1/logs`, `/v1/traces`, `/v1/metrics`, with protobuf or
+//! JSON bodies, optionally gzip. Checks content type, encoding, body size and inflated size before
+//! decoding; answers in the request's own encoding, as the OTLP spec requires.
+
+use std::io::Read;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request as HttpRequest, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http_body_util::{BodyExt, Limited};
+use prost::Message;
+
+use super::{IngestError, Pipeline, Protocol, Request, json};
+use crate::normalize::Signal;
+use crate::proto::rpc::Status;
+
+pub fn router(pipeline: Pipeline) -> Router {
+    let route = |signal: Signal| {
+        post(move |State(p): State<Pipeline>, headers: HeaderMap, req: HttpRequest| async move {
+            export(p, signal, headers, req.into_body()).await
+        })
+        .fallback(|| async {
+            let mut r = OtlpError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Encoding::Json,
+                "only POST is allowed here (OTLP/HTTP export)".into(),
+            )
+            .into_response();
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            r
+        })
+    };
+    Router::new()
+        .route("/v1/logs", route(Signal::Logs))
+        .route("/v1/traces", route(Signal::Traces))
+        .route("/v1/metrics", route(Signal::Metrics))
+        .fallback(|req: HttpRequest| async move {
+            OtlpError::new(
+                StatusCode::NOT_FOUND,
+                Encoding::Json,
+                format!(
+                    "no such endpoint: {} {} (OTLP/HTTP paths are /v1/logs, /v1/traces, /v1/metrics)",
+                    req.method(),
+                    req.uri().path()
+                ),
+            )
+        })
+        .with_state(pipeline)
+}
+
+/// The body encoding of a request, and so of its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+
+    fn protocol(self) -> Protocol {
+        match self {
+            Encoding::Protobuf => Protocol::HttpProtobuf,
+            Encoding::Json => Protocol::HttpJson,
+        }
+    }
+}
+
+/// An OTLP failure: a status code and a `google.rpc.Status` body in the request's encoding.
+#[derive(Debug)]
+pub struct OtlpError {
+    status: StatusCode,
+    encoding: Encoding,
+    message: String,
+    retry_after: Option<u32>,
+}
+
+impl OtlpError {
+    fn new(status: StatusCode, encoding: Encoding, message: String) -> Self {
+        OtlpError {
+            status,
+            encoding,
+            message,
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for OtlpError {
+    fn into_response(self) -> Response {
+        // gRPC codes, as google.rpc.Status carries them.
+        let code = match self.status {
+            StatusCode::BAD_REQUEST => 3,
+            StatusCode::NOT_FOUND => 5,
+            StatusCode::PAYLOAD_TOO_LARGE => 8,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::METHOD_NOT_ALLOWED => 12,
+            StatusCode::SERVICE_UNAVAILABLE => 14,
+            _ => 13,
+        };
+        let status = Status {
+            code,
+            message: self.message,
+        };
+        let body = match self.encoding {
+            Encoding::Protobuf => status.encode_to_vec(),
+            Encoding::Json => serde_json::to_vec(&serde_json::json!({
+                "code": status.code,
+                "message": status.message,
+            }))
+            .unwrap_or_default(),
+        };
+        let mut r = (self.status, [(header::CONTENT_TYPE, self.encoding.content_type())], body).into_response();
+        if let Some(secs) = self.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
+    }
+}
+
+fn media_type(headers: &HeaderMap) -> Result<Encoding, String> {
+    let raw = headers
+        .get(header::CONTENT_TYPE)
+        .ok_or("missing Content-Type: use application/x-protobuf or application/json")?;
+    let raw = raw
+        .to_str()
+        .map_err(|_| "Content-Type is not readable text".to_owned())?;
+    let mt = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match mt.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
+        "application/json" => Ok(Encoding::Json),
+        _ => Err(format!(
+            "unsupported Content-Type {raw:?}: use application/x-protobuf or application/json"
+        )),
+    }
+}
+
+async fn export(p: Pipeline, signal: Signal, headers: HeaderMap, body: Body) -> Response {
+    match export_inner(&p, signal, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status != StatusCode::SERVICE_UNAVAILABLE {
+                let protocol = e.encoding.protocol();
+                p.stats().refused_request(signal, protocol);
+                tracing::debug!(signal = signal.as_str(), status = %e.status, message = %e.message, "refused OTLP/HTTP request");
+            }
+            e.into_response()
+        }
+    }
+}
+
+async fn export_inner(p: &Pipeline, signal: Signal, headers: &HeaderMap, body: Body) -> Result<Response, OtlpError> {
+    let encoding = media_type(headers).map_err(|m| OtlpError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Encoding::Json, m))?;
+    let err = |status, message: String| OtlpError::new(status, encoding, message);
+    let max = p.max_body_bytes();
+    let gzip = match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase()) {
+        None => false,
+        Some(e) if e.is_empty() || e == "identity" => false,
+        Some(e) if e == "gzip" => true,
+        Some(e) => {
+            return Err(err(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported Content-Encoding {e:?}: use gzip or none"),
+            ));
+        }
+    };
+    let raw = read_limited(body, max).await.map_err(|e| match e {
+        ReadError::TooLarge => err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than the {max}-byte limit"),
+        ),
+        ReadError::Io(m) => err(StatusCode::BAD_REQUEST, format!("reading request body: {m}")),
+    })?;
+    let bytes = if gzip { gunzip(&raw, max).map_err(|e| match e {
+        ReadError::TooLarge => err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body inflates to more than the {max}-byte limit"),
+        ),
+        ReadError::Io(m) => err(StatusCode::BAD_REQUEST, format!("body is not valid gzip: {m}")),
+    })? } else { raw };
+    if bytes.is_empty() {
+        return Err(err(StatusCode::BAD_REQUEST, "empty request body: expected an OTLP export request".into()));
+    }
+
+    let decoded = match encoding {
+        Encoding::Protobuf => decode_protobuf(signal, bytes).map(|r| json::Decoded { request: r, rejected: 0, problems: Vec::new() }),
+        Encoding::Json => json::decode(signal, &bytes).map_err(|e| e.to_string()),
+    }
+    .map_err(|m| err(StatusCode::BAD_REQUEST, m))?;
+    let rejected = decoded.rejected;
+    let message = decoded.problems.join("; ");
+
+    p.submit(encoding.protocol(), decoded.request, rejected).await.map_err(|e| {
+        let mut o = match e {
+            IngestError::Busy | IngestError::Closed | IngestError::Store(_) => {
+                err(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+        };
+        o.retry_after = Some(1);
+        o
+    })?;
+    Ok(success(signal, encoding, rejected, message))
+}
+
+fn decode_protobuf(signal: Signal, bytes: Bytes) -> Result<Request, String> {
+    let what = |e: prost::DecodeError| format!("invalid OTLP protobuf {} request: {e}", signal.as_str());
+    Ok(match signal {
+        Signal::Logs => Request::Logs(Message::decode(bytes).map_err(what)?),
+        Signal::Traces => Request::Traces(Message::decode(bytes).map_err(what)?),
+        Signal::Metrics => Request::Metrics(Message::decode(bytes).map_err(what)?),
+    })
+}
+
+/// The success answer: an empty `Export*ServiceResponse`, with `partial_success` when some
+/// records were refused.
+fn success(signal: Signal, encoding: Encoding, rejected: u64, message: String) -> Response {
+    use crate::proto::collector::{logs, metrics, trace};
+    let rejected_i = i64::try_from(rejected).unwrap_or(i64::MAX);
+    let body = match encoding {
+        Encoding::Json => {
+            let v = if rejected == 0 {
+                serde_json::json!({})
+            } else {
+                let field = match signal {
+                    Signal::Logs => "rejectedLogRecords",
+                    Signal::Traces => "rejectedSpans",
+                    Signal::Metrics => "rejectedDataPoints",
+                };
+                serde_json::json!({"partialSuccess": {field: rejected.to_string(), "errorMessage": message}})
+            };
+            serde_json::to_vec(&v).unwrap_or_default()
+        }
+        Encoding::Protobuf => {
+            let partial = rejected > 0;
+            match signal {
+                Signal::Logs => logs::ExportLogsServiceResponse {
+                    partial_success: partial.then(|| logs::ExportLogsPartialSuccess {
+                        rejected_log_records: rejected_i,
+                        error_message: message,
+                    }),
+                }
+                .encode_to_vec(),
+                Signal::Traces => trace::ExportTraceServiceResponse {
+                    partial_success: partial.then(|| trace::ExportTracePartialSuccess {
+                        rejected_spans: rejected_i,
+                        error_message: message,
+                    }),
+                }
+                .encode_to_vec(),
+                Signal::Metrics => metrics::ExportMetricsServiceResponse {
+                    partial_success: partial.then(|| metrics::ExportMetricsPartialSuccess {
+                        rejected_data_points: rejected_i,
+                        error_message: message,
+                    }),
+                }
+                .encode_to_vec(),
+            }
+        }
+    };
+    (StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+}
+
+pub(crate) enum ReadError {
+    TooLarge,
+    Io(String),
+}
+
+/// Reads a body, refusing it as soon as it passes `max` bytes.
+pub(crate) async fn read_limited(body: Body, max: usize) -> Result<Bytes, ReadError> {
+    match Limited::new(body, max).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ReadError::TooLarge),
+        Err(e) => Err(ReadError::Io(e.to_string())),
+    }
+}
+
+/// Inflates gzip, refusing output beyond `max` bytes (a gzip bomb is stopped at the limit).
+pub(crate) fn gunzip(raw: &[u8], max: usize) -> Result<Bytes, ReadError> {
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(max));
+    let mut dec = flate2::read::MultiGzDecoder::new(raw).take(max as u64 + 1);
+    dec.read_to_end(&mut out).map_err(|e| ReadError::Io(e.to_string()))?;
+    if out.len() > max {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(Bytes::from(out))
+}

@@ -1,0 +1,124 @@
+//! Record counters per (signal, protocol, agent), served by `GET /api/stats`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::normalize::{Agent, RecordTally, Signal};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    Grpc,
+    HttpProtobuf,
+    HttpJson,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http_protobuf",
+            Protocol::HttpJson => "http_json",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Records (log records, spans, metric data points) that arrived in a decodable request.
+    pub received: u64,
+    /// Records committed (or understood and deliberately kept out: see `ignored`).
+    pub accepted: u64,
+    /// Records refused: malformed, or the pipeline was full or failing.
+    pub rejected: u64,
+    /// Records that belong to no session: counted and dropped.
+    pub unattributed: u64,
+    /// Records of a session that carry nothing kept (internal spans, housekeeping events).
+    pub ignored: u64,
+    /// Events dropped as second reports of a fact already stored.
+    pub duplicates: u64,
+    /// Requests refused whole (malformed, too large, wrong type): their records could not be
+    /// counted, so the requests are.
+    pub refused_requests: u64,
+}
+
+/// Which agent a row is about; `None` when the request could not be decoded far enough to tell.
+type Key = (Signal, Protocol, Option<Agent>);
+
+/// The lock is a `std::sync::Mutex`: it guards a few additions and is never held across `.await`.
+#[derive(Default)]
+pub struct Stats {
+    rows: Mutex<BTreeMap<Key, Counters>>,
+}
+
+impl Stats {
+    fn update(&self, f: impl FnOnce(&mut BTreeMap<Key, Counters>)) {
+        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut rows);
+    }
+
+    pub fn received(&self, s: Signal, p: Protocol, tally: &BTreeMap<(Agent, Signal), RecordTally>, rejected: u64) {
+        self.update(|rows| {
+            for ((agent, _), t) in tally {
+                let c = rows.entry((s, p, Some(*agent))).or_default();
+                c.received += t.records;
+                c.unattributed += t.unattributed;
+                c.ignored += t.ignored;
+            }
+            if rejected > 0 {
+                let c = rows.entry((s, p, None)).or_default();
+                c.received += rejected;
+                c.rejected += rejected;
+            }
+        });
+    }
+
+    pub fn accepted(&self, s: Signal, p: Protocol, tally: &BTreeMap<(Agent, Signal), RecordTally>, duplicates: u64) {
+        self.update(|rows| {
+            for ((agent, _), t) in tally {
+                rows.entry((s, p, Some(*agent))).or_default().accepted += t.records - t.unattributed;
+            }
+            if duplicates > 0 {
+                if let Some((agent, _)) = tally.keys().next() {
+                    rows.entry((s, p, Some(*agent))).or_default().duplicates += duplicates;
+                }
+            }
+        });
+    }
+
+    pub fn refused(&self, s: Signal, p: Protocol, tally: &BTreeMap<(Agent, Signal), RecordTally>) {
+        self.update(|rows| {
+            for ((agent, _), t) in tally {
+                rows.entry((s, p, Some(*agent))).or_default().rejected += t.records - t.unattributed;
+            }
+        });
+    }
+
+    /// A request refused whole before its agent was known (malformed, too large, ...).
+    pub fn refused_request(&self, s: Signal, p: Protocol) {
+        self.update(|rows| rows.entry((s, p, None)).or_default().refused_requests += 1);
+    }
+
+    pub fn snapshot(&self) -> Vec<Row> {
+        let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        rows.iter()
+            .map(|((signal, protocol, agent), c)| Row {
+                signal: *signal,
+                protocol: *protocol,
+                agent: agent.map(|a| a.as_str()).unwrap_or("unknown"),
+                counters: *c,
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub signal: Signal,
+    pub protocol: Protocol,
+    pub agent: &'static str,
+    #[serde(flatten)]
+    pub counters: Counters,
+}

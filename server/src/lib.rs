@@ -1,0 +1,13 @@
+//! Agent Observatory: receives coding agents' OpenTelemetry and hook events, keeps them as
+//! sessions in redb, and serves them to a dashboard. `app` wires the stages together; each stage
+//! lives in its own module, in the order data flows through them.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod normalize;
+pub mod proto;
+pub mod session;
+pub mod store;
+pub mod web;

@@ -1,0 +1,71 @@
+//! `observatory`: parse the command line, set up logging, run the server until a signal.
+
+use anyhow::Result;
+use clap::Parser;
+use observatory::cli::{Cli, Command, ServeArgs};
+use observatory::config::{self, Config, LogFormat};
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::PrintConfig) => {
+            print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let env = |k: &str| std::env::var(k).ok();
+    let config = Config::load(args.config.as_deref(), env, &args.overrides())?;
+    init_logging(&config)?;
+    let data_dir = config.data_dir(env)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let running = observatory::app::start(&config, &data_dir).await?;
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests and committing");
+            running.shutdown().await?;
+            tracing::info!("stopped cleanly");
+            Ok(())
+        })
+}
+
+fn init_logging(config: &Config) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .map_err(|e| anyhow::anyhow!("invalid log level {:?}: {e}", config.log.level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

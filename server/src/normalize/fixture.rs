@@ -1,0 +1,122 @@
+//! Test support: replays a recorded fixture scenario (`server/tests/fixtures/<agent>/<scenario>/`)
+//! through decoding, normalization and the tracker, the way the server would.
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+use super::{Normalized, Prices, Signal};
+use crate::ingest::{Request, json};
+use crate::proto::store::Session;
+use crate::session::{NoBacking, Tracker};
+use crate::store::Commit;
+
+pub fn dir(agent_dir: &str, scenario: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(agent_dir)
+        .join(scenario)
+}
+
+/// One recorded OTLP request body, as the agent sent it.
+pub struct Body {
+    pub name: String,
+    pub signal: Signal,
+    /// `true` for OTLP/JSON, `false` for protobuf.
+    pub json: bool,
+    pub bytes: Vec<u8>,
+}
+
+/// The scenario's OTLP bodies in arrival order (`NNNN-<signal>.pb` / `.json` / `.json.gz`).
+pub fn bodies(dir: &Path) -> Vec<Body> {
+    let otlp = dir.join("otlp");
+    let mut names: Vec<String> = std::fs::read_dir(&otlp)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", otlp.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".meta.json"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let raw = std::fs::read(otlp.join(&name)).unwrap_or_else(|e| panic!("reading {name}: {e}"));
+            let signal = if name.contains("-logs") {
+                Signal::Logs
+            } else if name.contains("-traces") {
+                Signal::Traces
+            } else if name.contains("-metrics") {
+                Signal::Metrics
+            } else {
+                panic!("{name}: unknown signal")
+            };
+            let json = !name.ends_with(".pb");
+            let bytes = if name.ends_with(".gz") {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(raw.as_slice()), &mut out)
+                    .unwrap_or_else(|e| panic!("gunzip {name}: {e}"));
+                out
+            } else {
+                raw
+            };
+            Body { name, signal, json, bytes }
+        })
+        .collect()
+}
+
+/// Decodes a recorded body as the receivers would.
+pub fn decode(b: &Body) -> Request {
+    if b.json {
+        return json::decode(b.signal, &b.bytes)
+            .unwrap_or_else(|e| panic!("{}: OTLP/JSON decode failed: {e}", b.name))
+            .request;
+    }
+    let bytes = b.bytes.as_slice();
+    let fail = |e: prost::DecodeError| -> ! { panic!("{}: protobuf decode failed: {e}", b.name) };
+    match b.signal {
+        Signal::Logs => Request::Logs(Message::decode(bytes).unwrap_or_else(|e| fail(e))),
+        Signal::Traces => Request::Traces(Message::decode(bytes).unwrap_or_else(|e| fail(e))),
+        Signal::Metrics => Request::Metrics(Message::decode(bytes).unwrap_or_else(|e| fail(e))),
+    }
+}
+
+/// Normalizes every body of a scenario, in arrival order.
+pub fn normalize(dir: &Path) -> Normalized {
+    let prices = Prices::default();
+    let mut out = Normalized::default();
+    for b in bodies(dir) {
+        match decode(&b) {
+            Request::Logs(r) => super::logs(r, &prices, &mut out),
+            Request::Traces(r) => super::traces(r, &prices, &mut out),
+            Request::Metrics(r) => super::metrics(r, &prices, &mut out),
+        }
+    }
+    out
+}
+
+/// Replays a scenario through normalization and a fresh tracker, one request at a time (as the
+/// server would), and returns the sessions and everything committed.
+pub fn replay(dir: &Path) -> (Vec<Session>, Commit) {
+    let prices = Prices::default();
+    let mut tracker = Tracker::new(0);
+    let mut all = Commit::default();
+    for (i, b) in bodies(dir).iter().enumerate() {
+        let mut out = Normalized::default();
+        match decode(b) {
+            Request::Logs(r) => super::logs(r, &prices, &mut out),
+            Request::Traces(r) => super::traces(r, &prices, &mut out),
+            Request::Metrics(r) => super::metrics(r, &prices, &mut out),
+        }
+        let applied = tracker
+            .apply(out.events, 1_000 + i as i64, &NoBacking)
+            .unwrap_or_else(|e| panic!("{}: apply failed: {e}", b.name));
+        all.events.extend(applied.commit.events);
+        all.turns.extend(applied.commit.turns);
+        all.facts.extend(applied.commit.facts);
+    }
+    let mut ids: Vec<String> = all.events.iter().map(|e| e.session_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let sessions = ids.iter().filter_map(|id| tracker.session(id).cloned()).collect();
+    (sessions, all)
+}

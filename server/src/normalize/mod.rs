@@ -1,0 +1,401 @@
+//! Normalize: turns decoded OTLP requests into [`SessionEvent`]s, the one model every later stage
+//! speaks. Sits between `ingest` (which only decodes) and `session::Tracker` (which owns state).
+//!
+//! Each resource in a request is routed to one agent's adapter by its `service.name`; the adapter
+//! reads the agent's own event, span and metric names and fills the typed fields of an event.
+//! Adapters are pure functions of their input: no clock, no I/O, so they are table-tested against
+//! the recorded real telemetry in `server/tests/fixtures/`.
+
+pub mod attrs;
+pub mod claude_code;
+pub mod codex;
+pub mod copilot_cli;
+pub mod gemini_cli;
+pub mod generic;
+pub mod opencode;
+pub mod prices;
+
+#[cfg(test)]
+pub mod fixture;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::proto::common::{InstrumentationScope, KeyValue};
+use crate::proto::logs::LogRecord;
+use crate::proto::metrics::Metric;
+use crate::proto::store::Event;
+use crate::proto::trace::Span;
+use crate::proto::{ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest};
+use attrs::Attrs;
+pub use prices::Prices;
+
+/// A coding-agent program, as the API and the UI name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Agent {
+    ClaudeCode,
+    Codex,
+    GeminiCli,
+    CopilotCli,
+    Opencode,
+    Pi,
+    Generic,
+}
+
+impl Agent {
+    pub const ALL: [Agent; 7] = [
+        Agent::ClaudeCode,
+        Agent::Codex,
+        Agent::GeminiCli,
+        Agent::CopilotCli,
+        Agent::Opencode,
+        Agent::Pi,
+        Agent::Generic,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => "claude_code",
+            Agent::Codex => "codex",
+            Agent::GeminiCli => "gemini_cli",
+            Agent::CopilotCli => "copilot_cli",
+            Agent::Opencode => "opencode",
+            Agent::Pi => "pi",
+            Agent::Generic => "generic",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Agent> {
+        Agent::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Which adapter reads a resource, from its `service.name`. Anything unknown goes to the
+    /// generic OpenTelemetry GenAI adapter.
+    pub fn from_service_name(name: &str) -> Agent {
+        match name {
+            "claude-code" | "claude-code-desktop" => Agent::ClaudeCode,
+            "gemini-cli" => Agent::GeminiCli,
+            "opencode" => Agent::Opencode,
+            "pi" => Agent::Pi,
+            n if n.starts_with("codex") => Agent::Codex,
+            n if n.contains("copilot") => Agent::CopilotCli,
+            _ => Agent::Generic,
+        }
+    }
+}
+
+impl fmt::Display for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kinds of event, in DESIGN.md's vocabulary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    SessionStarted,
+    Prompt,
+    ApiRequest,
+    ApiError,
+    ToolStarted,
+    ToolFinished,
+    ToolDecision,
+    AssistantResponse,
+    TurnFinished,
+    TurnFailed,
+    SubagentFinished,
+    SessionEnded,
+    StateChanged,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::SessionStarted => "session_started",
+            EventKind::Prompt => "prompt",
+            EventKind::ApiRequest => "api_request",
+            EventKind::ApiError => "api_error",
+            EventKind::ToolStarted => "tool_started",
+            EventKind::ToolFinished => "tool_finished",
+            EventKind::ToolDecision => "tool_decision",
+            EventKind::AssistantResponse => "assistant_response",
+            EventKind::TurnFinished => "turn_finished",
+            EventKind::TurnFailed => "turn_failed",
+            EventKind::SubagentFinished => "subagent_finished",
+            EventKind::SessionEnded => "session_ended",
+            EventKind::StateChanged => "state_changed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        use EventKind::*;
+        [
+            SessionStarted,
+            Prompt,
+            ApiRequest,
+            ApiError,
+            ToolStarted,
+            ToolFinished,
+            ToolDecision,
+            AssistantResponse,
+            TurnFinished,
+            TurnFailed,
+            SubagentFinished,
+            SessionEnded,
+            StateChanged,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// The OTLP signal a record came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    Logs,
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Logs => "logs",
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+        }
+    }
+
+    /// The `source` an event from this signal carries.
+    pub fn source(self) -> &'static str {
+        match self {
+            Signal::Logs => "otlp_logs",
+            Signal::Traces => "otlp_traces",
+            Signal::Metrics => "otlp_metrics",
+        }
+    }
+}
+
+/// One normalized fact about one session, before the tracker gives it a `seq`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionEvent {
+    pub agent: Agent,
+    pub native_id: String,
+    /// Names the fact when the agent reports it twice (a log and a span for the same tool call):
+    /// the tracker keeps the first and drops the rest. `None` for facts reported once.
+    pub fact_key: Option<String>,
+    /// `service.version` of the resource, kept on the session.
+    pub service_version: Option<String>,
+    /// Working directory / project, where the telemetry tells it.
+    pub cwd: Option<String>,
+    /// The stored form; `seq` and `session_id` are filled in by the tracker.
+    pub event: Event,
+}
+
+impl SessionEvent {
+    pub fn new(agent: Agent, native_id: impl Into<String>, kind: EventKind, signal: Signal) -> Self {
+        SessionEvent {
+            agent,
+            native_id: native_id.into(),
+            fact_key: None,
+            service_version: None,
+            cwd: None,
+            event: Event {
+                kind: kind.as_str().to_owned(),
+                source: signal.source().to_owned(),
+                ..Event::default()
+            },
+        }
+    }
+
+    pub fn session_id(&self) -> String {
+        session_id(self.agent, &self.native_id)
+    }
+
+    pub fn kind(&self) -> Option<EventKind> {
+        EventKind::parse(&self.event.kind)
+    }
+}
+
+/// The API's id of a session: `<agent>:<native id>`.
+pub fn session_id(agent: Agent, native_id: &str) -> String {
+    format!("{}:{}", agent.as_str(), native_id)
+}
+
+/// Counts of records per (agent, signal), as normalization saw them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RecordTally {
+    /// Records read (log records, spans, metric data points).
+    pub records: u64,
+    /// Records that belong to no session (no session id anywhere): counted and dropped.
+    pub unattributed: u64,
+    /// Records that belong to a session but carry nothing we keep (internal spans, housekeeping).
+    pub ignored: u64,
+}
+
+/// The result of normalizing one request.
+#[derive(Debug, Default)]
+pub struct Normalized {
+    pub events: Vec<SessionEvent>,
+    pub tally: BTreeMap<(Agent, Signal), RecordTally>,
+}
+
+impl Normalized {
+    pub fn records(&self) -> u64 {
+        self.tally.values().map(|t| t.records).sum()
+    }
+}
+
+/// What an adapter needs to know about the resource and scope its records came from.
+pub struct Ctx<'a> {
+    pub agent: Agent,
+    pub signal: Signal,
+    pub resource: Attrs<'a>,
+    pub scope_name: &'a str,
+    pub service_version: Option<&'a str>,
+    pub prices: &'a Prices,
+}
+
+/// Where an adapter puts what it made of a resource's records.
+pub struct Sink<'a> {
+    pub ctx: Ctx<'a>,
+    events: &'a mut Vec<SessionEvent>,
+    tally: &'a mut RecordTally,
+}
+
+impl<'a> Sink<'a> {
+    /// A new event of this resource's agent and signal, with its service version filled in.
+    pub fn event(&self, native_id: impl Into<String>, kind: EventKind) -> SessionEvent {
+        let mut e = SessionEvent::new(self.ctx.agent, native_id, kind, self.ctx.signal);
+        e.service_version = self.ctx.service_version.map(str::to_owned);
+        e
+    }
+
+    pub fn push(&mut self, event: SessionEvent) {
+        self.events.push(event);
+    }
+
+    /// A record that carries no session id: counted, dropped.
+    pub fn unattributed(&mut self) {
+        self.tally.unattributed += 1;
+    }
+
+    /// A record of a session that carries nothing we keep.
+    pub fn ignored(&mut self) {
+        self.tally.ignored += 1;
+    }
+}
+
+fn resource_ctx<'a>(
+    resource: &'a Option<crate::proto::resource::Resource>,
+    scope: &'a Option<InstrumentationScope>,
+    signal: Signal,
+    prices: &'a Prices,
+) -> Ctx<'a> {
+    let resource = Attrs(resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]));
+    let agent = Agent::from_service_name(resource.str("service.name").unwrap_or(""));
+    Ctx {
+        agent,
+        signal,
+        service_version: resource.str("service.version"),
+        resource,
+        scope_name: scope.as_ref().map(|s| s.name.as_str()).unwrap_or(""),
+        prices,
+    }
+}
+
+fn sink<'a>(ctx: Ctx<'a>, out: &'a mut Normalized, records: usize) -> Sink<'a> {
+    let tally = out.tally.entry((ctx.agent, ctx.signal)).or_default();
+    tally.records += records as u64;
+    Sink { ctx, events: &mut out.events, tally }
+}
+
+pub fn logs(req: ExportLogsServiceRequest, prices: &Prices, out: &mut Normalized) {
+    for rl in req.resource_logs {
+        for sl in rl.scope_logs {
+            let ctx = resource_ctx(&rl.resource, &sl.scope, Signal::Logs, prices);
+            let agent = ctx.agent;
+            let mut sink = sink(ctx, out, sl.log_records.len());
+            let records: Vec<LogRecord> = sl.log_records;
+            match agent {
+                Agent::ClaudeCode => claude_code::logs(records, &mut sink),
+                Agent::Codex => codex::logs(records, &mut sink),
+                Agent::GeminiCli => gemini_cli::logs(records, &mut sink),
+                Agent::CopilotCli => copilot_cli::logs(records, &mut sink),
+                Agent::Opencode => opencode::logs(records, &mut sink),
+                Agent::Pi | Agent::Generic => generic::logs(records, &mut sink),
+            }
+        }
+    }
+}
+
+pub fn traces(req: ExportTraceServiceRequest, prices: &Prices, out: &mut Normalized) {
+    for rs in req.resource_spans {
+        for ss in rs.scope_spans {
+            let ctx = resource_ctx(&rs.resource, &ss.scope, Signal::Traces, prices);
+            let agent = ctx.agent;
+            let mut sink = sink(ctx, out, ss.spans.len());
+            let spans: Vec<Span> = ss.spans;
+            match agent {
+                Agent::ClaudeCode => claude_code::spans(spans, &mut sink),
+                Agent::Codex => codex::spans(spans, &mut sink),
+                Agent::GeminiCli => gemini_cli::spans(spans, &mut sink),
+                Agent::CopilotCli => copilot_cli::spans(spans, &mut sink),
+                Agent::Opencode => opencode::spans(spans, &mut sink),
+                Agent::Pi | Agent::Generic => generic::spans(spans, &mut sink),
+            }
+        }
+    }
+}
+
+pub fn metrics(req: ExportMetricsServiceRequest, prices: &Prices, out: &mut Normalized) {
+    for rm in req.resource_metrics {
+        for sm in rm.scope_metrics {
+            let ctx = resource_ctx(&rm.resource, &sm.scope, Signal::Metrics, prices);
+            let agent = ctx.agent;
+            let points: usize = sm.metrics.iter().map(data_points).sum();
+            let mut sink = sink(ctx, out, points);
+            let metrics: Vec<Metric> = sm.metrics;
+            match agent {
+                Agent::ClaudeCode => claude_code::metrics(metrics, &mut sink),
+                Agent::Codex => codex::metrics(metrics, &mut sink),
+                Agent::GeminiCli => gemini_cli::metrics(metrics, &mut sink),
+                Agent::CopilotCli => copilot_cli::metrics(metrics, &mut sink),
+                Agent::Opencode => opencode::metrics(metrics, &mut sink),
+                Agent::Pi | Agent::Generic => generic::metrics(metrics, &mut sink),
+            }
+        }
+    }
+}
+
+/// How many data points a metric carries: the unit OTLP counts metrics in.
+pub fn data_points(m: &Metric) -> usize {
+    use crate::proto::metrics::metric::Data;
+    match &m.data {
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    }
+}
+
+/// The attributes of each data point of a metric, whatever its type.
+pub fn data_point_attributes(m: &Metric) -> Vec<&[KeyValue]> {
+    use crate::proto::metrics::metric::Data;
+    match &m.data {
+        Some(Data::Gauge(g)) => g.data_points.iter().map(|p| p.attributes.as_slice()).collect(),
+        Some(Data::Sum(s)) => s.data_points.iter().map(|p| p.attributes.as_slice()).collect(),
+        Some(Data::Histogram(h)) => h.data_points.iter().map(|p| p.attributes.as_slice()).collect(),
+        Some(Data::ExponentialHistogram(h)) => {
+            h.data_points.iter().map(|p| p.attributes.as_slice()).collect()
+        }
+        Some(Data::Summary(s)) => s.data_points.iter().map(|p| p.attributes.as_slice()).collect(),
+        None => Vec::new(),
+    }
+}

@@ -1,0 +1,263 @@
+//! Store: the redb file that keeps sessions, turns and events. Written only by the
+//! [`writer::Writer`] thread, one write transaction per batch; read concurrently by the read API
+//! (redb readers see the last committed transaction and never block the writer).
+
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use prost::Message;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use crate::proto::store::{Event, Session, Turn};
+
+/// seq → Event
+const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// (session id, seq) → (): each session's events in order.
+const SESSION_EVENTS: TableDefinition<(&str, u64), ()> = TableDefinition::new("session_events");
+/// session id → Session
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// (session id, turn id) → Turn
+const TURNS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("turns");
+/// (session id, fact key) → seq of the event that reported the fact first (deduplication that
+/// survives restarts).
+const FACTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("facts");
+/// Named counters: `last_seq`.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+pub const DB_FILE: &str = "observatory.redb";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] redb::Error),
+    #[error("stored record is corrupt: {0}")]
+    Decode(#[from] prost::DecodeError),
+    #[error("encoding a record: {0}")]
+    Encode(#[from] prost::EncodeError),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.into()) }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Everything one batch changes, written in one transaction.
+#[derive(Debug, Default)]
+pub struct Commit {
+    pub events: Vec<Event>,
+    pub sessions: Vec<Session>,
+    pub turns: Vec<Turn>,
+    /// (session id, fact key, seq)
+    pub facts: Vec<(String, String, u64)>,
+}
+
+/// A cheap-to-clone handle on the database.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`, creating the directory 0700 if needed.
+    pub fn open(dir: &Path) -> anyhow::Result<Store> {
+        use anyhow::Context;
+        create_private_dir(dir)?;
+        let path = dir.join(DB_FILE);
+        let db = Database::create(&path)
+            .with_context(|| format!("opening database {}", path.display()))?;
+        set_private(&path)?;
+        let store = Store {
+            db: Arc::new(db),
+            path,
+        };
+        store.ensure_tables().context("creating tables")?;
+        Ok(store)
+    }
+
+    fn ensure_tables(&self) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(EVENTS)?;
+        tx.open_table(SESSION_EVENTS)?;
+        tx.open_table(SESSIONS)?;
+        tx.open_table(TURNS)?;
+        tx.open_table(FACTS)?;
+        tx.open_table(META)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes a batch in one transaction; returns once it is durable.
+    pub fn write(&self, c: &Commit) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut events = tx.open_table(EVENTS)?;
+            let mut index = tx.open_table(SESSION_EVENTS)?;
+            let mut buf = Vec::with_capacity(1024);
+            for e in &c.events {
+                buf.clear();
+                e.encode(&mut buf)?;
+                events.insert(e.seq, buf.as_slice())?;
+                index.insert((e.session_id.as_str(), e.seq), ())?;
+            }
+            let mut sessions = tx.open_table(SESSIONS)?;
+            for s in &c.sessions {
+                sessions.insert(s.id.as_str(), s.encode_to_vec().as_slice())?;
+            }
+            let mut turns = tx.open_table(TURNS)?;
+            for t in &c.turns {
+                turns.insert((t.session_id.as_str(), t.id.as_str()), t.encode_to_vec().as_slice())?;
+            }
+            let mut facts = tx.open_table(FACTS)?;
+            for (session, key, seq) in &c.facts {
+                facts.insert((session.as_str(), key.as_str()), *seq)?;
+            }
+            if let Some(last) = c.events.iter().map(|e| e.seq).max() {
+                let mut meta = tx.open_table(META)?;
+                meta.insert("last_seq", last)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn last_seq(&self) -> Result<u64> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        Ok(meta.get("last_seq")?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    pub fn session(&self, id: &str) -> Result<Option<Session>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(SESSIONS)?;
+        match t.get(id)? {
+            Some(v) => Ok(Some(Session::decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn sessions(&self) -> Result<Vec<Session>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(SESSIONS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (_, v) = row?;
+            out.push(Session::decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// A session's turns, in the order they started.
+    pub fn turns(&self, session_id: &str) -> Result<Vec<Turn>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(TURNS)?;
+        let mut out = Vec::new();
+        for row in t.range((session_id, "")..)? {
+            let (k, v) = row?;
+            if k.value().0 != session_id {
+                break;
+            }
+            out.push(Turn::decode(v.value())?);
+        }
+        out.sort_by_key(|t| t.index);
+        Ok(out)
+    }
+
+    /// The fact keys a session has seen, for deduplication after a restart.
+    pub fn fact_keys(&self, session_id: &str) -> Result<Vec<String>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(FACTS)?;
+        let mut out = Vec::new();
+        for row in t.range((session_id, "")..)? {
+            let (k, _) = row?;
+            let (s, key) = k.value();
+            if s != session_id {
+                break;
+            }
+            out.push(key.to_owned());
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` events of a session with seq > `after`, in order.
+    pub fn session_events(&self, session_id: &str, after: u64, limit: usize) -> Result<Vec<Event>> {
+        let tx = self.db.begin_read()?;
+        let index = tx.open_table(SESSION_EVENTS)?;
+        let events = tx.open_table(EVENTS)?;
+        let mut out = Vec::new();
+        let start = after.saturating_add(1);
+        for row in index.range((session_id, start)..=(session_id, u64::MAX))? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = row?;
+            if let Some(v) = events.get(k.value().1)? {
+                out.push(Event::decode(v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` events of any session with seq > `after`, in order.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        let tx = self.db.begin_read()?;
+        let events = tx.open_table(EVENTS)?;
+        let mut out = Vec::new();
+        for row in events.range(after.saturating_add(1)..)?.take(limit) {
+            let (_, v) = row?;
+            out.push(Event::decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn event_count(&self) -> Result<u64> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(EVENTS)?.len()?)
+    }
+
+    /// Size of the database file in bytes.
+    pub fn size_bytes(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("setting permissions of {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn set_private(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use anyhow::Context;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("setting permissions of {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! The JSON read API. Handlers take the shared state and return `Result<Json, ApiError>`; the
+//! error type maps itself to a status and a `{"error": "..."}` body.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::ingest::Stats;
+use crate::normalize::{Agent, attrs};
+use crate::proto::store::{Cost, Counts, Event, Session, Tokens, Turn};
+use crate::session::State as SessionState;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub stats: Arc<Stats>,
+}
+
+#[derive(Debug)]
+pub enum ApiError {
+    NotFound(String),
+    BadRequest(String),
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, msg) = match self {
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Internal(m) => {
+                tracing::error!(error = %m, "read API failure");
+                (StatusCode::INTERNAL_SERVER_ERROR, m)
+            }
+        };
+        (status, Json(json!({ "error": msg }))).into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+/// Runs a store read off the async workers (redb reads are blocking I/O).
+async fn read<T: Send + 'static>(
+    store: &Store,
+    f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::NotFound(format!("no such API endpoint: {}", uri.path()))
+}
+
+pub async fn health(State(s): State<AppState>) -> ApiResult {
+    let last_seq = read(&s.store, |st| st.last_seq()).await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "last_seq": last_seq,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsQuery {
+    agent: Option<String>,
+    state: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+
+pub async fn sessions(State(s): State<AppState>, q: Result<Query<SessionsQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let agents = parse_list(q.agent.as_deref(), "agent", |a| Agent::parse(a).map(|a| a.as_str()))?;
+    let states = parse_list(q.state.as_deref(), "state", |st| SessionState::parse(st).map(|st| st.as_str()))?;
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
+    }
+    let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let mut all = read(&s.store, |st| st.sessions()).await?;
+    all.retain(|x| {
+        (agents.is_empty() || agents.contains(&x.agent.as_str()))
+            && (states.is_empty() || states.contains(&x.state.as_str()))
+    });
+    // Newest activity first; the id breaks ties so pages never overlap.
+    all.sort_by(|a, b| b.last_seen_unix_nano.cmp(&a.last_seen_unix_nano).then_with(|| a.id.cmp(&b.id)));
+    if let Some((t, id)) = &after {
+        all.retain(|x| x.last_seen_unix_nano < *t || (x.last_seen_unix_nano == *t && x.id.as_str() > id.as_str()));
+    }
+    let more = all.len() > limit;
+    all.truncate(limit);
+    let next = if more {
+        all.last().map(|x| format!("{}.{}", x.last_seen_unix_nano, x.id))
+    } else {
+        None
+    };
+    Ok(Json(json!({
+        "sessions": all.iter().map(session_json).collect::<Vec<_>>(),
+        "next": next,
+    })))
+}
+
+fn parse_list<'a>(
+    raw: Option<&'a str>,
+    what: &str,
+    parse: impl Fn(&str) -> Option<&'static str>,
+) -> Result<Vec<&'static str>, ApiError> {
+    let Some(raw) = raw else { return Ok(Vec::new()) };
+    raw.split(',')
+        .map(|v| parse(v.trim()).ok_or_else(|| ApiError::BadRequest(format!("unknown {what} {v:?}"))))
+        .collect()
+}
+
+fn parse_cursor(c: &str) -> Result<(i64, String), ApiError> {
+    let bad = || ApiError::BadRequest(format!("invalid cursor {c:?}: pass the `next` value of the previous page"));
+    let (t, id) = c.split_once('.').ok_or_else(bad)?;
+    Ok((t.parse().map_err(|_| bad())?, id.to_owned()))
+}
+
+pub async fn session(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let key = id.clone();
+    let (session, turns) = read(&s.store, move |st| {
+        let session = st.session(&key)?;
+        let turns = match &session {
+            Some(_) => st.turns(&key)?,
+            None => Vec::new(),
+        };
+        Ok((session, turns))
+    })
+    .await?;
+    let session = session.ok_or_else(|| ApiError::NotFound(format!("no session {id:?}")))?;
+    let mut v = session_json(&session);
+    v["turns"] = Value::Array(turns.iter().map(turn_json).collect());
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+pub async fn events(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = q.limit.unwrap_or(200);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::BadRequest("limit must be between 1 and 1000".into()));
+    }
+    let after = q.after.unwrap_or(0);
+    let key = id.clone();
+    let (exists, events) = read(&s.store, move |st| {
+        Ok((st.session(&key)?.is_some(), st.session_events(&key, after, limit + 1)?))
+    })
+    .await?;
+    if !exists {
+        return Err(ApiError::NotFound(format!("no session {id:?}")));
+    }
+    let more = events.len() > limit;
+    let events = &events[..events.len().min(limit)];
+    Ok(Json(json!({
+        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+        "next": if more { events.last().map(|e| e.seq) } else { None },
+    })))
+}
+
+pub async fn stats(State(s): State<AppState>) -> ApiResult {
+    let (size, events) = read(&s.store, |st| Ok((st.size_bytes(), st.event_count()?))).await?;
+    Ok(Json(json!({
+        "records": s.stats.snapshot(),
+        "store": { "path": s.store.path().display().to_string(), "size_bytes": size, "events": events },
+    })))
+}
+
+pub fn rfc3339(unix_nano: i64) -> Value {
+    if unix_nano <= 0 {
+        return Value::Null;
+    }
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_nano))
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .map_or(Value::Null, Value::String)
+}
+
+fn counts_json(c: &Option<Counts>) -> Value {
+    let c = c.clone().unwrap_or_default();
+    json!({
+        "turns": c.turns, "tool_calls": c.tool_calls, "tool_errors": c.tool_errors,
+        "api_requests": c.api_requests, "api_errors": c.api_errors,
+    })
+}
+
+fn tokens_json(t: &Option<Tokens>) -> Value {
+    let t = t.clone().unwrap_or_default();
+    json!({ "input": t.input, "output": t.output, "cache_read": t.cache_read, "cache_write": t.cache_write })
+}
+
+/// Known cost, or null when no request's cost could be known.
+fn cost_json(c: &Option<Cost>, api_requests: u64) -> (Value, bool) {
+    let c = c.clone().unwrap_or_default();
+    let known = api_requests.saturating_sub(c.unknown_requests);
+    let usd = if api_requests > 0 && known == 0 { Value::Null } else { json!(round_usd(c.known_usd)) };
+    (usd, c.unknown_requests == 0)
+}
+
+fn round_usd(v: f64) -> f64 {
+    (v * 1e9).round() / 1e9
+}
+
+pub fn session_json(s: &Session) -> Value {
+    let api_requests = s.counts.as_ref().map_or(0, |c| c.api_requests);
+    let (cost, complete) = cost_json(&s.cost, api_requests);
+    json!({
+        "id": s.id,
+        "agent": s.agent,
+        "native_id": s.native_id,
+        "service_version": non_empty(&s.service_version),
+        "state": s.state,
+        "state_since": rfc3339(s.state_since_unix_nano),
+        "end_reason": non_empty(&s.end_reason),
+        "cwd": non_empty(&s.cwd),
+        "models": s.models,
+        "first_seen": rfc3339(s.first_seen_unix_nano),
+        "last_seen": rfc3339(s.last_seen_unix_nano),
+        "counts": counts_json(&s.counts),
+        "tokens": tokens_json(&s.tokens),
+        "cost_usd": cost,
+        "cost_complete": complete,
+        "cost_estimated_requests": s.cost.as_ref().map_or(0, |c| c.estimated_requests),
+        "current_turn": non_empty(&s.current_turn),
+        "last_seq": s.last_seq,
+        "events": s.events,
+    })
+}
+
+fn turn_json(t: &Turn) -> Value {
+    let api_requests = t.counts.as_ref().map_or(0, |c| c.api_requests);
+    let (cost, complete) = cost_json(&t.cost, api_requests);
+    json!({
+        "id": t.id,
+        "index": t.index,
+        "status": t.status,
+        "started": rfc3339(t.started_unix_nano),
+        "ended": rfc3339(t.ended_unix_nano),
+        "counts": counts_json(&t.counts),
+        "tokens": tokens_json(&t.tokens),
+        "cost_usd": cost,
+        "cost_complete": complete,
+    })
+}
+
+pub fn event_json(e: &Event) -> Value {
+    let mut v = json!({
+        "seq": e.seq,
+        "session_id": e.session_id,
+        "time": rfc3339(e.time_unix_nano),
+        "kind": e.kind,
+        "source": e.source,
+    });
+    let m = v.as_object_mut().expect("json! object literal is an object");
+    let mut put = |k: &str, val: Value| {
+        m.insert(k.to_owned(), val);
+    };
+    if !e.turn_id.is_empty() { put("turn_id", json!(e.turn_id)); }
+    if !e.name.is_empty() { put("name", json!(e.name)); }
+    if !e.tool_name.is_empty() { put("tool_name", json!(e.tool_name)); }
+    if !e.tool_call_id.is_empty() { put("tool_call_id", json!(e.tool_call_id)); }
+    if let Some(s) = e.success { put("success", json!(s)); }
+    if let Some(d) = e.duration_ms { put("duration_ms", json!(d)); }
+    if !e.model.is_empty() { put("model", json!(e.model)); }
+    if e.tokens.is_some() { put("tokens", tokens_json(&e.tokens)); }
+    if let Some(c) = e.cost_usd { put("cost_usd", json!(c)); put("cost_estimated", json!(e.cost_estimated)); }
+    if let Some(c) = e.status_code { put("status_code", json!(c)); }
+    if !e.error.is_empty() { put("error", json!(e.error)); }
+    if !e.state.is_empty() { put("state", json!(e.state)); }
+    if !e.previous_state.is_empty() { put("previous_state", json!(e.previous_state)); }
+    if !e.reason.is_empty() { put("reason", json!(e.reason)); }
+    put("attributes", Value::Object(attrs::to_json_object(&e.attributes)));
+    v
+}
+
+fn non_empty(s: &str) -> Value {
+    if s.is_empty() { Value::Null } else { Value::String(s.to_owned()) }
+}
