@@ -36,6 +36,7 @@ const DEFAULTS: &[(&str, ModelPrice)] = &[
     ("gpt-5.1-codex-mini", p(0.25, 2.0, 0.025, 0.0)),
     ("gpt-5.2", p(1.75, 14.0, 0.175, 0.0)),
     ("gpt-5.2-codex", p(1.75, 14.0, 0.175, 0.0)),
+    ("gpt-5.5", p(1.75, 14.0, 0.175, 0.0)),
     ("gpt-4.1", p(2.0, 8.0, 0.5, 0.0)),
     ("gpt-4o", p(2.5, 10.0, 1.25, 0.0)),
     ("o3", p(2.0, 8.0, 0.5, 0.0)),
@@ -45,12 +46,19 @@ const DEFAULTS: &[(&str, ModelPrice)] = &[
     ("gemini-2.5-flash-lite", p(0.1, 0.4, 0.025, 0.0)),
     ("gemini-3-pro-preview", p(2.0, 12.0, 0.2, 0.0)),
     ("gemini-3-flash-preview", p(0.5, 3.0, 0.05, 0.0)),
+    ("gemini-3.1-pro-preview", p(2.0, 12.0, 0.2, 0.0)),
+    ("gemini-3.5-flash-lite", p(0.1, 0.4, 0.01, 0.0)),
+    ("gemini-3.8-flash", p(0.5, 3.0, 0.05, 0.0)),
     ("claude-opus-4-1", p(15.0, 75.0, 1.5, 18.75)),
     ("claude-opus-4-5", p(5.0, 25.0, 0.5, 6.25)),
     ("claude-sonnet-4", p(3.0, 15.0, 0.3, 3.75)),
     ("claude-sonnet-4-5", p(3.0, 15.0, 0.3, 3.75)),
     ("claude-haiku-4-5", p(1.0, 5.0, 0.1, 1.25)),
     ("claude-3-5-haiku", p(0.8, 4.0, 0.08, 1.0)),
+    // Copilot CLI spells Anthropic models with dots.
+    ("claude-opus-4.5", p(5.0, 25.0, 0.5, 6.25)),
+    ("claude-sonnet-4.5", p(3.0, 15.0, 0.3, 3.75)),
+    ("claude-haiku-4.5", p(1.0, 5.0, 0.1, 1.25)),
 ];
 
 const fn p(input: f64, output: f64, cache_read: f64, cache_write: f64) -> ModelPrice {
@@ -93,7 +101,7 @@ impl Prices {
             .iter()
             .filter(|(name, _)| {
                 model.starts_with(name.as_str())
-                    && model[name.len()..].starts_with(['-', '@', ':', '.'])
+                    && model[name.len()..].starts_with(['-', '@', ':'])
             })
             .max_by_key(|(name, _)| name.len())
             .map(|(_, p)| p)
@@ -133,6 +141,8 @@ mod tests {
         assert_eq!(prices.cost("models/gemini-2.5-pro", &t), Some(11.25));
         // A different model that merely shares leading characters is not a match.
         assert_eq!(prices.lookup("gpt-50"), None);
+        // A dot is a different version, not a snapshot of the shorter name.
+        assert_eq!(prices.lookup("gpt-5.9"), None);
     }
 
     #[test]
