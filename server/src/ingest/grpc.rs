@@ -4,7 +4,7 @@
 use tonic::codec::CompressionEncoding;
 use tonic::{Request as GrpcRequest, Response, Status};
 
-use super::{IngestError, Pipeline, Protocol, Request};
+use super::{IngestError, Pipeline, Protocol, Refused, Request, partial};
 use crate::proto::collector::logs::logs_service_server::{LogsService, LogsServiceServer};
 use crate::proto::collector::metrics::metrics_service_server::{MetricsService, MetricsServiceServer};
 use crate::proto::collector::trace::trace_service_server::{TraceService, TraceServiceServer};
@@ -26,24 +26,27 @@ fn status(e: IngestError) -> Status {
 }
 
 impl Receiver {
-    async fn submit(&self, request: Request) -> Result<(), Status> {
-        self.pipeline.submit(Protocol::Grpc, request, 0).await.map_err(status)
+    async fn submit(&self, request: Request) -> Result<Refused, Status> {
+        self.pipeline
+            .submit(Protocol::Grpc, request, Refused::default())
+            .await
+            .map_err(status)
     }
 }
 
 #[tonic::async_trait]
 impl LogsService for Receiver {
     async fn export(&self, r: GrpcRequest<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        self.submit(Request::Logs(r.into_inner())).await?;
-        Ok(Response::new(ExportLogsServiceResponse::default()))
+        let refused = self.submit(Request::Logs(r.into_inner())).await?;
+        Ok(Response::new(partial::logs(&refused)))
     }
 }
 
 #[tonic::async_trait]
 impl TraceService for Receiver {
     async fn export(&self, r: GrpcRequest<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.submit(Request::Traces(r.into_inner())).await?;
-        Ok(Response::new(ExportTraceServiceResponse::default()))
+        let refused = self.submit(Request::Traces(r.into_inner())).await?;
+        Ok(Response::new(partial::traces(&refused)))
     }
 }
 
@@ -53,8 +56,8 @@ impl MetricsService for Receiver {
         &self,
         r: GrpcRequest<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.submit(Request::Metrics(r.into_inner())).await?;
-        Ok(Response::new(ExportMetricsServiceResponse::default()))
+        let refused = self.submit(Request::Metrics(r.into_inner())).await?;
+        Ok(Response::new(partial::metrics(&refused)))
     }
 }
 

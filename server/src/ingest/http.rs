@@ -13,7 +13,7 @@ use axum::routing::post;
 use http_body_util::{BodyExt, Limited};
 use prost::Message;
 
-use super::{IngestError, Pipeline, Protocol, Request, json};
+use super::{IngestError, Pipeline, Protocol, Refused, Request, json, partial};
 use crate::normalize::Signal;
 use crate::proto::rpc::Status;
 
@@ -189,15 +189,16 @@ async fn export_inner(p: &Pipeline, signal: Signal, headers: &HeaderMap, body: B
         return Err(err(StatusCode::BAD_REQUEST, "empty request body: expected an OTLP export request".into()));
     }
 
-    let decoded = match encoding {
-        Encoding::Protobuf => decode_protobuf(signal, bytes).map(|r| json::Decoded { request: r, rejected: 0, problems: Vec::new() }),
-        Encoding::Json => json::decode(signal, &bytes).map_err(|e| e.to_string()),
+    let (request, refused) = match encoding {
+        Encoding::Protobuf => decode_protobuf(signal, bytes).map(|r| (r, Refused::default())),
+        Encoding::Json => json::decode(signal, &bytes).map(|d| {
+            let refused = Refused { records: d.rejected, problems: d.problems };
+            (d.request, refused)
+        }).map_err(|e| e.to_string()),
     }
     .map_err(|m| err(StatusCode::BAD_REQUEST, m))?;
-    let rejected = decoded.rejected;
-    let message = decoded.problems.join("; ");
 
-    p.submit(encoding.protocol(), decoded.request, rejected).await.map_err(|e| {
+    let refused = p.submit(encoding.protocol(), request, refused).await.map_err(|e| {
         let mut o = match e {
             IngestError::Busy | IngestError::Closed | IngestError::Store(_) => {
                 err(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
@@ -206,7 +207,7 @@ async fn export_inner(p: &Pipeline, signal: Signal, headers: &HeaderMap, body: B
         o.retry_after = Some(1);
         o
     })?;
-    Ok(success(signal, encoding, rejected, message))
+    Ok(success(signal, encoding, &refused))
 }
 
 fn decode_protobuf(signal: Signal, bytes: Bytes) -> Result<Request, String> {
@@ -220,9 +221,9 @@ fn decode_protobuf(signal: Signal, bytes: Bytes) -> Result<Request, String> {
 
 /// The success answer: an empty `Export*ServiceResponse`, with `partial_success` when some
 /// records were refused.
-fn success(signal: Signal, encoding: Encoding, rejected: u64, message: String) -> Response {
-    use crate::proto::collector::{logs, metrics, trace};
-    let rejected_i = i64::try_from(rejected).unwrap_or(i64::MAX);
+fn success(signal: Signal, encoding: Encoding, refused: &Refused) -> Response {
+    let rejected = refused.records;
+    let message = refused.message();
     let body = match encoding {
         Encoding::Json => {
             let v = if rejected == 0 {
@@ -237,32 +238,11 @@ fn success(signal: Signal, encoding: Encoding, rejected: u64, message: String) -
             };
             serde_json::to_vec(&v).unwrap_or_default()
         }
-        Encoding::Protobuf => {
-            let partial = rejected > 0;
-            match signal {
-                Signal::Logs => logs::ExportLogsServiceResponse {
-                    partial_success: partial.then(|| logs::ExportLogsPartialSuccess {
-                        rejected_log_records: rejected_i,
-                        error_message: message,
-                    }),
-                }
-                .encode_to_vec(),
-                Signal::Traces => trace::ExportTraceServiceResponse {
-                    partial_success: partial.then(|| trace::ExportTracePartialSuccess {
-                        rejected_spans: rejected_i,
-                        error_message: message,
-                    }),
-                }
-                .encode_to_vec(),
-                Signal::Metrics => metrics::ExportMetricsServiceResponse {
-                    partial_success: partial.then(|| metrics::ExportMetricsPartialSuccess {
-                        rejected_data_points: rejected_i,
-                        error_message: message,
-                    }),
-                }
-                .encode_to_vec(),
-            }
-        }
+        Encoding::Protobuf => match signal {
+            Signal::Logs => partial::logs(refused).encode_to_vec(),
+            Signal::Traces => partial::traces(refused).encode_to_vec(),
+            Signal::Metrics => partial::metrics(refused).encode_to_vec(),
+        },
     };
     (StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
 }

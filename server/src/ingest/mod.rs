@@ -78,8 +78,14 @@ impl Pipeline {
     }
 
     /// Normalizes a request, commits its events, and returns once they are durable.
-    /// `rejected` is how many records decoding already refused (they count as received).
-    pub async fn submit(&self, protocol: Protocol, request: Request, rejected: u64) -> Result<(), IngestError> {
+    /// `refused` is what decoding already refused (those records count as received). The outcome
+    /// says how many records were refused in all, for `partial_success`.
+    pub async fn submit(&self, protocol: Protocol, mut request: Request, refused: Refused) -> Result<Refused, IngestError> {
+        let mut refused = refused;
+        if let Request::Metrics(m) = &mut request {
+            refused.merge(reject_empty_metrics(m));
+        }
+        let rejected = refused.records;
         let signal = request.signal();
         let mut normalized = Normalized::default();
         match request {
@@ -91,29 +97,111 @@ impl Pipeline {
         stats.received(signal, protocol, &normalized.tally, rejected);
         if normalized.events.is_empty() {
             stats.accepted(signal, protocol, &normalized.tally, 0);
-            return Ok(());
+            return Ok(refused);
         }
         let (done, wait) = oneshot::channel();
         let submission = Submission {
             events: normalized.events,
             done,
         };
-        let refused = |e: IngestError| {
+        let fail = |e: IngestError| {
             stats.refused(signal, protocol, &normalized.tally);
             e
         };
         match self.inner.tx.try_send(submission) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => return Err(refused(IngestError::Busy)),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(refused(IngestError::Closed)),
+            Err(mpsc::error::TrySendError::Full(_)) => return Err(fail(IngestError::Busy)),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(fail(IngestError::Closed)),
         }
         match wait.await {
             Ok(Ok(c)) => {
                 stats.accepted(signal, protocol, &normalized.tally, c.duplicates);
-                Ok(())
+                Ok(refused)
             }
-            Ok(Err(e)) => Err(refused(IngestError::Store(e))),
-            Err(_) => Err(refused(IngestError::Closed)),
+            Ok(Err(e)) => Err(fail(IngestError::Store(e))),
+            Err(_) => Err(fail(IngestError::Closed)),
+        }
+    }
+}
+
+/// Records refused inside an otherwise accepted request, reported back as `partial_success`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Refused {
+    pub records: u64,
+    /// What was wrong, one line per problem.
+    pub problems: Vec<String>,
+}
+
+impl Refused {
+    pub fn merge(&mut self, other: Refused) {
+        self.records += other.records;
+        self.problems.extend(other.problems);
+    }
+
+    /// The `error_message` of a partial success.
+    pub fn message(&self) -> String {
+        const SHOWN: usize = 5;
+        let mut m = self.problems.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+        if self.problems.len() > SHOWN {
+            m.push_str(&format!("; and {} more", self.problems.len() - SHOWN));
+        }
+        m
+    }
+}
+
+/// Drops metrics that carry no data points (a metric with no data type, or an empty one): they
+/// would be silently lost otherwise. Each counts as one refused data point.
+pub fn reject_empty_metrics(req: &mut ExportMetricsServiceRequest) -> Refused {
+    let mut refused = Refused::default();
+    for rm in &mut req.resource_metrics {
+        for sm in &mut rm.scope_metrics {
+            sm.metrics.retain(|m| {
+                let keep = normalize::data_points(m) > 0;
+                if !keep {
+                    refused.records += 1;
+                    refused.problems.push(format!("metric {:?} has no data points", m.name));
+                }
+                keep
+            });
+        }
+    }
+    refused
+}
+
+/// The protobuf `Export*ServiceResponse` for an outcome: empty on full success, with
+/// `partial_success` when records were refused.
+pub mod partial {
+    use super::Refused;
+    use crate::proto::collector::{logs, metrics, trace};
+
+    fn count(r: &Refused) -> i64 {
+        i64::try_from(r.records).unwrap_or(i64::MAX)
+    }
+
+    pub fn logs(r: &Refused) -> logs::ExportLogsServiceResponse {
+        logs::ExportLogsServiceResponse {
+            partial_success: (r.records > 0).then(|| logs::ExportLogsPartialSuccess {
+                rejected_log_records: count(r),
+                error_message: r.message(),
+            }),
+        }
+    }
+
+    pub fn traces(r: &Refused) -> trace::ExportTraceServiceResponse {
+        trace::ExportTraceServiceResponse {
+            partial_success: (r.records > 0).then(|| trace::ExportTracePartialSuccess {
+                rejected_spans: count(r),
+                error_message: r.message(),
+            }),
+        }
+    }
+
+    pub fn metrics(r: &Refused) -> metrics::ExportMetricsServiceResponse {
+        metrics::ExportMetricsServiceResponse {
+            partial_success: (r.records > 0).then(|| metrics::ExportMetricsPartialSuccess {
+                rejected_data_points: count(r),
+                error_message: r.message(),
+            }),
         }
     }
 }

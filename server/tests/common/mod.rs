@@ -1,0 +1,210 @@
+//! Shared test support: a server started in-process on port 0 with its own data dir, an HTTP
+//! client, and the recorded agent fixtures.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use observatory::app::{self, Running};
+use observatory::config::Config;
+use serde_json::Value;
+
+pub struct Server {
+    pub running: Option<Running>,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Server::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let running = start_in(dir.path(), tweak).await;
+        Server {
+            running: Some(running),
+            dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn r(&self) -> &Running {
+        self.running.as_ref().expect("server is running")
+    }
+
+    pub fn otlp_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.r().http_addr, path)
+    }
+
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.r().grpc_addr)
+    }
+
+    pub fn app_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.r().app_addr, path)
+    }
+
+    /// POSTs an OTLP/HTTP body; returns status, content type and body.
+    pub async fn post(&self, path: &str, content_type: &str, body: Vec<u8>, gzip: bool) -> (u16, String, Vec<u8>) {
+        let mut req = self.http.post(self.otlp_url(path)).header("content-type", content_type);
+        let body = if gzip {
+            req = req.header("content-encoding", "gzip");
+            gzip_bytes(&body)
+        } else {
+            body
+        };
+        let resp = req.body(body).send().await.expect("request");
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (status, ct, resp.bytes().await.expect("body").to_vec())
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let resp = self.http.get(self.app_url(path)).send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"));
+        (status, v)
+    }
+
+    /// All sessions, following pagination.
+    pub async fn sessions(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/sessions?limit=100&cursor={c}"),
+                None => "/api/sessions?limit=100".to_owned(),
+            };
+            let (status, v) = self.get_json(&path).await;
+            assert_eq!(status, 200, "{v}");
+            out.extend(v["sessions"].as_array().expect("sessions array").iter().cloned());
+            match v["next"].as_str() {
+                Some(n) => cursor = Some(n.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
+
+pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Running {
+    let mut config = Config::default();
+    config.listen.grpc = "127.0.0.1:0".parse().expect("addr");
+    config.listen.http = "127.0.0.1:0".parse().expect("addr");
+    config.listen.app = "127.0.0.1:0".parse().expect("addr");
+    tweak(&mut config);
+    app::start(&config, dir).await.expect("server starts")
+}
+
+pub fn gzip_bytes(b: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(b).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+pub fn fixtures_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Every (agent dir, scenario) pair in the fixtures.
+pub fn scenarios() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for agent in sorted_dir(&fixtures_root()) {
+        for sc in sorted_dir(&fixtures_root().join(&agent)) {
+            if fixtures_root().join(&agent).join(&sc).join("otlp").is_dir() {
+                out.push((agent.clone(), sc));
+            }
+        }
+    }
+    out
+}
+
+fn sorted_dir(p: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    Logs,
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    pub fn path(self) -> &'static str {
+        match self {
+            Signal::Logs => "/v1/logs",
+            Signal::Traces => "/v1/traces",
+            Signal::Metrics => "/v1/metrics",
+        }
+    }
+}
+
+/// A recorded OTLP body: its signal, whether it is JSON, and its (decompressed) bytes.
+pub struct Body {
+    pub name: String,
+    pub signal: Signal,
+    pub json: bool,
+    pub bytes: Vec<u8>,
+}
+
+/// The recorded OTLP bodies of a scenario, in arrival order.
+pub fn bodies(agent: &str, scenario: &str) -> Vec<Body> {
+    let otlp = fixtures_root().join(agent).join(scenario).join("otlp");
+    let mut names: Vec<String> = std::fs::read_dir(&otlp)
+        .unwrap_or_else(|e| panic!("{}: {e}", otlp.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".meta.json"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let raw = std::fs::read(otlp.join(&name)).expect("read fixture");
+            let signal = if name.contains("-logs") {
+                Signal::Logs
+            } else if name.contains("-traces") {
+                Signal::Traces
+            } else {
+                Signal::Metrics
+            };
+            let bytes = if name.ends_with(".gz") {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(raw.as_slice()), &mut out)
+                    .expect("gunzip fixture");
+                out
+            } else {
+                raw
+            };
+            Body {
+                json: !name.ends_with(".pb"),
+                name,
+                signal,
+                bytes,
+            }
+        })
+        .collect()
+}
+
+pub mod otlp_json;
