@@ -208,3 +208,73 @@ pub fn bodies(agent: &str, scenario: &str) -> Vec<Body> {
 }
 
 pub mod otlp_json;
+
+/// The `observatory` binary running as a child process, as a user would run it.
+pub struct Process {
+    pub child: std::process::Child,
+    pub http_addr: String,
+    pub app_addr: String,
+    pub grpc_addr: String,
+}
+
+impl Process {
+    /// Starts the binary on free ports with `dir` as its data dir and waits until it listens.
+    pub fn spawn(dir: &Path) -> Process {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_observatory"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--app-addr", "127.0.0.1:0"])
+            .args(["--log-format", "json"])
+            .env_remove("OBSERVATORY_DATA_DIR")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn observatory");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        loop {
+            let line = match lines.next() {
+                Some(Ok(l)) => l,
+                _ => panic!("observatory exited before listening"),
+            };
+            let v: Value = match serde_json::from_str(&line) {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+            if v["fields"]["message"] == "observatory is listening" {
+                let f = &v["fields"];
+                let get = |k: &str| f[k].as_str().expect("address").to_owned();
+                let p = Process {
+                    http_addr: get("http_addr"),
+                    app_addr: get("app_addr"),
+                    grpc_addr: get("grpc_addr"),
+                    child,
+                };
+                // Keep draining stderr so the child never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return p;
+            }
+        }
+    }
+}
+
+impl Process {
+    /// Sends SIGTERM and waits for the process; returns whether it exited with status 0.
+    pub fn terminate(&mut self) -> bool {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(sent, "sending SIGTERM");
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,347 @@
+//! Bad input: each gets the right status and a message that says what was wrong, and the server
+//! keeps serving — and keeps what it had already stored.
+
+mod common;
+
+use common::Server;
+use observatory::proto::collector::logs::logs_service_client::LogsServiceClient;
+use observatory::proto::rpc::Status;
+use prost::Message;
+use serde_json::{Value, json};
+
+const PB: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+/// A valid Claude-Code-shaped log record export with `n` api_request records in one session.
+fn claude_logs(session: &str, n: usize) -> Value {
+    let records: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "timeUnixNano": "1795320780000000000",
+                "body": {"stringValue": "claude_code.api_request"},
+                "attributes": [
+                    {"key": "session.id", "value": {"stringValue": session}},
+                    {"key": "event.name", "value": {"stringValue": "api_request"}},
+                    {"key": "prompt.id", "value": {"stringValue": "p1"}},
+                    {"key": "request_id", "value": {"stringValue": format!("req_{i}")}},
+                    {"key": "model", "value": {"stringValue": "claude-sonnet-4-5"}},
+                    {"key": "input_tokens", "value": {"intValue": "10"}},
+                    {"key": "output_tokens", "value": {"intValue": 5}},
+                    {"key": "cost_usd", "value": {"doubleValue": 0.01}},
+                ]
+            })
+        })
+        .collect();
+    json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+        "scopeLogs": [{"scope": {"name": "com.anthropic.claude_code.events"}, "logRecords": records}]
+    }]})
+}
+
+fn json_body(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).expect("json")
+}
+
+/// A JSON logs export decoded into the protobuf request.
+fn logs_request(v: &Value) -> observatory::proto::ExportLogsServiceRequest {
+    match observatory::ingest::json::decode(observatory::normalize::Signal::Logs, &json_body(v)).map(|d| d.request) {
+        Ok(observatory::ingest::Request::Logs(r)) => r,
+        _ => panic!("valid logs request"),
+    }
+}
+
+/// The `google.rpc.Status` message of an error body, in either encoding.
+fn status_message(ct: &str, body: &[u8]) -> String {
+    if ct.starts_with(JSON) {
+        let v: Value = serde_json::from_slice(body).unwrap_or_else(|e| panic!("error body is not JSON ({e}): {body:?}"));
+        assert!(v["code"].is_i64(), "Status has a code: {v}");
+        v["message"].as_str().expect("Status has a message").to_owned()
+    } else {
+        Status::decode(body).expect("protobuf google.rpc.Status").message
+    }
+}
+
+struct Case {
+    name: &'static str,
+    method: &'static str,
+    path: &'static str,
+    content_type: Option<&'static str>,
+    encoding: Option<&'static str>,
+    body: Vec<u8>,
+    status: u16,
+    /// A piece of the message that says what was wrong (case-insensitive).
+    says: &'static str,
+}
+
+fn case(name: &'static str, path: &'static str, ct: &'static str, body: Vec<u8>, status: u16, says: &'static str) -> Case {
+    Case {
+        name,
+        method: "POST",
+        path,
+        content_type: Some(ct),
+        encoding: None,
+        body,
+        status,
+        says,
+    }
+}
+
+fn gzip_bomb() -> Vec<u8> {
+    // 64 MiB of zeros compress to ~64 KiB; the limit is 16 MiB after inflation.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        std::io::Write::write_all(&mut enc, &zeros).expect("gzip");
+    }
+    enc.finish().expect("gzip")
+}
+
+fn cases() -> Vec<Case> {
+    let valid_pb = {
+        logs_request(&claude_logs("s-pb", 3)).encode_to_vec()
+    };
+    let truncated = valid_pb[..valid_pb.len() / 2].to_vec();
+    let mut bad_utf8_pb = valid_pb.clone();
+    // Corrupt the bytes of the "claude-code" service name into invalid UTF-8.
+    let pos = bad_utf8_pb.windows(11).position(|w| w == b"claude-code").expect("service name");
+    bad_utf8_pb[pos] = 0xff;
+    let big = "x".repeat(10 * 1024 * 1024);
+    let mut huge_attr = claude_logs("s-big", 1);
+    huge_attr["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["attributes"]
+        .as_array_mut()
+        .expect("attrs")
+        .push(json!({"key": "tool_parameters", "value": {"stringValue": big}}));
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let mut nested = String::from("{\"resourceLogs\":");
+    nested.push_str(&deep);
+    nested.push('}');
+
+    vec![
+        case("truncated protobuf", "/v1/logs", PB, truncated, 400, "invalid OTLP protobuf"),
+        case("random bytes as protobuf", "/v1/traces", PB, vec![0xff; 64], 400, "invalid OTLP protobuf"),
+        case("invalid UTF-8 in a protobuf string", "/v1/logs", PB, bad_utf8_pb, 400, "invalid OTLP protobuf"),
+        case("wrong content type", "/v1/logs", "text/plain", b"hello".to_vec(), 415, "Content-Type"),
+        Case { content_type: None, ..case("missing content type", "/v1/logs", "", b"{}".to_vec(), 415, "Content-Type") },
+        case("form content type", "/v1/metrics", "application/x-www-form-urlencoded", b"a=b".to_vec(), 415, "Content-Type"),
+        case(
+            "snake_case JSON keys",
+            "/v1/logs",
+            JSON,
+            json_body(&json!({"resource_logs": [{"scope_logs": [{"log_records": [{}]}]}]})),
+            400,
+            "resource_logs",
+        ),
+        case(
+            "nested snake_case key",
+            "/v1/logs",
+            JSON,
+            json_body(&json!({"resourceLogs": [{"scopeLogs": [{"log_records": [{"body": {"stringValue": "x"}}]}]}]})),
+            400,
+            "log_records",
+        ),
+        case(
+            "enum name instead of number",
+            "/v1/logs",
+            JSON,
+            json_body(&json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{"severityNumber": "SEVERITY_NUMBER_INFO"}]}]}]})),
+            400,
+            "severityNumber",
+        ),
+        case(
+            "span kind name",
+            "/v1/traces",
+            JSON,
+            json_body(&json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x", "kind": "SPAN_KIND_SERVER"}]}]}]})),
+            400,
+            "kind",
+        ),
+        case(
+            "NaN token",
+            "/v1/metrics",
+            JSON,
+            br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":{"dataPoints":[{"asDouble":NaN}]}}]}]}]}"#.to_vec(),
+            400,
+            "line 1",
+        ),
+        case("null arrays", "/v1/logs", JSON, br#"{"resourceLogs":null}"#.to_vec(), 400, "no log records"),
+        case("empty object", "/v1/traces", JSON, b"{}".to_vec(), 400, "no spans"),
+        case("JSON array at top level", "/v1/logs", JSON, b"[1,2]".to_vec(), 400, "object"),
+        case("wrong JSON type", "/v1/logs", JSON, br#"{"resourceLogs":"yes"}"#.to_vec(), 400, "resourceLogs"),
+        case(
+            "invalid hex trace id",
+            "/v1/traces",
+            JSON,
+            json_body(&json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x", "traceId": "zz"}]}]}]})),
+            400,
+            "traceId",
+        ),
+        case(
+            "non-numeric 64-bit integer",
+            "/v1/logs",
+            JSON,
+            json_body(&json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": "soon"}]}]}]})),
+            400,
+            "timeUnixNano",
+        ),
+        case("invalid UTF-8 in JSON", "/v1/logs", JSON, b"{\"resourceLogs\": \"\xff\xfe\"}".to_vec(), 400, "UTF-8"),
+        case("truncated JSON", "/v1/logs", JSON, br#"{"resourceLogs": [{"scopeLogs": ["#.to_vec(), 400, "EOF"),
+        case("deeply nested JSON", "/v1/logs", JSON, nested.into_bytes(), 400, "recursion"),
+        case("empty body", "/v1/logs", PB, Vec::new(), 400, "empty request body"),
+        case("empty JSON body", "/v1/metrics", JSON, Vec::new(), 400, "empty request body"),
+        Case {
+            encoding: Some("gzip"),
+            ..case("gzip bomb", "/v1/logs", PB, gzip_bomb(), 413, "inflates to more than")
+        },
+        Case { encoding: Some("gzip"), ..case("not gzip", "/v1/logs", PB, b"plain".to_vec(), 400, "gzip") },
+        Case {
+            encoding: Some("br"),
+            ..case("unsupported encoding", "/v1/logs", PB, b"x".to_vec(), 415, "Content-Encoding")
+        },
+        case("body over the limit", "/v1/logs", PB, vec![0u8; 17 * 1024 * 1024], 413, "larger than"),
+        case("unknown path", "/v1/profiles", PB, b"x".to_vec(), 404, "no such endpoint"),
+        case("path outside /v1", "/", JSON, b"{}".to_vec(), 404, "no such endpoint"),
+        Case {
+            method: "GET",
+            ..case("GET on an export path", "/v1/logs", JSON, Vec::new(), 405, "only POST")
+        },
+        Case {
+            method: "PUT",
+            ..case("PUT on an export path", "/v1/traces", JSON, b"{}".to_vec(), 405, "only POST")
+        },
+        case("a 10 MB attribute is accepted and stored", "/v1/logs", JSON, json_body(&huge_attr), 200, ""),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_error_and_the_server_keeps_serving() {
+    let server = Server::start().await;
+    // Something stored before the abuse, which must survive it.
+    let (status, _, body) = server.post("/v1/logs", JSON, json_body(&claude_logs("before", 2)), false).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+
+    let cases = cases();
+    assert!(cases.len() >= 25, "at least 25 bad inputs, have {}", cases.len());
+    for c in cases {
+        let method = reqwest::Method::from_bytes(c.method.as_bytes()).expect("method");
+        let mut req = server.http.request(method, server.otlp_url(c.path)).body(c.body);
+        if let Some(ct) = c.content_type {
+            req = req.header("content-type", ct);
+        }
+        if let Some(e) = c.encoding {
+            req = req.header("content-encoding", e);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{}: request failed: {e}", c.name));
+        let status = resp.status().as_u16();
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let body = resp.bytes().await.expect("body");
+        assert_eq!(status, c.status, "{}: {}", c.name, String::from_utf8_lossy(&body));
+        if status != 200 {
+            let msg = status_message(&ct, &body);
+            assert!(
+                msg.to_lowercase().contains(&c.says.to_lowercase()),
+                "{}: message {msg:?} should mention {:?}",
+                c.name,
+                c.says
+            );
+        }
+        let (h, _) = server.get_json("/api/health").await;
+        assert_eq!(h, 200, "{}: server still serving", c.name);
+    }
+
+    let (_, s) = server.get_json("/api/sessions/claude_code:before").await;
+    assert_eq!(s["counts"]["api_requests"], 2, "stored data survives: {s}");
+    let (_, big) = server.get_json("/api/sessions/claude_code:s-big/events").await;
+    let stored = big["events"][0]["attributes"]["tool_parameters"].as_str().map(str::len);
+    assert_eq!(stored, Some(10 * 1024 * 1024), "the 10 MB attribute is kept whole");
+    let (_, stats) = server.get_json("/api/stats").await;
+    let refused: u64 = stats["records"].as_array().expect("rows").iter().map(|r| r["refused_requests"].as_u64().unwrap_or(0)).sum();
+    assert!(refused >= 20, "refused requests are counted: {stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metric_without_data_is_a_partial_success_not_a_silent_200() {
+    let server = Server::start().await;
+    let body = json!({"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+        "scopeMetrics": [{"metrics": [
+            {"name": "empty"},
+            {"name": "ok", "sum": {"aggregationTemporality": 1, "dataPoints": [{"asDouble": 1.5, "attributes": [
+                {"key": "session.id", "value": {"stringValue": "m1"}}]}]}}
+        ]}]
+    }]});
+    let (status, ct, resp) = server.post("/v1/metrics", JSON, json_body(&body), false).await;
+    assert_eq!(status, 200);
+    assert!(ct.starts_with(JSON));
+    let v: Value = serde_json::from_slice(&resp).expect("json");
+    assert_eq!(v["partialSuccess"]["rejectedDataPoints"], "1", "{v}");
+    assert!(v["partialSuccess"]["errorMessage"].as_str().unwrap_or("").contains("\"empty\""), "{v}");
+
+    // The same over protobuf and gRPC.
+    let req = observatory::ingest::json::decode(observatory::normalize::Signal::Metrics, &json_body(&body))
+        .map(|d| d.request)
+        .expect("decodes");
+    let observatory::ingest::Request::Metrics(mut req) = req else { panic!("metrics") };
+    req.resource_metrics[0].scope_metrics[0].metrics.push(observatory::proto::metrics::Metric {
+        name: "empty".into(),
+        ..Default::default()
+    });
+    let (status, _, resp) = server.post("/v1/metrics", PB, req.encode_to_vec(), false).await;
+    assert_eq!(status, 200);
+    let r = observatory::proto::ExportMetricsServiceResponse::decode(resp.as_slice()).expect("pb response");
+    assert_eq!(r.partial_success.map(|p| p.rejected_data_points), Some(1));
+
+    let mut c = observatory::proto::collector::metrics::metrics_service_client::MetricsServiceClient::connect(server.grpc_url())
+        .await
+        .expect("connect");
+    let r = c.export(req).await.expect("export").into_inner();
+    assert_eq!(r.partial_success.map(|p| p.rejected_data_points), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_refuses_garbage_and_oversized_messages_and_keeps_serving() {
+    let server = Server::start_with(|c| c.ingest.max_body_bytes = 64 * 1024).await;
+    let mut c = LogsServiceClient::connect(server.grpc_url()).await.expect("connect");
+    let too_big = logs_request(&claude_logs("g", 2000));
+    let err = c.export(too_big).await.expect_err("over the limit");
+    assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");
+
+    // A frame that is not an ExportLogsServiceRequest.
+    let raw = reqwest::Client::builder().http2_prior_knowledge().build().expect("client");
+    let mut frame = vec![0u8, 0, 0, 0, 4];
+    frame.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+    let resp = raw
+        .post(format!("{}/opentelemetry.proto.collector.logs.v1.LogsService/Export", server.grpc_url()))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(frame)
+        .send()
+        .await
+        .expect("raw gRPC request");
+    let grpc_status = resp.headers().get("grpc-status").map(|v| v.to_str().unwrap_or("").to_owned());
+    assert_eq!(grpc_status.as_deref(), Some("13"), "garbage is refused: {resp:?}");
+
+    let ok = c
+        .export(logs_request(&claude_logs("g2", 1)))
+        .await;
+    assert!(ok.is_ok(), "still serving: {ok:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_api_answers_bad_requests_with_json_errors() {
+    let server = Server::start().await;
+    for (path, status, says) in [
+        ("/api/nope", 404, "no such API endpoint"),
+        ("/api/sessions/nope:1", 404, "no session"),
+        ("/api/sessions/nope:1/events", 404, "no session"),
+        ("/api/sessions?state=sleepy", 400, "unknown state"),
+        ("/api/sessions?agent=cursor", 400, "unknown agent"),
+        ("/api/sessions?limit=0", 400, "limit"),
+        ("/api/sessions?cursor=garbage", 400, "invalid cursor"),
+        ("/api/sessions?bogus=1", 400, "bogus"),
+        ("/api/sessions/x/events?after=-1", 400, "after"),
+    ] {
+        let (s, v) = server.get_json(path).await;
+        assert_eq!(s, status, "{path}: {v}");
+        assert!(v["error"].as_str().unwrap_or("").contains(says), "{path}: {v}");
+    }
+}
