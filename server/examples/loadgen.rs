@@ -141,6 +141,9 @@ enum Mode {
         /// Also time one start after the server was killed with SIGKILL (recovery).
         #[arg(long)]
         crash: bool,
+        /// Appends each started server's pid here, so a caller can stop them if this is killed.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
     },
     /// Describe the generated batches.
     Dump {
@@ -174,7 +177,8 @@ fn main() -> Result<()> {
             data_dir,
             runs,
             crash,
-        } => startup(&bin, &data_dir, runs, crash)?,
+            pid_file,
+        } => startup(&bin, &data_dir, runs, crash, pid_file.as_deref())?,
         Mode::Dump { shape } => dump(&shape)?,
     };
     println!("{}", Json::Object(out));
@@ -753,7 +757,7 @@ fn health(app: SocketAddr) -> bool {
     buf[..got].starts_with(b"HTTP/1.1 200")
 }
 
-fn start(bin: &Path, dir: &Path) -> Result<Started> {
+fn start(bin: &Path, dir: &Path, pid_file: Option<&Path>) -> Result<Started> {
     let t0 = Instant::now();
     let mut child = Command::new(bin)
         .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--app-addr", "127.0.0.1:0"])
@@ -765,6 +769,10 @@ fn start(bin: &Path, dir: &Path) -> Result<Started> {
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
+    if let Some(f) = pid_file {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(f)?;
+        writeln!(f, "{}", child.id())?;
+    }
     let stderr = child.stderr.take().context("no stderr")?;
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     // Keeps draining stderr for the child's whole life, so it never blocks on a full pipe.
@@ -838,11 +846,11 @@ fn status_kb(pid: u32, key: &str) -> Result<u64> {
         .with_context(|| format!("no {key} in /proc/{pid}/status"))
 }
 
-fn startup(bin: &Path, dir: &Path, runs: usize, crash: bool) -> Result<Map<String, Json>> {
+fn startup(bin: &Path, dir: &Path, runs: usize, crash: bool, pid_file: Option<&Path>) -> Result<Map<String, Json>> {
     let mut o = Map::new();
     let (mut ready, mut shut) = (Vec::new(), Vec::new());
     for i in 0..runs.max(1) {
-        let s = start(bin, dir)?;
+        let s = start(bin, dir, pid_file)?;
         ready.push(s.ready.as_secs_f64() * 1000.0);
         o.insert(format!("startup_ms_{}", i + 1), json!(round2(s.ready.as_secs_f64() * 1000.0)));
         if i == 0 {
@@ -856,10 +864,10 @@ fn startup(bin: &Path, dir: &Path, runs: usize, crash: bool) -> Result<Map<Strin
     o.insert("startup_ms_max".into(), json!(round2(ready.iter().cloned().fold(0.0, f64::max))));
     o.insert("shutdown_ms_mean".into(), json!(round2(mean(&shut))));
     if crash {
-        let mut s = start(bin, dir)?;
+        let mut s = start(bin, dir, pid_file)?;
         s.child.kill()?;
         s.child.wait()?;
-        let s = start(bin, dir)?;
+        let s = start(bin, dir, pid_file)?;
         o.insert("recovery_startup_ms".into(), json!(round2(s.ready.as_secs_f64() * 1000.0)));
         stop(s)?;
     }

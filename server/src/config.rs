@@ -15,7 +15,7 @@ use crate::normalize::prices::ModelPrice;
 /// The commented example config, printed by `observatory print-config`.
 pub const EXAMPLE: &str = include_str!("../../config/example.toml");
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub data_dir: Option<PathBuf>,
@@ -53,18 +53,6 @@ pub struct Log {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            data_dir: None,
-            listen: Listen::default(),
-            ingest: Ingest::default(),
-            log: Log::default(),
-            prices: BTreeMap::new(),
-        }
-    }
 }
 
 impl Default for Listen {
@@ -286,13 +274,18 @@ mod tests {
     #[test]
     fn bad_values_say_what_is_wrong() {
         let env = |k: &str| (k == "OBSERVATORY_GRPC_ADDR").then(|| "nonsense".to_owned());
-        let err = Config::load(None, env, &Overrides::default()).unwrap_err();
+        let Err(err) = Config::load(None, env, &Overrides::default()) else {
+            panic!("a bad address is refused");
+        };
         assert!(err.to_string().contains("OBSERVATORY_GRPC_ADDR"), "{err}");
 
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "[ingest]\nmax_body = 1\n").expect("write");
-        let err = format!("{:#}", Config::load(Some(&file), no_env, &Overrides::default()).unwrap_err());
+        let Err(err) = Config::load(Some(&file), no_env, &Overrides::default()) else {
+            panic!("an unknown key is refused");
+        };
+        let err = format!("{err:#}");
         assert!(err.contains("unknown field"), "{err}");
         assert!(Config::load(Some(&dir.path().join("missing.toml")), no_env, &Overrides::default()).is_err());
     }

@@ -80,10 +80,8 @@ impl Stats {
             for ((agent, _), t) in tally {
                 rows.entry((s, p, Some(*agent))).or_default().accepted += t.records - t.unattributed;
             }
-            if duplicates > 0 {
-                if let Some((agent, _)) = tally.keys().next() {
-                    rows.entry((s, p, Some(*agent))).or_default().duplicates += duplicates;
-                }
+            if let Some((agent, _)) = tally.keys().next().filter(|_| duplicates > 0) {
+                rows.entry((s, p, Some(*agent))).or_default().duplicates += duplicates;
             }
         });
     }

@@ -64,7 +64,10 @@ fn log(mut record: LogRecord, out: &mut Sink<'_>) {
             return;
         }
     };
-    let Some(session) = a.str("session.id").or_else(|| out.ctx.resource.str("session.id")) else {
+    let Some(session) = a
+        .str("session.id")
+        .or_else(|| out.ctx.resource.str("session.id"))
+    else {
         out.unattributed();
         return;
     };
@@ -90,21 +93,28 @@ fn log(mut record: LogRecord, out: &mut Sink<'_>) {
             ev.status_code = status_code(a);
         }
         EventKind::ApiError => {
-            ev.model = a.first_str(&["model", "model_name"]).unwrap_or("").to_owned();
+            ev.model = a
+                .first_str(&["model", "model_name"])
+                .unwrap_or("")
+                .to_owned();
             ev.duration_ms = a.f64("duration_ms").or_else(|| a.f64("duration"));
             ev.status_code = status_code(a);
-            ev.error = a.first_str(&["error.message", "error"]).unwrap_or("").to_owned();
+            ev.error = a
+                .first_str(&["error.message", "error"])
+                .unwrap_or("")
+                .to_owned();
         }
         EventKind::ToolFinished => {
             ev.tool_name = a.str("function_name").unwrap_or("").to_owned();
             ev.success = a.bool("success");
             ev.duration_ms = a.f64("duration_ms");
-            ev.error = a.first_str(&["error", "error_type"]).unwrap_or("").to_owned();
+            ev.error = a
+                .first_str(&["error", "error_type"])
+                .unwrap_or("")
+                .to_owned();
         }
-        EventKind::SubagentFinished => {
-            ev.tool_name = a.str("agent_name").unwrap_or("").to_owned();
-            ev.duration_ms = a.f64("duration_ms");
-        }
+        // agent_name, agent_id and terminate_reason stay in the attributes.
+        EventKind::SubagentFinished => ev.duration_ms = a.f64("duration_ms"),
         _ => {}
     }
     ev.attributes = std::mem::take(&mut record.attributes);
@@ -119,7 +129,8 @@ fn tokens(a: Attrs<'_>) -> Tokens {
     let prompt = a.u64("input_token_count").unwrap_or(0);
     Tokens {
         input: prompt.saturating_sub(cache_read) + a.u64("tool_token_count").unwrap_or(0),
-        output: a.u64("output_token_count").unwrap_or(0) + a.u64("thoughts_token_count").unwrap_or(0),
+        output: a.u64("output_token_count").unwrap_or(0)
+            + a.u64("thoughts_token_count").unwrap_or(0),
         cache_read,
         cache_write: 0,
     }
@@ -157,7 +168,9 @@ mod tests {
     fn kv_int(key: &str, v: i64) -> KeyValue {
         KeyValue {
             key: key.into(),
-            value: Some(AnyValue { value: Some(Value::IntValue(v)) }),
+            value: Some(AnyValue {
+                value: Some(Value::IntValue(v)),
+            }),
             ..Default::default()
         }
     }
@@ -176,8 +189,14 @@ mod tests {
         resource.push(kv_str("service.name", "gemini-cli"));
         let req = ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
-                resource: Some(Resource { attributes: resource, ..Default::default() }),
-                scope_logs: vec![ScopeLogs { log_records: records, ..Default::default() }],
+                resource: Some(Resource {
+                    attributes: resource,
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    log_records: records,
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
         };
@@ -216,7 +235,12 @@ mod tests {
         assert_eq!(e.event.turn_id, "", "joins the current turn");
         assert_eq!(
             e.event.tokens,
-            Some(Tokens { input: 213, output: 49, cache_read: 1024, cache_write: 0 })
+            Some(Tokens {
+                input: 213,
+                output: 49,
+                cache_read: 1024,
+                cache_write: 0
+            })
         );
         assert_eq!(e.event.duration_ms, Some(205.0));
         assert_eq!(e.event.status_code, Some(200));
@@ -224,7 +248,11 @@ mod tests {
         let want = (213.0 * 0.5 + 49.0 * 3.0 + 1024.0 * 0.05) / 1e6;
         assert!((e.event.cost_usd.expect("priced") - want).abs() < 1e-12);
         assert!(e.event.cost_estimated);
-        assert_eq!(e.event.attributes.len(), 11, "the record's attributes are kept");
+        assert_eq!(
+            e.event.attributes.len(),
+            11,
+            "the record's attributes are kept"
+        );
     }
 
     #[test]
@@ -259,7 +287,11 @@ mod tests {
             )
         };
         let out = normalize_logs(vec![], vec![prompt(10), prompt(20)]);
-        let turns: Vec<&str> = out.events.iter().map(|e| e.event.turn_id.as_str()).collect();
+        let turns: Vec<&str> = out
+            .events
+            .iter()
+            .map(|e| e.event.turn_id.as_str())
+            .collect();
         assert_eq!(turns, ["s1@10", "s1@20"]);
     }
 
@@ -283,17 +315,31 @@ mod tests {
         let noise = base("gemini_cli.hook_call");
         let out = normalize_logs(
             vec![],
-            vec![record(1, tool), record(2, err), record(3, no_session), record(4, noise)],
+            vec![
+                record(1, tool),
+                record(2, err),
+                record(3, no_session),
+                record(4, noise),
+            ],
         );
         let tally = out.tally[&(Agent::GeminiCli, Signal::Logs)];
-        assert_eq!((tally.records, tally.unattributed, tally.ignored), (4, 1, 1));
+        assert_eq!(
+            (tally.records, tally.unattributed, tally.ignored),
+            (4, 1, 1)
+        );
         assert_eq!(out.events.len(), 2);
         let t = &out.events[0].event;
-        assert_eq!((t.tool_name.as_str(), t.success, t.error.as_str()), ("run_shell_command", Some(false), "exit 1"));
+        assert_eq!(
+            (t.tool_name.as_str(), t.success, t.error.as_str()),
+            ("run_shell_command", Some(false), "exit 1")
+        );
         assert_eq!(t.duration_ms, Some(79.0));
         let e = &out.events[1].event;
         assert_eq!(out.events[1].kind(), Some(EventKind::ApiError));
-        assert_eq!((e.model.as_str(), e.status_code, e.error.as_str()), ("gemini-3.1-pro-preview", Some(429), "quota"));
+        assert_eq!(
+            (e.model.as_str(), e.status_code, e.error.as_str()),
+            ("gemini-3.1-pro-preview", Some(429), "quota")
+        );
     }
 
     /// What a scenario's one session must look like after replay.
@@ -321,26 +367,60 @@ mod tests {
         let (sessions, commit) = replay(&dir(AGENT_DIR, scenario));
         assert_eq!(sessions.len(), 1, "{scenario}: one session");
         let s = sessions.into_iter().next().expect("one session");
-        assert!(s.native_id.starts_with(want.native_prefix), "{scenario}: {}", s.native_id);
+        assert!(
+            s.native_id.starts_with(want.native_prefix),
+            "{scenario}: {}",
+            s.native_id
+        );
         assert_eq!(s.agent, "gemini_cli");
         // Gemini sends no turn-end or session-end over OTLP: the session stays active.
         assert_eq!(s.state, "active", "{scenario}");
-        let c = s.counts.clone().expect("counts");
+        let c = s.counts.expect("counts");
         assert_eq!(
-            (c.turns, c.tool_calls, c.tool_errors, c.api_requests, c.api_errors),
-            (want.turns, want.tool_calls, 0, want.api_requests, want.api_errors),
+            (
+                c.turns,
+                c.tool_calls,
+                c.tool_errors,
+                c.api_requests,
+                c.api_errors
+            ),
+            (
+                want.turns,
+                want.tool_calls,
+                0,
+                want.api_requests,
+                want.api_errors
+            ),
             "{scenario}: turns, tools, tool errors, api requests, api errors"
         );
-        let t = s.tokens.clone().expect("tokens");
-        assert_eq!((t.input, t.output, t.cache_read, t.cache_write), want.tokens, "{scenario}: tokens");
-        let cost = s.cost.clone().expect("cost");
-        assert!((cost.known_usd - want.cost_usd).abs() < 1e-9, "{scenario}: cost {}", cost.known_usd);
-        assert_eq!(cost.estimated_requests, want.api_requests, "{scenario}: every cost is estimated");
-        assert_eq!(cost.unknown_requests, 0, "{scenario}: every model is priced");
+        let t = s.tokens.expect("tokens");
+        assert_eq!(
+            (t.input, t.output, t.cache_read, t.cache_write),
+            want.tokens,
+            "{scenario}: tokens"
+        );
+        let cost = s.cost.expect("cost");
+        assert!(
+            (cost.known_usd - want.cost_usd).abs() < 1e-9,
+            "{scenario}: cost {}",
+            cost.known_usd
+        );
+        assert_eq!(
+            cost.estimated_requests, want.api_requests,
+            "{scenario}: every cost is estimated"
+        );
+        assert_eq!(
+            cost.unknown_requests, 0,
+            "{scenario}: every model is priced"
+        );
         assert_eq!(s.models, want.models, "{scenario}: models");
         // Every event belongs to a turn: the one the prompt opened.
         assert!(
-            commit.events.iter().filter(|e| e.kind != "session_started").all(|e| !e.turn_id.is_empty()),
+            commit
+                .events
+                .iter()
+                .filter(|e| e.kind != "session_started")
+                .all(|e| !e.turn_id.is_empty()),
             "{scenario}: events outside a turn"
         );
         s
@@ -348,44 +428,53 @@ mod tests {
 
     #[test]
     fn fixture_plain() {
-        check("plain", Want {
-            native_prefix: "ce87b711-",
-            turns: 1,
-            tool_calls: 0,
-            api_requests: 2,
-            api_errors: 0,
-            tokens: (420, 98, 2048, 0),
-            cost_usd: LITE_CALL + FLASH_CALL,
-            models: &[LITE, FLASH],
-        });
+        check(
+            "plain",
+            Want {
+                native_prefix: "ce87b711-",
+                turns: 1,
+                tool_calls: 0,
+                api_requests: 2,
+                api_errors: 0,
+                tokens: (420, 98, 2048, 0),
+                cost_usd: LITE_CALL + FLASH_CALL,
+                models: &[LITE, FLASH],
+            },
+        );
     }
 
     #[test]
     fn fixture_bash() {
-        check("bash", Want {
-            native_prefix: "c6abf453-",
-            turns: 1,
-            tool_calls: 1,
-            api_requests: 3,
-            api_errors: 0,
-            tokens: (630, 147, 3072, 0),
-            cost_usd: LITE_CALL + 2.0 * FLASH_CALL,
-            models: &[LITE, FLASH],
-        });
+        check(
+            "bash",
+            Want {
+                native_prefix: "c6abf453-",
+                turns: 1,
+                tool_calls: 1,
+                api_requests: 3,
+                api_errors: 0,
+                tokens: (630, 147, 3072, 0),
+                cost_usd: LITE_CALL + 2.0 * FLASH_CALL,
+                models: &[LITE, FLASH],
+            },
+        );
     }
 
     #[test]
     fn fixture_write() {
-        check("write", Want {
-            native_prefix: "50ee6d8e-",
-            turns: 1,
-            tool_calls: 1,
-            api_requests: 3,
-            api_errors: 0,
-            tokens: (630, 147, 3072, 0),
-            cost_usd: LITE_CALL + 2.0 * FLASH_CALL,
-            models: &[LITE, FLASH],
-        });
+        check(
+            "write",
+            Want {
+                native_prefix: "50ee6d8e-",
+                turns: 1,
+                tool_calls: 1,
+                api_requests: 3,
+                api_errors: 0,
+                tokens: (630, 147, 3072, 0),
+                cost_usd: LITE_CALL + 2.0 * FLASH_CALL,
+                models: &[LITE, FLASH],
+            },
+        );
     }
 
     #[test]
@@ -393,75 +482,97 @@ mod tests {
         // Router 2 + main 2 + sub-agent 3 calls; the sub-agent's `<agent_id>#n` prompt ids join
         // the parent's turn; tools: invoke_agent and run_shell_command inside the sub-agent.
         let (_, commit) = replay(&dir(AGENT_DIR, "subagent"));
-        assert_eq!(commit.events.iter().filter(|e| e.kind == "subagent_finished").count(), 1);
-        check("subagent", Want {
-            native_prefix: "c728b220-",
-            turns: 1,
-            tool_calls: 2,
-            api_requests: 7,
-            api_errors: 0,
-            tokens: (1470, 343, 7168, 0),
-            cost_usd: 2.0 * LITE_CALL + 5.0 * FLASH_CALL,
-            models: &[LITE, FLASH],
-        });
+        assert_eq!(
+            commit
+                .events
+                .iter()
+                .filter(|e| e.kind == "subagent_finished")
+                .count(),
+            1
+        );
+        check(
+            "subagent",
+            Want {
+                native_prefix: "c728b220-",
+                turns: 1,
+                tool_calls: 2,
+                api_requests: 7,
+                api_errors: 0,
+                tokens: (1470, 343, 7168, 0),
+                cost_usd: 2.0 * LITE_CALL + 5.0 * FLASH_CALL,
+                models: &[LITE, FLASH],
+            },
+        );
     }
 
     #[test]
     fn fixture_error500() {
-        let s = check("error500", Want {
-            native_prefix: "d443d8f7-",
-            turns: 1,
-            tool_calls: 0,
-            api_requests: 0,
-            api_errors: 7,
-            tokens: (0, 0, 0, 0),
-            cost_usd: 0.0,
-            models: &[LITE, PRO],
-        });
+        let s = check(
+            "error500",
+            Want {
+                native_prefix: "d443d8f7-",
+                turns: 1,
+                tool_calls: 0,
+                api_requests: 0,
+                api_errors: 7,
+                tokens: (0, 0, 0, 0),
+                cost_usd: 0.0,
+                models: &[LITE, PRO],
+            },
+        );
         assert_eq!(s.cost.map(|c| c.known_usd), Some(0.0));
     }
 
     #[test]
     fn fixture_error429() {
-        check("error429", Want {
-            native_prefix: "5a752aee-",
-            turns: 1,
-            tool_calls: 0,
-            api_requests: 0,
-            api_errors: 7,
-            tokens: (0, 0, 0, 0),
-            cost_usd: 0.0,
-            models: &[LITE, PRO],
-        });
+        check(
+            "error429",
+            Want {
+                native_prefix: "5a752aee-",
+                turns: 1,
+                tool_calls: 0,
+                api_requests: 0,
+                api_errors: 7,
+                tokens: (0, 0, 0, 0),
+                cost_usd: 0.0,
+                models: &[LITE, PRO],
+            },
+        );
     }
 
     #[test]
     fn fixture_sigterm_stream() {
         // Only the router call completed; the main call was still streaming when it was killed.
-        check("sigterm_stream", Want {
-            native_prefix: "6798a0d8-",
-            turns: 1,
-            tool_calls: 0,
-            api_requests: 1,
-            api_errors: 0,
-            tokens: (210, 49, 1024, 0),
-            cost_usd: LITE_CALL,
-            models: &[LITE],
-        });
+        check(
+            "sigterm_stream",
+            Want {
+                native_prefix: "6798a0d8-",
+                turns: 1,
+                tool_calls: 0,
+                api_requests: 1,
+                api_errors: 0,
+                tokens: (210, 49, 1024, 0),
+                cost_usd: LITE_CALL,
+                models: &[LITE],
+            },
+        );
     }
 
     #[test]
     fn fixture_sigterm_stream_norelaunch() {
-        check("sigterm_stream_norelaunch", Want {
-            native_prefix: "100d55c8-",
-            turns: 1,
-            tool_calls: 0,
-            api_requests: 1,
-            api_errors: 0,
-            tokens: (210, 49, 1024, 0),
-            cost_usd: LITE_CALL,
-            models: &[LITE],
-        });
+        check(
+            "sigterm_stream_norelaunch",
+            Want {
+                native_prefix: "100d55c8-",
+                turns: 1,
+                tool_calls: 0,
+                api_requests: 1,
+                api_errors: 0,
+                tokens: (210, 49, 1024, 0),
+                cost_usd: LITE_CALL,
+                models: &[LITE],
+            },
+        );
     }
 
     #[test]
@@ -480,7 +591,11 @@ mod tests {
             let logs = out.tally[&(Agent::GeminiCli, Signal::Logs)];
             // One event per kept record; nothing lacks a session id.
             assert_eq!(logs.unattributed, 0, "{scenario}");
-            assert_eq!(logs.records, logs.ignored + out.events.len() as u64, "{scenario}");
+            assert_eq!(
+                logs.records,
+                logs.ignored + out.events.len() as u64,
+                "{scenario}"
+            );
             for signal in [Signal::Traces, Signal::Metrics] {
                 if let Some(t) = out.tally.get(&(Agent::GeminiCli, signal)) {
                     assert_eq!(t.ignored, t.records, "{scenario}: {signal:?}");

@@ -108,8 +108,8 @@ pub struct Tracker {
 #[derive(Debug, Default)]
 pub struct Applied {
     pub commit: Commit,
-    /// Events dropped because their fact was already recorded.
-    pub duplicates: u64,
+    /// Positions (in the input) of events dropped because their fact was already recorded.
+    pub duplicates: Vec<usize>,
 }
 
 impl Tracker {
@@ -132,7 +132,7 @@ impl Tracker {
         let mut out = Applied::default();
         let mut touched_sessions: Vec<String> = Vec::new();
         let mut touched_turns: HashSet<(String, String)> = HashSet::new();
-        for ev in events {
+        for (pos, ev) in events.into_iter().enumerate() {
             let id = ev.session_id();
             if !self.sessions.contains_key(&id) {
                 let live = match backing.load(&id)? {
@@ -150,7 +150,7 @@ impl Tracker {
             };
             if let Some(key) = &ev.fact_key {
                 if !live.facts.insert(key.clone()) {
-                    out.duplicates += 1;
+                    out.duplicates.push(pos);
                     continue;
                 }
                 out.commit.facts.push((id.clone(), key.clone(), self.next_seq));
@@ -424,8 +424,8 @@ mod tests {
         let mut span = log.clone();
         span.event.source = "otlp_traces".into();
         let a = tr.apply(vec![log, span], 5, &NoBacking).expect("apply");
-        assert_eq!(a.duplicates, 1);
-        let c = tr.session("claude_code:s1").and_then(|s| s.counts.clone()).expect("counts");
+        assert_eq!(a.duplicates, [1]);
+        let c = tr.session("claude_code:s1").and_then(|s| s.counts).expect("counts");
         assert_eq!((c.tool_calls, c.tool_errors), (1, 1));
     }
 

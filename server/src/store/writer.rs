@@ -78,7 +78,6 @@ impl Writer {
             replies.push((range, s.done));
         }
         let now = now_unix_nano();
-        // Per-request duplicate counts are not tracked: a duplicate is credited to the batch.
         let result = self
             .tracker
             .apply(events, now, &self.store)
@@ -88,9 +87,8 @@ impl Writer {
             });
         match result {
             Ok(duplicates) => {
-                let mut left = duplicates;
-                for (_, done) in replies {
-                    let d = std::mem::take(&mut left);
+                for (range, done) in replies {
+                    let d = duplicates.iter().filter(|p| range.contains(p)).count() as u64;
                     let _ = done.send(Ok(Committed { duplicates: d }));
                 }
             }

@@ -122,8 +122,8 @@ pub async fn sessions(State(s): State<AppState>, q: Result<Query<SessionsQuery>,
     })))
 }
 
-fn parse_list<'a>(
-    raw: Option<&'a str>,
+fn parse_list(
+    raw: Option<&str>,
     what: &str,
     parse: impl Fn(&str) -> Option<&'static str>,
 ) -> Result<Vec<&'static str>, ApiError> {
@@ -208,22 +208,22 @@ pub fn rfc3339(unix_nano: i64) -> Value {
         .map_or(Value::Null, Value::String)
 }
 
-fn counts_json(c: &Option<Counts>) -> Value {
-    let c = c.clone().unwrap_or_default();
+fn counts_json(c: Option<Counts>) -> Value {
+    let c = c.unwrap_or_default();
     json!({
         "turns": c.turns, "tool_calls": c.tool_calls, "tool_errors": c.tool_errors,
         "api_requests": c.api_requests, "api_errors": c.api_errors,
     })
 }
 
-fn tokens_json(t: &Option<Tokens>) -> Value {
-    let t = t.clone().unwrap_or_default();
+fn tokens_json(t: Option<Tokens>) -> Value {
+    let t = t.unwrap_or_default();
     json!({ "input": t.input, "output": t.output, "cache_read": t.cache_read, "cache_write": t.cache_write })
 }
 
 /// Known cost, or null when no request's cost could be known.
-fn cost_json(c: &Option<Cost>, api_requests: u64) -> (Value, bool) {
-    let c = c.clone().unwrap_or_default();
+fn cost_json(c: Option<Cost>, api_requests: u64) -> (Value, bool) {
+    let c = c.unwrap_or_default();
     let known = api_requests.saturating_sub(c.unknown_requests);
     let usd = if api_requests > 0 && known == 0 { Value::Null } else { json!(round_usd(c.known_usd)) };
     (usd, c.unknown_requests == 0)
@@ -235,7 +235,7 @@ fn round_usd(v: f64) -> f64 {
 
 pub fn session_json(s: &Session) -> Value {
     let api_requests = s.counts.as_ref().map_or(0, |c| c.api_requests);
-    let (cost, complete) = cost_json(&s.cost, api_requests);
+    let (cost, complete) = cost_json(s.cost, api_requests);
     json!({
         "id": s.id,
         "agent": s.agent,
@@ -248,8 +248,8 @@ pub fn session_json(s: &Session) -> Value {
         "models": s.models,
         "first_seen": rfc3339(s.first_seen_unix_nano),
         "last_seen": rfc3339(s.last_seen_unix_nano),
-        "counts": counts_json(&s.counts),
-        "tokens": tokens_json(&s.tokens),
+        "counts": counts_json(s.counts),
+        "tokens": tokens_json(s.tokens),
         "cost_usd": cost,
         "cost_complete": complete,
         "cost_estimated_requests": s.cost.as_ref().map_or(0, |c| c.estimated_requests),
@@ -261,15 +261,15 @@ pub fn session_json(s: &Session) -> Value {
 
 fn turn_json(t: &Turn) -> Value {
     let api_requests = t.counts.as_ref().map_or(0, |c| c.api_requests);
-    let (cost, complete) = cost_json(&t.cost, api_requests);
+    let (cost, complete) = cost_json(t.cost, api_requests);
     json!({
         "id": t.id,
         "index": t.index,
         "status": t.status,
         "started": rfc3339(t.started_unix_nano),
         "ended": rfc3339(t.ended_unix_nano),
-        "counts": counts_json(&t.counts),
-        "tokens": tokens_json(&t.tokens),
+        "counts": counts_json(t.counts),
+        "tokens": tokens_json(t.tokens),
         "cost_usd": cost,
         "cost_complete": complete,
     })
@@ -294,7 +294,7 @@ pub fn event_json(e: &Event) -> Value {
     if let Some(s) = e.success { put("success", json!(s)); }
     if let Some(d) = e.duration_ms { put("duration_ms", json!(d)); }
     if !e.model.is_empty() { put("model", json!(e.model)); }
-    if e.tokens.is_some() { put("tokens", tokens_json(&e.tokens)); }
+    if e.tokens.is_some() { put("tokens", tokens_json(e.tokens)); }
     if let Some(c) = e.cost_usd { put("cost_usd", json!(c)); put("cost_estimated", json!(e.cost_estimated)); }
     if let Some(c) = e.status_code { put("status_code", json!(c)); }
     if !e.error.is_empty() { put("error", json!(e.error)); }
