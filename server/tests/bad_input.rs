@@ -183,7 +183,7 @@ fn cases() -> Vec<Case> {
             400,
             "timeUnixNano",
         ),
-        case("invalid UTF-8 in JSON", "/v1/logs", JSON, b"{\"resourceLogs\": \"\xff\xfe\"}".to_vec(), 400, "UTF-8"),
+        case("invalid UTF-8 in JSON", "/v1/logs", JSON, b"{\"resourceLogs\": \"\xff\xfe\"}".to_vec(), 400, "unicode"),
         case("truncated JSON", "/v1/logs", JSON, br#"{"resourceLogs": [{"scopeLogs": ["#.to_vec(), 400, "EOF"),
         case("deeply nested JSON", "/v1/logs", JSON, nested.into_bytes(), 400, "recursion"),
         case("empty body", "/v1/logs", PB, Vec::new(), 400, "empty request body"),

@@ -19,11 +19,15 @@ impl<'a> Attrs<'a> {
     }
 
     /// A string value; numbers and booleans are not turned into strings here (see `string`).
+    /// When a key appears more than once (Codex sends `thread.id` as an int and as a string),
+    /// the first string wins.
     pub fn str(&self, key: &str) -> Option<&'a str> {
-        match self.get(key)? {
-            Value::StringValue(s) if !s.is_empty() => Some(s.as_str()),
-            _ => None,
-        }
+        self.0.iter().filter(|kv| kv.key == key).find_map(|kv| {
+            match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(Value::StringValue(s)) if !s.is_empty() => Some(s.as_str()),
+                _ => None,
+            }
+        })
     }
 
     /// Any scalar value as a string: `"abc"`, `12`, `true`.
@@ -173,5 +177,15 @@ mod tests {
         assert_eq!(a.u64("neg"), None);
         assert_eq!(a.str("missing"), None);
         assert_eq!(a.bool("n"), None);
+    }
+
+    #[test]
+    fn a_repeated_key_yields_its_string_value() {
+        let list = vec![
+            kv("thread.id", Value::IntValue(7)),
+            kv("thread.id", Value::StringValue("conv-1".into())),
+        ];
+        assert_eq!(Attrs(&list).str("thread.id"), Some("conv-1"));
+        assert_eq!(Attrs(&list).i64("thread.id"), Some(7));
     }
 }

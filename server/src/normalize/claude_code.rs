@@ -98,7 +98,9 @@ fn log(record: LogRecord, resource: Attrs<'_>, out: &mut Sink<'_>) {
             Some(kind) => kind,
             None => return out.ignored(),
         },
-        "hook_execution_start" if a.str("hook_event") == Some("SessionEnd") => EventKind::SessionEnded,
+        "hook_execution_start" if a.str("hook_event") == Some("SessionEnd") => {
+            EventKind::SessionEnded
+        }
         _ => return out.ignored(),
     };
 
@@ -112,11 +114,9 @@ fn log(record: LogRecord, resource: Attrs<'_>, out: &mut Sink<'_>) {
     }
     let mut turn_failed = None;
     match kind {
-        EventKind::Prompt => {
-            // A prompt must open a turn; versions without `prompt.id` still name the message.
-            if ev.turn_id.is_empty() {
-                ev.turn_id = a.str("message.uuid").unwrap_or_default().to_owned();
-            }
+        // A prompt must open a turn; versions without `prompt.id` still name the message.
+        EventKind::Prompt if ev.turn_id.is_empty() => {
+            ev.turn_id = a.str("message.uuid").unwrap_or_default().to_owned();
         }
         EventKind::ApiRequest => {
             ev.model = a.str("model").unwrap_or_default().to_owned();
@@ -125,11 +125,14 @@ fn log(record: LogRecord, resource: Attrs<'_>, out: &mut Sink<'_>) {
                 output: a.u64("output_tokens").unwrap_or(0),
                 cache_read: a.u64("cache_read_tokens").unwrap_or(0),
                 cache_write: a.u64("cache_creation_tokens").unwrap_or_else(|| {
-                    a.u64("cache_creation_5m_tokens").unwrap_or(0) + a.u64("cache_creation_1h_tokens").unwrap_or(0)
+                    a.u64("cache_creation_5m_tokens").unwrap_or(0)
+                        + a.u64("cache_creation_1h_tokens").unwrap_or(0)
                 }),
             };
             // `cost_usd_micros` is truncated, so it is only the fallback.
-            ev.cost_usd = a.f64("cost_usd").or_else(|| a.f64("cost_usd_micros").map(|m| m / 1e6));
+            ev.cost_usd = a
+                .f64("cost_usd")
+                .or_else(|| a.f64("cost_usd_micros").map(|m| m / 1e6));
             if ev.cost_usd.is_none() {
                 ev.cost_usd = out.ctx.prices.cost(&ev.model, &tokens);
                 ev.cost_estimated = ev.cost_usd.is_some();
@@ -170,11 +173,17 @@ fn log(record: LogRecord, resource: Attrs<'_>, out: &mut Sink<'_>) {
             e.fact_key = prompt_id.map(|p| format!("turn_failed:{p}"));
         }
         EventKind::ToolFinished => {
-            ev.tool_name = a.first_str(&["tool_name", "name"]).unwrap_or_default().to_owned();
+            ev.tool_name = a
+                .first_str(&["tool_name", "name"])
+                .unwrap_or_default()
+                .to_owned();
             ev.tool_call_id = a.str("tool_use_id").unwrap_or_default().to_owned();
             ev.success = a.bool("success");
             ev.duration_ms = a.f64("duration_ms");
-            ev.error = a.first_str(&["error", "error_type"]).unwrap_or_default().to_owned();
+            ev.error = a
+                .first_str(&["error", "error_type"])
+                .unwrap_or_default()
+                .to_owned();
             e.fact_key = a.str("tool_use_id").map(|id| format!("tool:{id}"));
         }
         EventKind::ToolDecision => {
@@ -185,7 +194,10 @@ fn log(record: LogRecord, resource: Attrs<'_>, out: &mut Sink<'_>) {
             ev.model = a.str("model").unwrap_or_default().to_owned();
         }
         EventKind::SubagentFinished => {
-            ev.model = a.first_str(&["final_model", "model"]).unwrap_or_default().to_owned();
+            ev.model = a
+                .first_str(&["final_model", "model"])
+                .unwrap_or_default()
+                .to_owned();
             ev.duration_ms = a.f64("duration_ms");
         }
         _ => {}
@@ -294,7 +306,10 @@ pub fn spans(spans: Vec<Span>, out: &mut Sink<'_>) {
 /// How a turn ended, read from its interaction span and the requests exported with it.
 enum Outcome {
     Finished,
-    Failed { error: String, status_code: Option<i32> },
+    Failed {
+        error: String,
+        status_code: Option<i32>,
+    },
 }
 
 /// The outcome of each interaction span whose turn end is known, by index in `spans`.
@@ -305,8 +320,18 @@ fn turn_outcomes(spans: &[Span]) -> Vec<(usize, Outcome)> {
             continue;
         }
         if span_error(interaction) {
-            let error = interaction.status.as_ref().map(|s| s.message.clone()).unwrap_or_default();
-            outcomes.push((i, Outcome::Failed { error, status_code: None }));
+            let error = interaction
+                .status
+                .as_ref()
+                .map(|s| s.message.clone())
+                .unwrap_or_default();
+            outcomes.push((
+                i,
+                Outcome::Failed {
+                    error,
+                    status_code: None,
+                },
+            ));
             continue;
         }
         let last = spans
@@ -319,10 +344,21 @@ fn turn_outcomes(spans: &[Span]) -> Vec<(usize, Outcome)> {
         if span_error(last) || a.bool("success") == Some(false) {
             let error = a
                 .str("error")
-                .or_else(|| last.status.as_ref().map(|s| s.message.as_str()).filter(|m| !m.is_empty()))
+                .or_else(|| {
+                    last.status
+                        .as_ref()
+                        .map(|s| s.message.as_str())
+                        .filter(|m| !m.is_empty())
+                })
                 .unwrap_or_default()
                 .to_owned();
-            outcomes.push((i, Outcome::Failed { error, status_code: status_code(a) }));
+            outcomes.push((
+                i,
+                Outcome::Failed {
+                    error,
+                    status_code: status_code(a),
+                },
+            ));
         } else if a.str("stop_reason") != Some("tool_use") {
             outcomes.push((i, Outcome::Finished));
         }
@@ -331,7 +367,9 @@ fn turn_outcomes(spans: &[Span]) -> Vec<(usize, Outcome)> {
 }
 
 fn span_error(span: &Span) -> bool {
-    span.status.as_ref().is_some_and(|s| s.code == StatusCode::Error as i32)
+    span.status
+        .as_ref()
+        .is_some_and(|s| s.code == StatusCode::Error as i32)
 }
 
 fn span_ms(span: &Span) -> Option<f64> {
@@ -352,7 +390,10 @@ pub fn metrics(metrics: Vec<Metric>, out: &mut Sink<'_>) {
         }
         for attributes in super::data_point_attributes(&m) {
             let a = Attrs(attributes);
-            if a.str("session.id").or_else(|| resource.str("session.id")).is_some() {
+            if a.str("session.id")
+                .or_else(|| resource.str("session.id"))
+                .is_some()
+            {
                 out.ignored();
             } else {
                 out.unattributed();
@@ -385,8 +426,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::ingest::{Request, json as otlp_json};
-    use crate::normalize::fixture::{dir, replay};
+    use crate::ingest::Request;
+    use crate::normalize::fixture::{bodies, decode, dir, replay};
+    use crate::normalize::generic::tests::{kvs, normalize};
     use crate::normalize::{Agent, Normalized, Prices, RecordTally, Signal};
     use crate::proto::store::{Cost, Counts, Event, Session, Turn};
     use crate::session::{NoBacking, Tracker};
@@ -432,20 +474,90 @@ mod tests {
     }
 
     const SCENARIOS: &[Expected] = &[
-        x("plain", "4a045fab-e5d6-4673-9064-fd2b96552500", "idle", [1, 1, 0, 0]),
-        x("bash", "4c7e6ebb-e1ae-4272-b706-a5afee6dd121", "idle", [1, 2, 0, 1]),
-        x("bash_content", "3c042eed-5913-4930-9db2-def9fe3cc5fa", "idle", [1, 2, 0, 1]),
-        x("httphooks", "cbe227c1-b892-4a0c-aa24-81556f5dd89a", "idle", [1, 2, 0, 1]),
-        x("write", "91ff3f84-2914-4824-8929-0752ac027f5d", "idle", [1, 2, 0, 1]),
-        x("denied", "cb477963-4b6f-40e1-8e01-103aaeb9e9b5", "idle", [1, 2, 0, 0]),
-        x("subagent", "431ddb91-2267-486d-a3a8-303ce011a72e", "idle", [2, 5, 0, 2]),
-        x("resume", "11111111-2222-4333-8444-555555555555", "idle", [2, 2, 0, 0]),
-        x("error400", "d4d2a449-09e0-4742-a8e0-7540c0e348c8", "errored", [1, 0, 1, 0]),
-        x("error429", "683593ba-e511-4c66-894f-d50f1fd31485", "errored", [1, 0, 1, 0]),
-        x("error500", "30e3f5a7-0b69-4e28-9b38-fe7a68107a02", "errored", [1, 0, 1, 0]),
-        x("error529", "6236953d-9401-445f-8f6a-bc2a13b673a0", "errored", [1, 0, 1, 0]),
-        x("sigterm_stream", "b9c4659f-b8ab-4a5c-ac15-73b462554149", "active", [1, 0, 0, 0]),
-        x("sigterm_tool", "cc61559b-11b4-44f2-bee6-7fc4c95e9cca", "active", [1, 1, 0, 0]),
+        x(
+            "plain",
+            "4a045fab-e5d6-4673-9064-fd2b96552500",
+            "idle",
+            [1, 1, 0, 0],
+        ),
+        x(
+            "bash",
+            "4c7e6ebb-e1ae-4272-b706-a5afee6dd121",
+            "idle",
+            [1, 2, 0, 1],
+        ),
+        x(
+            "bash_content",
+            "3c042eed-5913-4930-9db2-def9fe3cc5fa",
+            "idle",
+            [1, 2, 0, 1],
+        ),
+        x(
+            "httphooks",
+            "cbe227c1-b892-4a0c-aa24-81556f5dd89a",
+            "idle",
+            [1, 2, 0, 1],
+        ),
+        x(
+            "write",
+            "91ff3f84-2914-4824-8929-0752ac027f5d",
+            "idle",
+            [1, 2, 0, 1],
+        ),
+        x(
+            "denied",
+            "cb477963-4b6f-40e1-8e01-103aaeb9e9b5",
+            "idle",
+            [1, 2, 0, 0],
+        ),
+        x(
+            "subagent",
+            "431ddb91-2267-486d-a3a8-303ce011a72e",
+            "idle",
+            [2, 5, 0, 2],
+        ),
+        x(
+            "resume",
+            "11111111-2222-4333-8444-555555555555",
+            "idle",
+            [2, 2, 0, 0],
+        ),
+        x(
+            "error400",
+            "d4d2a449-09e0-4742-a8e0-7540c0e348c8",
+            "errored",
+            [1, 0, 1, 0],
+        ),
+        x(
+            "error429",
+            "683593ba-e511-4c66-894f-d50f1fd31485",
+            "errored",
+            [1, 0, 1, 0],
+        ),
+        x(
+            "error500",
+            "30e3f5a7-0b69-4e28-9b38-fe7a68107a02",
+            "errored",
+            [1, 0, 1, 0],
+        ),
+        x(
+            "error529",
+            "6236953d-9401-445f-8f6a-bc2a13b673a0",
+            "errored",
+            [1, 0, 1, 0],
+        ),
+        x(
+            "sigterm_stream",
+            "b9c4659f-b8ab-4a5c-ac15-73b462554149",
+            "active",
+            [1, 0, 0, 0],
+        ),
+        x(
+            "sigterm_tool",
+            "cc61559b-11b4-44f2-bee6-7fc4c95e9cca",
+            "active",
+            [1, 1, 0, 0],
+        ),
     ];
 
     fn replay_one(scenario: &str) -> (Session, Commit) {
@@ -454,8 +566,12 @@ mod tests {
         (sessions.remove(0), commit)
     }
 
-    fn of_kind<'c>(commit: &'c Commit, kind: EventKind) -> Vec<&'c Event> {
-        commit.events.iter().filter(|e| e.kind == kind.as_str()).collect()
+    fn of_kind(commit: &Commit, kind: EventKind) -> Vec<&Event> {
+        commit
+            .events
+            .iter()
+            .filter(|e| e.kind == kind.as_str())
+            .collect()
     }
 
     /// The last committed version of each turn, in session order.
@@ -510,21 +626,48 @@ mod tests {
                 cache_write: UNIT.cache_write * n,
             };
             assert_eq!(s.tokens, Some(tokens), "{name}");
-            let cost = s.cost.clone().unwrap_or_default();
-            assert!((cost.known_usd - UNIT_COST * n as f64).abs() < 1e-9, "{name}: {cost:?}");
-            assert_eq!((cost.unknown_requests, cost.estimated_requests), (0, 0), "{name}: reported, not estimated");
+            let cost = s.cost.unwrap_or_default();
+            assert!(
+                (cost.known_usd - UNIT_COST * n as f64).abs() < 1e-9,
+                "{name}: {cost:?}"
+            );
+            assert_eq!(
+                (cost.unknown_requests, cost.estimated_requests),
+                (0, 0),
+                "{name}: reported, not estimated"
+            );
             let models: &[&str] = if n + x.api_errors > 0 { &[MODEL] } else { &[] };
             assert_eq!(s.models, models, "{name}");
 
             // Each fact is stored once, whatever signals repeated it.
-            assert_eq!(of_kind(&commit, EventKind::ApiRequest).len() as u64, n, "{name}");
-            assert_eq!(of_kind(&commit, EventKind::ApiError).len() as u64, x.api_errors, "{name}");
-            assert_eq!(of_kind(&commit, EventKind::ToolFinished).len() as u64, x.tool_calls, "{name}");
-            assert_eq!(of_kind(&commit, EventKind::Prompt).len() as u64, x.turns, "{name}");
+            assert_eq!(
+                of_kind(&commit, EventKind::ApiRequest).len() as u64,
+                n,
+                "{name}"
+            );
+            assert_eq!(
+                of_kind(&commit, EventKind::ApiError).len() as u64,
+                x.api_errors,
+                "{name}"
+            );
+            assert_eq!(
+                of_kind(&commit, EventKind::ToolFinished).len() as u64,
+                x.tool_calls,
+                "{name}"
+            );
+            assert_eq!(
+                of_kind(&commit, EventKind::Prompt).len() as u64,
+                x.turns,
+                "{name}"
+            );
             assert!(
-                commit.events.iter().filter(|e| e.kind != "state_changed").all(|e| e.source == "otlp_logs"
-                    || e.name == INTERACTION
-                    || e.name == SESSION_COUNT),
+                commit
+                    .events
+                    .iter()
+                    .filter(|e| e.kind != "state_changed")
+                    .all(|e| e.source == "otlp_logs"
+                        || e.name == INTERACTION
+                        || e.name == SESSION_COUNT),
                 "{name}: only the interaction span and the session count add to the logs"
             );
         }
@@ -564,11 +707,17 @@ mod tests {
             assert_eq!(error.turn_id, s.current_turn, "{scenario}");
         }
         let (_, commit) = replay_one("error429");
-        assert_eq!(of_kind(&commit, EventKind::ApiError)[0].status_code, Some(429));
+        assert_eq!(
+            of_kind(&commit, EventKind::ApiError)[0].status_code,
+            Some(429)
+        );
         // 529 has no status code and no request id on either record.
         let (_, commit) = replay_one("error529");
         assert_eq!(of_kind(&commit, EventKind::ApiError)[0].status_code, None);
-        assert_eq!(of_kind(&commit, EventKind::ApiError)[0].error, "Repeated 529 Overloaded errors");
+        assert_eq!(
+            of_kind(&commit, EventKind::ApiError)[0].error,
+            "Repeated 529 Overloaded errors"
+        );
     }
 
     #[test]
@@ -578,28 +727,56 @@ mod tests {
         assert_eq!(tools.len(), 1);
         let bash = tools[0];
         assert_eq!(
-            (bash.tool_name.as_str(), bash.tool_call_id.as_str(), bash.success, bash.duration_ms),
-            ("Bash", "toolu_fc203ad5a27e49a6a0ad7f89", Some(true), Some(43.0))
+            (
+                bash.tool_name.as_str(),
+                bash.tool_call_id.as_str(),
+                bash.success,
+                bash.duration_ms
+            ),
+            (
+                "Bash",
+                "toolu_fc203ad5a27e49a6a0ad7f89",
+                Some(true),
+                Some(43.0)
+            )
         );
         assert_eq!(bash.turn_id, "b4ee6f3c-3d33-4fb5-80ba-8fcb7fef5384");
         assert_eq!(of_kind(&commit, EventKind::ToolDecision).len(), 1);
         let turn = &turns(&commit)[0];
-        assert_eq!(turn.counts.as_ref().map(|c| (c.api_requests, c.tool_calls)), Some((2, 1)));
+        assert_eq!(
+            turn.counts.as_ref().map(|c| (c.api_requests, c.tool_calls)),
+            Some((2, 1))
+        );
         assert_eq!(s.current_turn, turn.id);
         let facts: Vec<&str> = commit.facts.iter().map(|(_, k, _)| k.as_str()).collect();
-        assert!(facts.contains(&"tool:toolu_fc203ad5a27e49a6a0ad7f89"), "{facts:?}");
-        assert!(facts.contains(&"api:req_cbe39c30130e4b58868560fb"), "{facts:?}");
+        assert!(
+            facts.contains(&"tool:toolu_fc203ad5a27e49a6a0ad7f89"),
+            "{facts:?}"
+        );
+        assert!(
+            facts.contains(&"api:req_cbe39c30130e4b58868560fb"),
+            "{facts:?}"
+        );
     }
 
     #[test]
     fn a_denied_tool_is_a_decision_not_a_tool_call() {
         let (s, commit) = replay_one("denied");
-        assert_eq!(s.counts.as_ref().map(|c| (c.tool_calls, c.tool_errors)), Some((0, 0)));
+        assert_eq!(
+            s.counts.as_ref().map(|c| (c.tool_calls, c.tool_errors)),
+            Some((0, 0))
+        );
         let decisions = of_kind(&commit, EventKind::ToolDecision);
         assert_eq!(decisions.len(), 1);
         assert_eq!(decisions[0].tool_name, "Bash");
-        let decision = decisions[0].attributes.iter().find(|kv| kv.key == "decision");
-        assert_eq!(decision.map(|kv| Attrs(std::slice::from_ref(kv)).str("decision")), Some(Some("reject")));
+        let decision = decisions[0]
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "decision");
+        assert_eq!(
+            decision.map(|kv| Attrs(std::slice::from_ref(kv)).str("decision")),
+            Some(Some("reject"))
+        );
         assert!(of_kind(&commit, EventKind::ToolFinished).is_empty());
     }
 
@@ -616,8 +793,14 @@ mod tests {
         assert_eq!(counts(&t[1]), Some((1, 0)));
         let sub = of_kind(&commit, EventKind::SubagentFinished);
         assert_eq!(sub.len(), 1);
-        assert_eq!((sub[0].turn_id.as_str(), sub[0].duration_ms), (t[0].id.as_str(), Some(682.0)));
-        let mut tools: Vec<&str> = of_kind(&commit, EventKind::ToolFinished).iter().map(|e| e.tool_name.as_str()).collect();
+        assert_eq!(
+            (sub[0].turn_id.as_str(), sub[0].duration_ms),
+            (t[0].id.as_str(), Some(682.0))
+        );
+        let mut tools: Vec<&str> = of_kind(&commit, EventKind::ToolFinished)
+            .iter()
+            .map(|e| e.tool_name.as_str())
+            .collect();
         tools.sort();
         assert_eq!(tools, ["Agent", "Bash"]);
     }
@@ -634,26 +817,65 @@ mod tests {
         let t = turns(&commit);
         assert_eq!(t.len(), 2);
         assert_ne!(t[0].id, t[1].id);
-        assert!(t.iter().all(|t| t.counts.as_ref().map(|c| c.api_requests) == Some(1)));
+        assert!(
+            t.iter()
+                .all(|t| t.counts.as_ref().map(|c| c.api_requests) == Some(1))
+        );
+    }
+
+    /// Replays a scenario without its `hook_execution_*` logs: Claude with no Stop hook configured.
+    fn replay_without_hooks(scenario: &str) -> Session {
+        let prices = Prices::default();
+        let mut tracker = Tracker::new(0);
+        for (i, body) in bodies(&dir(AGENT_DIR, scenario)).iter().enumerate() {
+            let mut out = Normalized::default();
+            match decode(body) {
+                Request::Logs(mut r) => {
+                    for sl in r
+                        .resource_logs
+                        .iter_mut()
+                        .flat_map(|rl| rl.scope_logs.iter_mut())
+                    {
+                        sl.log_records.retain(|r| {
+                            !Attrs(&r.attributes)
+                                .str("event.name")
+                                .is_some_and(|n| n.starts_with("hook_execution"))
+                        });
+                    }
+                    crate::normalize::logs(r, &prices, &mut out);
+                }
+                Request::Traces(r) => crate::normalize::traces(r, &prices, &mut out),
+                Request::Metrics(r) => crate::normalize::metrics(r, &prices, &mut out),
+            }
+            tracker
+                .apply(out.events, 1_000 + i as i64, &NoBacking)
+                .expect("apply");
+        }
+        let id = SCENARIOS
+            .iter()
+            .find(|x| x.scenario == scenario)
+            .map(|x| x.session)
+            .expect("known scenario");
+        tracker
+            .session(&format!("claude_code:{id}"))
+            .cloned()
+            .expect("session")
+    }
+
+    #[test]
+    fn without_a_stop_hook_the_interaction_span_ends_turns_exported_after_their_logs() {
+        for scenario in ["bash", "bash_content", "write", "denied", "subagent"] {
+            let s = replay_without_hooks(scenario);
+            assert_eq!(s.state, "idle", "{scenario}");
+        }
+        // These runs exported the span before the prompt it ends: without a Stop hook the turn
+        // end comes too early to be placed, and the session waits for the stall timer.
+        for scenario in ["plain", "httphooks", "resume"] {
+            assert_eq!(replay_without_hooks(scenario).state, "active", "{scenario}");
+        }
     }
 
     // Hand-built records, as OTLP/JSON: numbers arrive as strings, like Claude sends them.
-
-    fn kvs(attrs: &Value) -> Value {
-        let map = attrs.as_object().expect("attributes object");
-        map.iter()
-            .map(|(k, v)| {
-                let value = match v {
-                    Value::String(s) => json!({ "stringValue": s }),
-                    Value::Bool(b) => json!({ "boolValue": b }),
-                    Value::Number(n) if n.is_i64() => json!({ "intValue": n.to_string() }),
-                    Value::Number(n) => json!({ "doubleValue": n }),
-                    other => panic!("unsupported attribute value {other}"),
-                };
-                json!({ "key": k, "value": value })
-            })
-            .collect()
-    }
 
     fn record(t: u64, name: &str, attrs: Value) -> Value {
         let mut attrs = attrs;
@@ -669,18 +891,6 @@ mod tests {
         json!({ "attributes": kvs(&json!({ "service.name": "claude-code", "service.version": "2.1.328" })) })
     }
 
-    fn normalize(signal: Signal, body: Value) -> Normalized {
-        let decoded = otlp_json::decode(signal, body.to_string().as_bytes()).expect("valid OTLP/JSON");
-        let prices = Prices::default();
-        let mut out = Normalized::default();
-        match decoded.request {
-            Request::Logs(r) => crate::normalize::logs(r, &prices, &mut out),
-            Request::Traces(r) => crate::normalize::traces(r, &prices, &mut out),
-            Request::Metrics(r) => crate::normalize::metrics(r, &prices, &mut out),
-        }
-        out
-    }
-
     fn logs_of(records: Vec<Value>) -> Normalized {
         normalize(
             Signal::Logs,
@@ -692,12 +902,18 @@ mod tests {
     fn apply(out: Normalized) -> (Session, Commit) {
         let mut tracker = Tracker::new(0);
         let applied = tracker.apply(out.events, 1, &NoBacking).expect("apply");
-        let s = tracker.session("claude_code:s1").cloned().expect("session s1");
+        let s = tracker
+            .session("claude_code:s1")
+            .cloned()
+            .expect("session s1");
         (s, applied.commit)
     }
 
     fn tally(out: &Normalized, signal: Signal) -> RecordTally {
-        out.tally.get(&(Agent::ClaudeCode, signal)).copied().unwrap_or_default()
+        out.tally
+            .get(&(Agent::ClaudeCode, signal))
+            .copied()
+            .unwrap_or_default()
     }
 
     const S: &str = "s1";
@@ -706,7 +922,11 @@ mod tests {
     #[test]
     fn numbers_and_booleans_sent_as_strings_are_read() {
         let out = logs_of(vec![
-            record(1, "user_prompt", json!({ "session.id": S, "prompt.id": P, "prompt_length": "5" })),
+            record(
+                1,
+                "user_prompt",
+                json!({ "session.id": S, "prompt.id": P, "prompt_length": "5" }),
+            ),
             record(
                 2,
                 "api_request",
@@ -721,30 +941,90 @@ mod tests {
                         "success": "false", "duration_ms": "7", "error_type": "Error:ENOENT" }),
             ),
         ]);
-        assert_eq!(tally(&out, Signal::Logs), RecordTally { records: 3, unattributed: 0, ignored: 0 });
+        assert_eq!(
+            tally(&out, Signal::Logs),
+            RecordTally {
+                records: 3,
+                unattributed: 0,
+                ignored: 0
+            }
+        );
         let (s, commit) = apply(out);
-        assert_eq!(s.tokens, Some(Tokens { input: 10, output: 20, cache_read: 300, cache_write: 4000 }));
-        assert_eq!(s.cost, Some(Cost { known_usd: 0.25, unknown_requests: 0, estimated_requests: 0 }));
-        assert_eq!(s.counts.as_ref().map(|c| (c.turns, c.tool_calls, c.tool_errors)), Some((1, 1, 1)));
+        assert_eq!(
+            s.tokens,
+            Some(Tokens {
+                input: 10,
+                output: 20,
+                cache_read: 300,
+                cache_write: 4000
+            })
+        );
+        assert_eq!(
+            s.cost,
+            Some(Cost {
+                known_usd: 0.25,
+                unknown_requests: 0,
+                estimated_requests: 0
+            })
+        );
+        assert_eq!(
+            s.counts
+                .as_ref()
+                .map(|c| (c.turns, c.tool_calls, c.tool_errors)),
+            Some((1, 1, 1))
+        );
         let tool = of_kind(&commit, EventKind::ToolFinished)[0];
-        assert_eq!((tool.success, tool.duration_ms, tool.error.as_str()), (Some(false), Some(7.0), "Error:ENOENT"));
-        assert_eq!(tool.attributes.len(), 8, "the record's own attributes move into the event");
+        assert_eq!(
+            (tool.success, tool.duration_ms, tool.error.as_str()),
+            (Some(false), Some(7.0), "Error:ENOENT")
+        );
+        assert_eq!(
+            tool.attributes.len(),
+            8,
+            "the record's own attributes move into the event"
+        );
         let api = of_kind(&commit, EventKind::ApiRequest)[0];
-        assert_eq!((api.duration_ms, api.time_unix_nano, api.name.as_str()), (Some(1500.0), 2, "claude_code.api_request"));
+        assert_eq!(
+            (api.duration_ms, api.time_unix_nano, api.name.as_str()),
+            (Some(1500.0), 2, "claude_code.api_request")
+        );
     }
 
     #[test]
     fn records_without_a_session_are_unattributed_and_housekeeping_is_ignored() {
         let out = logs_of(vec![
             record(1, "user_prompt", json!({ "prompt.id": P })),
-            record(2, "hook_registered", json!({ "session.id": S, "hook_event": "Stop" })),
-            record(3, "plugin_loaded", json!({ "session.id": S, "plugin.name": "x" })),
+            record(
+                2,
+                "hook_registered",
+                json!({ "session.id": S, "hook_event": "Stop" }),
+            ),
+            record(
+                3,
+                "plugin_loaded",
+                json!({ "session.id": S, "plugin.name": "x" }),
+            ),
             record(4, "managed_settings_resolved", json!({ "session.id": S })),
-            record(5, "hook_execution_start", json!({ "session.id": S, "prompt.id": P, "hook_event": "PreToolUse" })),
-            record(6, "internal_error", json!({ "session.id": S, "prompt.id": P, "error_name": "Error" })),
+            record(
+                5,
+                "hook_execution_start",
+                json!({ "session.id": S, "prompt.id": P, "hook_event": "PreToolUse" }),
+            ),
+            record(
+                6,
+                "internal_error",
+                json!({ "session.id": S, "prompt.id": P, "error_name": "Error" }),
+            ),
             record(7, "some_future_event", json!({ "session.id": S })),
         ]);
-        assert_eq!(tally(&out, Signal::Logs), RecordTally { records: 7, unattributed: 1, ignored: 6 });
+        assert_eq!(
+            tally(&out, Signal::Logs),
+            RecordTally {
+                records: 7,
+                unattributed: 1,
+                ignored: 6
+            }
+        );
         assert!(out.events.is_empty(), "{:?}", out.events);
     }
 
@@ -761,7 +1041,11 @@ mod tests {
             record(1, "user_prompt", json!({ "session.id": S, "prompt.id": P })),
             stop(2, "1"),
         ]);
-        assert_eq!(apply(out).0.state, "active", "a blocking Stop hook sends the agent back to work");
+        assert_eq!(
+            apply(out).0.state,
+            "active",
+            "a blocking Stop hook sends the agent back to work"
+        );
         let out = logs_of(vec![
             record(1, "user_prompt", json!({ "session.id": S, "prompt.id": P })),
             stop(2, "1"),
@@ -775,7 +1059,8 @@ mod tests {
     #[test]
     fn only_main_thread_failures_fail_the_turn() {
         let error = |t: u64, extra: Value| {
-            let mut attrs = json!({ "session.id": S, "prompt.id": P, "error": "boom", "status_code": "500" });
+            let mut attrs =
+                json!({ "session.id": S, "prompt.id": P, "error": "boom", "status_code": "500" });
             for (k, v) in extra.as_object().expect("object") {
                 attrs[k] = v.clone();
             }
@@ -783,7 +1068,10 @@ mod tests {
         };
         let out = logs_of(vec![
             record(1, "user_prompt", json!({ "session.id": S, "prompt.id": P })),
-            error(2, json!({ "agent_id": "a1", "query_source": "agent:builtin:claude", "request_id": "r1" })),
+            error(
+                2,
+                json!({ "agent_id": "a1", "query_source": "agent:builtin:claude", "request_id": "r1" }),
+            ),
             error(3, json!({ "query_source": "compact", "request_id": "r2" })),
         ]);
         let (s, commit) = apply(out);
@@ -793,12 +1081,18 @@ mod tests {
 
         let out = logs_of(vec![
             record(1, "user_prompt", json!({ "session.id": S, "prompt.id": P })),
-            error(2, json!({ "query_source": "repl_main_thread", "request_id": "r3" })),
+            error(
+                2,
+                json!({ "query_source": "repl_main_thread", "request_id": "r3" }),
+            ),
         ]);
         let (s, commit) = apply(out);
         assert_eq!(s.state, "errored");
         let failed = of_kind(&commit, EventKind::TurnFailed);
-        assert_eq!((failed[0].status_code, failed[0].error.as_str()), (Some(500), "boom"));
+        assert_eq!(
+            (failed[0].status_code, failed[0].error.as_str()),
+            (Some(500), "boom")
+        );
     }
 
     #[test]
@@ -811,9 +1105,19 @@ mod tests {
                         "output_tokens": 0, "request_id": id }),
             )
         };
-        let out = logs_of(vec![request(1, "claude-sonnet-4-5-20250929", "r1"), request(2, "claude-next-9", "r2")]);
+        let out = logs_of(vec![
+            request(1, "claude-sonnet-4-5-20250929", "r1"),
+            request(2, "claude-next-9", "r2"),
+        ]);
         let (s, _) = apply(out);
-        assert_eq!(s.cost, Some(Cost { known_usd: 3.0, unknown_requests: 1, estimated_requests: 1 }));
+        assert_eq!(
+            s.cost,
+            Some(Cost {
+                known_usd: 3.0,
+                unknown_requests: 1,
+                estimated_requests: 1
+            })
+        );
     }
 
     #[test]
@@ -821,19 +1125,42 @@ mod tests {
         let records = || {
             vec![
                 record(1, "user_prompt", json!({ "session.id": S, "prompt.id": P })),
-                record(2, "api_request", json!({ "session.id": S, "prompt.id": P, "cost_usd": 0.5, "request_id": "r1" })),
-                record(3, "tool_result", json!({ "session.id": S, "prompt.id": P, "tool_use_id": "t1", "success": "true" })),
+                record(
+                    2,
+                    "api_request",
+                    json!({ "session.id": S, "prompt.id": P, "cost_usd": 0.5, "request_id": "r1" }),
+                ),
+                record(
+                    3,
+                    "tool_result",
+                    json!({ "session.id": S, "prompt.id": P, "tool_use_id": "t1", "success": "true" }),
+                ),
             ]
         };
         let mut tracker = Tracker::new(0);
         for _ in 0..2 {
-            tracker.apply(logs_of(records()).events, 1, &NoBacking).expect("apply");
+            tracker
+                .apply(logs_of(records()).events, 1, &NoBacking)
+                .expect("apply");
         }
         let s = tracker.session("claude_code:s1").expect("session");
-        assert_eq!(s.counts.as_ref().map(|c| (c.turns, c.api_requests, c.tool_calls)), Some((1, 1, 1)));
+        assert_eq!(
+            s.counts
+                .as_ref()
+                .map(|c| (c.turns, c.api_requests, c.tool_calls)),
+            Some((1, 1, 1))
+        );
     }
 
-    fn span(name: &str, trace: &str, id: &str, parent: &str, end: u64, attrs: Value, error: bool) -> Value {
+    fn span(
+        name: &str,
+        trace: &str,
+        id: &str,
+        parent: &str,
+        end: u64,
+        attrs: Value,
+        error: bool,
+    ) -> Value {
         let mut attrs = attrs;
         attrs["session.id"] = json!(S);
         let mut s = json!({
@@ -866,34 +1193,87 @@ mod tests {
     }
 
     fn interaction(trace: &str) -> Value {
-        span(INTERACTION, trace, ROOT, "", 100, json!({ "interaction.duration_ms": 99 }), false)
+        span(
+            INTERACTION,
+            trace,
+            ROOT,
+            "",
+            100,
+            json!({ "interaction.duration_ms": 99 }),
+            false,
+        )
     }
 
     #[test]
     fn the_interaction_span_ends_the_turn_by_its_last_main_thread_request() {
         let out = spans_of(vec![
-            llm(T1, "b1b2b3b4b5b6b7b8", 10, json!({ "success": true, "stop_reason": "tool_use" })),
-            llm(T1, "c1c2c3c4c5c6c7c8", 20, json!({ "success": true, "stop_reason": "end_turn" })),
+            llm(
+                T1,
+                "b1b2b3b4b5b6b7b8",
+                10,
+                json!({ "success": true, "stop_reason": "tool_use" }),
+            ),
+            llm(
+                T1,
+                "c1c2c3c4c5c6c7c8",
+                20,
+                json!({ "success": true, "stop_reason": "end_turn" }),
+            ),
             // A sub-agent's request may end later; it says nothing about the user's turn.
-            llm(T1, "d1d2d3d4d5d6d7d8", 30, json!({ "success": true, "stop_reason": "tool_use", "agent_id": "a" })),
+            llm(
+                T1,
+                "d1d2d3d4d5d6d7d8",
+                30,
+                json!({ "success": true, "stop_reason": "tool_use", "agent_id": "a" }),
+            ),
             interaction(T1),
             // Another turn in the same export, killed while a tool ran: unknown, no event.
-            llm(T2, "e1e2e3e4e5e6e7e8", 10, json!({ "success": true, "stop_reason": "tool_use" })),
+            llm(
+                T2,
+                "e1e2e3e4e5e6e7e8",
+                10,
+                json!({ "success": true, "stop_reason": "tool_use" }),
+            ),
             interaction(T2),
         ]);
-        assert_eq!(tally(&out, Signal::Traces), RecordTally { records: 6, unattributed: 0, ignored: 5 });
+        assert_eq!(
+            tally(&out, Signal::Traces),
+            RecordTally {
+                records: 6,
+                unattributed: 0,
+                ignored: 5
+            }
+        );
         assert_eq!(out.events.len(), 1);
         let e = &out.events[0];
         assert_eq!(e.kind(), Some(EventKind::TurnFinished));
-        assert_eq!((e.event.time_unix_nano, e.event.duration_ms, e.event.turn_id.as_str()), (100, Some(99.0), ""));
+        assert_eq!(
+            (
+                e.event.time_unix_nano,
+                e.event.duration_ms,
+                e.event.turn_id.as_str()
+            ),
+            (100, Some(99.0), "")
+        );
 
         let out = spans_of(vec![
-            span(LLM_REQUEST, T1, "b1b2b3b4b5b6b7b8", ROOT, 10, json!({ "success": false, "status_code": 529 }), true),
+            span(
+                LLM_REQUEST,
+                T1,
+                "b1b2b3b4b5b6b7b8",
+                ROOT,
+                10,
+                json!({ "success": false, "status_code": 529 }),
+                true,
+            ),
             interaction(T1),
         ]);
         assert_eq!(out.events.len(), 1);
         let e = &out.events[0].event;
-        assert_eq!((e.kind.as_str(), e.error.as_str(), e.status_code), ("turn_failed", "overloaded", Some(529)));
+        assert_eq!(
+            (e.kind.as_str(), e.error.as_str(), e.status_code),
+            ("turn_failed", "overloaded", Some(529))
+        );
 
         // Nothing exported with it: the turn end is unknown.
         assert!(spans_of(vec![interaction(T1)]).events.is_empty());
@@ -901,26 +1281,58 @@ mod tests {
 
     #[test]
     fn spans_repeating_the_logs_are_ignored_and_spans_without_a_session_unattributed() {
-        let mut orphan = span("claude_code.tool", T1, "b1b2b3b4b5b6b7b8", ROOT, 10, json!({ "tool_use_id": "t1" }), false);
+        let mut orphan = span(
+            "claude_code.tool",
+            T1,
+            "b1b2b3b4b5b6b7b8",
+            ROOT,
+            10,
+            json!({ "tool_use_id": "t1" }),
+            false,
+        );
         orphan["attributes"] = json!([]);
         let out = spans_of(vec![
-            span("claude_code.tool", T1, "c1c2c3c4c5c6c7c8", ROOT, 10, json!({ "tool_use_id": "t2" }), false),
-            span("claude_code.tool.blocked_on_user", T1, "d1d2d3d4d5d6d7d8", "c1c2c3c4c5c6c7c8", 5, json!({ "decision": "reject" }), false),
-            llm(T1, "e1e2e3e4e5e6e7e8", 10, json!({ "success": true, "input_tokens": 5 })),
+            span(
+                "claude_code.tool",
+                T1,
+                "c1c2c3c4c5c6c7c8",
+                ROOT,
+                10,
+                json!({ "tool_use_id": "t2" }),
+                false,
+            ),
+            span(
+                "claude_code.tool.blocked_on_user",
+                T1,
+                "d1d2d3d4d5d6d7d8",
+                "c1c2c3c4c5c6c7c8",
+                5,
+                json!({ "decision": "reject" }),
+                false,
+            ),
+            llm(
+                T1,
+                "e1e2e3e4e5e6e7e8",
+                10,
+                json!({ "success": true, "input_tokens": 5 }),
+            ),
             orphan,
         ]);
-        assert_eq!(tally(&out, Signal::Traces), RecordTally { records: 4, unattributed: 1, ignored: 3 });
+        assert_eq!(
+            tally(&out, Signal::Traces),
+            RecordTally {
+                records: 4,
+                unattributed: 1,
+                ignored: 3
+            }
+        );
         assert!(out.events.is_empty());
     }
 
     #[test]
     fn the_session_count_metric_starts_a_run_and_the_rest_is_ignored() {
-        let point = |attrs: Value, v: f64| {
-            json!({ "startTimeUnixNano": "5", "timeUnixNano": "9", "asDouble": v, "attributes": kvs(&attrs) })
-        };
-        let sum = |name: &str, points: Vec<Value>| {
-            json!({ "name": name, "sum": { "aggregationTemporality": 1, "isMonotonic": true, "dataPoints": points } })
-        };
+        let point = |attrs: Value, v: f64| json!({ "startTimeUnixNano": "5", "timeUnixNano": "9", "asDouble": v, "attributes": kvs(&attrs) });
+        let sum = |name: &str, points: Vec<Value>| json!({ "name": name, "sum": { "aggregationTemporality": 1, "isMonotonic": true, "dataPoints": points } });
         let out = normalize(
             Signal::Metrics,
             json!({ "resourceMetrics": [{ "resource": resource(), "scopeMetrics": [{
@@ -933,11 +1345,25 @@ mod tests {
                     ]),
                 ] }] }] }),
         );
-        assert_eq!(tally(&out, Signal::Metrics), RecordTally { records: 3, unattributed: 1, ignored: 1 });
+        assert_eq!(
+            tally(&out, Signal::Metrics),
+            RecordTally {
+                records: 3,
+                unattributed: 1,
+                ignored: 1
+            }
+        );
         assert_eq!(out.events.len(), 1);
         let e = &out.events[0];
-        assert_eq!((e.kind(), e.event.time_unix_nano), (Some(EventKind::SessionStarted), 5));
+        assert_eq!(
+            (e.kind(), e.event.time_unix_nano),
+            (Some(EventKind::SessionStarted), 5)
+        );
         let (s, _) = apply(out);
-        assert_eq!(s.counts.as_ref().map(|c| c.api_requests), Some(0), "cost metrics repeat api_request");
+        assert_eq!(
+            s.counts.as_ref().map(|c| c.api_requests),
+            Some(0),
+            "cost metrics repeat api_request"
+        );
     }
 }

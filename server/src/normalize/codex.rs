@@ -23,7 +23,6 @@
 
 use super::attrs::Attrs;
 use super::{EventKind, Sink};
-use crate::proto::common::{KeyValue, any_value::Value};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
 use crate::proto::store::Tokens;
@@ -179,9 +178,7 @@ fn response_tokens(a: Attrs<'_>) -> Tokens {
 /// layer's OS thread number (an int), then Codex's own field, the conversation id (a string).
 fn turn_span(mut span: Span, out: &mut Sink<'_>) {
     let a = Attrs(&span.attributes);
-    let Some(session) =
-        string_attr(&span.attributes, "thread.id").or_else(|| a.str("conversation.id"))
-    else {
+    let Some(session) = a.str("thread.id").or_else(|| a.str("conversation.id")) else {
         out.unattributed();
         return;
     };
@@ -204,11 +201,7 @@ fn turn_span(mut span: Span, out: &mut Sink<'_>) {
     ev.model = a.str("model").unwrap_or_default().to_owned();
     ev.duration_ms = duration_ms(&span);
     if failed {
-        ev.error = span
-            .status
-            .as_ref()
-            .map(|s| s.message.clone())
-            .unwrap_or_default();
+        ev.error = span.status.take().map(|s| s.message).unwrap_or_default();
     }
     e.event.attributes = std::mem::take(&mut span.attributes);
     out.push(e);
@@ -217,10 +210,7 @@ fn turn_span(mut span: Span, out: &mut Sink<'_>) {
 /// `session_loop` spans a session's whole life in this process: its end is the session's end.
 fn session_loop_span(mut span: Span, out: &mut Sink<'_>) {
     let a = Attrs(&span.attributes);
-    let Some(session) = a
-        .str("thread_id")
-        .or_else(|| string_attr(&span.attributes, "thread.id"))
-    else {
+    let Some(session) = a.str("thread_id").or_else(|| a.str("thread.id")) else {
         out.unattributed();
         return;
     };
@@ -230,17 +220,6 @@ fn session_loop_span(mut span: Span, out: &mut Sink<'_>) {
     e.event.name = std::mem::take(&mut span.name);
     e.event.attributes = std::mem::take(&mut span.attributes);
     out.push(e);
-}
-
-/// The first non-empty string value under `key`, skipping values of other types under the same key
-/// (`Attrs::str` stops at the first entry with that key).
-fn string_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    attrs.iter().filter(|kv| kv.key == key).find_map(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            Value::StringValue(s) if !s.is_empty() => Some(s.as_str()),
-            _ => None,
-        }
-    })
 }
 
 /// A trace id as lowercase hex; `None` when absent or all zero (no trace context).
@@ -265,7 +244,7 @@ mod tests {
     use crate::normalize::attrs::kv_str;
     use crate::normalize::fixture::{dir, normalize, replay};
     use crate::normalize::{Agent, Normalized, Prices, RecordTally, SessionEvent, Signal};
-    use crate::proto::common::AnyValue;
+    use crate::proto::common::{AnyValue, KeyValue, any_value::Value};
     use crate::proto::logs::{ResourceLogs, ScopeLogs};
     use crate::proto::resource::Resource;
     use crate::proto::store::{Counts, Session, Turn};

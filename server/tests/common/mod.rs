@@ -236,7 +236,11 @@ impl Process {
         loop {
             let line = match lines.next() {
                 Some(Ok(l)) => l,
-                _ => panic!("observatory exited before listening"),
+                _ => {
+                    let _ = child.kill();
+                    let status = child.wait();
+                    panic!("observatory exited before listening: {status:?}");
+                }
             };
             let v: Value = match serde_json::from_str(&line) {
                 Ok(v) => v,
