@@ -165,7 +165,11 @@ fn main() -> Result<()> {
             .enable_all()
             .build()?
             .block_on(load(shape, url, app_url, concurrency, warmup, duration))?,
-        Mode::Ceiling { shape, threads, duration } => ceiling(&shape, threads, duration)?,
+        Mode::Ceiling {
+            shape,
+            threads,
+            duration,
+        } => ceiling(&shape, threads, duration)?,
         Mode::Prefill {
             shape,
             data_dir,
@@ -214,9 +218,11 @@ fn set(rec: &mut LogRecord, key: &str, value: String) {
 }
 
 fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    attrs.iter().find(|kv| kv.key == key).and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-        Value::StringValue(s) => Some(s.as_str()),
-        _ => None,
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        }
     })
 }
 
@@ -225,9 +231,14 @@ impl Generator {
         if shape.records == 0 || shape.sessions == 0 {
             bail!("--records and --sessions must be greater than 0");
         }
-        let raw = std::fs::read(&shape.fixture).with_context(|| format!("reading {}", shape.fixture.display()))?;
-        let fixture = ExportLogsServiceRequest::decode(raw.as_slice()).context("decoding the fixture")?;
-        let rl = fixture.resource_logs.first().context("fixture has no resource_logs")?;
+        let raw = std::fs::read(&shape.fixture)
+            .with_context(|| format!("reading {}", shape.fixture.display()))?;
+        let fixture =
+            ExportLogsServiceRequest::decode(raw.as_slice()).context("decoding the fixture")?;
+        let rl = fixture
+            .resource_logs
+            .first()
+            .context("fixture has no resource_logs")?;
         let sl = rl.scope_logs.first().context("fixture has no scope_logs")?;
         let mut kinds: BTreeMap<&str, &LogRecord> = BTreeMap::new();
         for r in &sl.log_records {
@@ -240,7 +251,11 @@ impl Generator {
                 bail!("the fixture has no {k} record");
             }
         }
-        let base_time = sl.log_records.first().map(|r| r.time_unix_nano).unwrap_or(0);
+        let base_time = sl
+            .log_records
+            .first()
+            .map(|r| r.time_unix_nano)
+            .unwrap_or(0);
         let mut templates = Vec::with_capacity(shape.sessions);
         for s in 0..shape.sessions {
             let session_id = format!("{nonce:08x}-b0b0-4000-8000-{s:012x}");
@@ -259,10 +274,18 @@ impl Generator {
                 let seq = records.len();
                 let tag = format!("{turn:04x}{round:04x}{:04x}", s & 0xffff);
                 set(&mut r, "session.id", session_id.clone());
-                set(&mut r, "prompt.id", format!("{s:08x}-{turn:04x}-4000-8000-{MARK}"));
+                set(
+                    &mut r,
+                    "prompt.id",
+                    format!("{s:08x}-{turn:04x}-4000-8000-{MARK}"),
+                );
                 set(&mut r, "request_id", format!("req_{MARK}{tag}"));
                 set(&mut r, "tool_use_id", format!("toolu_{MARK}{tag}"));
-                set(&mut r, "message.uuid", format!("{s:08x}-{turn:04x}-{round:04x}-8000-{MARK}"));
+                set(
+                    &mut r,
+                    "message.uuid",
+                    format!("{s:08x}-{turn:04x}-{round:04x}-8000-{MARK}"),
+                );
                 set(&mut r, "event.sequence", seq.to_string());
                 r.time_unix_nano = base_time + seq as u64 * 1_000_000;
                 r.observed_time_unix_nano = r.time_unix_nano;
@@ -300,7 +323,8 @@ impl Generator {
     }
 
     fn mean_body_bytes(&self) -> f64 {
-        self.templates.iter().map(|t| t.bytes.len()).sum::<usize>() as f64 / self.templates.len() as f64
+        self.templates.iter().map(|t| t.bytes.len()).sum::<usize>() as f64
+            / self.templates.len() as f64
     }
 }
 
@@ -334,7 +358,9 @@ fn dump(shape: &Shape) -> Result<Map<String, Json>> {
     for rl in &req.resource_logs {
         for sl in &rl.scope_logs {
             for r in &sl.log_records {
-                *kinds.entry(attr(&r.attributes, "event.name").unwrap_or("?").to_owned()).or_default() += 1;
+                *kinds
+                    .entry(attr(&r.attributes, "event.name").unwrap_or("?").to_owned())
+                    .or_default() += 1;
                 for k in ["request_id", "tool_use_id"] {
                     if let Some(v) = attr(&r.attributes, k) {
                         ids.push(format!("{k}={v}"));
@@ -348,10 +374,16 @@ fn dump(shape: &Shape) -> Result<Map<String, Json>> {
     let mut o = Map::new();
     o.insert("records_per_request".into(), json!(g.records));
     o.insert("body_bytes_mean".into(), json!(g.mean_body_bytes()));
-    o.insert("placeholders_per_body".into(), json!(g.templates[0].marks.len()));
+    o.insert(
+        "placeholders_per_body".into(),
+        json!(g.templates[0].marks.len()),
+    );
     o.insert("normalized_events".into(), json!(n.events.len()));
     o.insert("kinds".into(), json!(format!("{kinds:?}")));
-    o.insert("example_ids".into(), json!(ids.iter().take(6).cloned().collect::<Vec<_>>().join(" ")));
+    o.insert(
+        "example_ids".into(),
+        json!(ids.iter().take(6).cloned().collect::<Vec<_>>().join(" ")),
+    );
     if let Some(e) = n.events.first() {
         o.insert("first_event".into(), json!(format!("{e:?}")));
     }
@@ -396,7 +428,12 @@ async fn load(
     let end = window_start + Duration::from_secs_f64(duration);
     let mut tasks = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let (g, client, url, counter) = (generator.clone(), client.clone(), url.clone(), counter.clone());
+        let (g, client, url, counter) = (
+            generator.clone(),
+            client.clone(),
+            url.clone(),
+            counter.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut r = TaskResult::default();
             let records = g.records as u64;
@@ -415,7 +452,9 @@ async fn load(
                         let status = resp.status();
                         match resp.bytes().await {
                             Ok(b) if status.is_success() => Ok(b),
-                            Ok(b) => Err((status.as_u16(), String::from_utf8_lossy(&b).into_owned())),
+                            Ok(b) => {
+                                Err((status.as_u16(), String::from_utf8_lossy(&b).into_owned()))
+                            }
                             Err(e) => Err((0, e.to_string())),
                         }
                     }
@@ -435,7 +474,8 @@ async fn load(
                         if done >= window_start && done <= end {
                             r.window_records += records;
                             r.window_requests += 1;
-                            r.latencies_us.push(u32::try_from((done - sent).as_micros()).unwrap_or(u32::MAX));
+                            r.latencies_us
+                                .push(u32::try_from((done - sent).as_micros()).unwrap_or(u32::MAX));
                         }
                     }
                     Err((status, msg)) => {
@@ -479,27 +519,46 @@ async fn load(
     o.insert("concurrency".into(), json!(concurrency));
     o.insert("records_per_request".into(), json!(generator.records));
     o.insert("sessions".into(), json!(shape.sessions));
-    o.insert("body_bytes_mean".into(), json!(generator.mean_body_bytes().round()));
+    o.insert(
+        "body_bytes_mean".into(),
+        json!(generator.mean_body_bytes().round()),
+    );
     o.insert("window_s".into(), json!(duration));
-    o.insert("records_per_s".into(), json!((all.window_records as f64 / duration).round()));
-    o.insert("requests_per_s".into(), json!(round2(all.window_requests as f64 / duration)));
+    o.insert(
+        "records_per_s".into(),
+        json!((all.window_records as f64 / duration).round()),
+    );
+    o.insert(
+        "requests_per_s".into(),
+        json!(round2(all.window_requests as f64 / duration)),
+    );
     o.insert(
         "mb_per_s".into(),
-        json!(round2(all.window_requests as f64 * generator.mean_body_bytes() / duration / 1e6)),
+        json!(round2(
+            all.window_requests as f64 * generator.mean_body_bytes() / duration / 1e6
+        )),
     );
     o.insert("latency_p50_ms".into(), json!(round2(pct(50.0))));
     o.insert("latency_p90_ms".into(), json!(round2(pct(90.0))));
     o.insert("latency_p99_ms".into(), json!(round2(pct(99.0))));
     o.insert(
         "latency_max_ms".into(),
-        json!(round2(all.latencies_us.last().map(|&u| f64::from(u) / 1000.0).unwrap_or(0.0))),
+        json!(round2(
+            all.latencies_us
+                .last()
+                .map(|&u| f64::from(u) / 1000.0)
+                .unwrap_or(0.0)
+        )),
     );
     o.insert("ok_requests".into(), json!(all.ok_requests));
     o.insert("ok_records".into(), json!(all.ok_records));
     o.insert("busy_503".into(), json!(all.busy));
     o.insert("errors".into(), json!(all.errors));
     o.insert("partial_rejected".into(), json!(all.partial_rejected));
-    o.insert("last_error".into(), json!(all.last_error.unwrap_or_default()));
+    o.insert(
+        "last_error".into(),
+        json!(all.last_error.unwrap_or_default()),
+    );
     o.insert("wall_s".into(), json!(round2(wall)));
     o.insert("loadgen_cpu_ticks".into(), json!(cpu_ticks("self")?));
     if let Some(app) = app_url {
@@ -513,7 +572,14 @@ async fn load(
         let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
         for row in stats["records"].as_array().into_iter().flatten() {
             if row["protocol"] == "http_protobuf" && row["signal"] == "logs" {
-                for k in ["received", "accepted", "rejected", "unattributed", "ignored", "duplicates"] {
+                for k in [
+                    "received",
+                    "accepted",
+                    "rejected",
+                    "unattributed",
+                    "ignored",
+                    "duplicates",
+                ] {
                     *sums.entry(k).or_default() += row[k].as_u64().unwrap_or(0);
                 }
             }
@@ -522,7 +588,10 @@ async fn load(
             o.insert(format!("server_{k}"), json!(v));
         }
         o.insert("store_events".into(), stats["store"]["events"].clone());
-        o.insert("store_size_bytes".into(), stats["store"]["size_bytes"].clone());
+        o.insert(
+            "store_size_bytes".into(),
+            stats["store"]["size_bytes"].clone(),
+        );
     }
     Ok(o)
 }
@@ -535,7 +604,10 @@ fn round2(x: f64) -> f64 {
 fn cpu_ticks(pid: &str) -> Result<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may contain spaces; fields are counted after its closing parenthesis.
-    let rest = s.rsplit_once(')').map(|(_, r)| r).context("unreadable /proc stat")?;
+    let rest = s
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("unreadable /proc stat")?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     // After ')': state is field 3, utime 14, stime 15 (1-based in proc(5)).
     let utime: u64 = f.get(11).context("no utime")?.parse()?;
@@ -550,13 +622,19 @@ fn ceiling(shape: &Shape, threads: Option<usize>, duration: f64) -> Result<Map<S
     let g = Generator::new(shape, nonce())?;
     let bodies: Arc<Vec<Bytes>> = Arc::new((0..64).map(|n| g.body(n)).collect());
     let records = g.records as u64;
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let threads = threads.unwrap_or(cores).max(1);
     let prices = Arc::new(Prices::default());
 
     // Events per record, so the report shows whether the adapter stores anything.
     let mut n = Normalized::default();
-    normalize::logs(ExportLogsServiceRequest::decode(bodies[0].clone())?, &prices, &mut n);
+    normalize::logs(
+        ExportLogsServiceRequest::decode(bodies[0].clone())?,
+        &prices,
+        &mut n,
+    );
     let events_per_record = n.events.len() as f64 / records as f64;
 
     let run = |threads: usize, normalize_too: bool| -> Result<f64> {
@@ -569,7 +647,8 @@ fn ceiling(shape: &Shape, threads: Option<usize>, duration: f64) -> Result<Map<S
                     let mut done = 0u64;
                     let mut i = t;
                     while Instant::now() < end {
-                        let req = ExportLogsServiceRequest::decode(bodies[i % bodies.len()].clone())?;
+                        let req =
+                            ExportLogsServiceRequest::decode(bodies[i % bodies.len()].clone())?;
                         if normalize_too {
                             let mut out = Normalized::default();
                             normalize::logs(req, &prices, &mut out);
@@ -586,12 +665,18 @@ fn ceiling(shape: &Shape, threads: Option<usize>, duration: f64) -> Result<Map<S
             .collect();
         let mut total = 0;
         for h in handles {
-            total += h.join().map_err(|_| anyhow!("a decoding thread panicked"))??;
+            total += h
+                .join()
+                .map_err(|_| anyhow!("a decoding thread panicked"))??;
         }
         Ok(total as f64 / start.elapsed().as_secs_f64())
     };
     let single = run(1, true)?;
-    let all = if threads > 1 { run(threads, true)? } else { single };
+    let all = if threads > 1 {
+        run(threads, true)?
+    } else {
+        single
+    };
     let decode_only = run(1, false)?;
     let mut o = Map::new();
     o.insert("cores".into(), json!(cores));
@@ -600,8 +685,14 @@ fn ceiling(shape: &Shape, threads: Option<usize>, duration: f64) -> Result<Map<S
     o.insert("body_bytes_mean".into(), json!(g.mean_body_bytes().round()));
     o.insert("events_per_record".into(), json!(round2(events_per_record)));
     o.insert("ceiling_records_per_s".into(), json!(all.round()));
-    o.insert("ceiling_1thread_records_per_s".into(), json!(single.round()));
-    o.insert("decode_only_1thread_records_per_s".into(), json!(decode_only.round()));
+    o.insert(
+        "ceiling_1thread_records_per_s".into(),
+        json!(single.round()),
+    );
+    o.insert(
+        "decode_only_1thread_records_per_s".into(),
+        json!(decode_only.round()),
+    );
     Ok(o)
 }
 
@@ -621,7 +712,12 @@ fn synthetic(r: LogRecord, resource: &[KeyValue]) -> Option<SessionEvent> {
         _ => return None,
     };
     let num = |k: &str| attr(a, k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    let mut e = SessionEvent::new(Agent::ClaudeCode, attr(a, "session.id")?, kind, Signal::Logs);
+    let mut e = SessionEvent::new(
+        Agent::ClaudeCode,
+        attr(a, "session.id")?,
+        kind,
+        Signal::Logs,
+    );
     e.fact_key = match kind {
         EventKind::ApiRequest => attr(a, "request_id").map(|id| format!("api:{id}")),
         EventKind::ToolFinished => attr(a, "tool_use_id").map(|id| format!("tool:{id}")),
@@ -642,17 +738,19 @@ fn synthetic(r: LogRecord, resource: &[KeyValue]) -> Option<SessionEvent> {
             cache_read: num("cache_read_tokens"),
             cache_write: num("cache_creation_tokens"),
         });
-        ev.cost_usd = a.iter().find(|kv| kv.key == "cost_usd").and_then(|kv| match kv.value.as_ref()?.value {
-            Some(Value::DoubleValue(d)) => Some(d),
-            _ => None,
+        ev.cost_usd = a.iter().find(|kv| kv.key == "cost_usd").and_then(|kv| {
+            match kv.value.as_ref()?.value {
+                Some(Value::DoubleValue(d)) => Some(d),
+                _ => None,
+            }
         });
     }
     if kind == EventKind::ToolFinished {
         ev.success = attr(a, "success").map(|s| s == "true");
         ev.duration_ms = attr(a, "duration_ms").and_then(|s| s.parse().ok());
     }
+    // Like the adapter: the record's own attributes move into the event (not the resource's).
     ev.attributes = r.attributes;
-    ev.attributes.extend_from_slice(resource);
     Some(e)
 }
 
@@ -662,6 +760,9 @@ fn prefill(shape: &Shape, dir: &Path, target: u64, batch: usize) -> Result<Map<S
     let store = Store::open(dir)?;
     let mut tracker = Tracker::new(store.last_seq()?);
     let start = Instant::now();
+    // Where the time goes: decoding + normalizing, the tracker, the redb transaction.
+    let (mut t_normalize, mut t_apply, mut t_write) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut stored, mut n, mut records) = (0u64, 0u64, 0u64);
     let mut adapter = true;
     let mut pending: Vec<SessionEvent> = Vec::with_capacity(batch + g.records);
@@ -670,11 +771,18 @@ fn prefill(shape: &Shape, dir: &Path, target: u64, batch: usize) -> Result<Map<S
         n += 1;
         records += g.records as u64;
         if records > target.saturating_mul(10).max(1_000_000) {
-            bail!("{records} records gave only {stored} stored events; is the adapter dropping them?");
+            bail!(
+                "{records} records gave only {stored} stored events; is the adapter dropping them?"
+            );
         }
+        let t = Instant::now();
         let mut out = Normalized::default();
         if adapter {
-            normalize::logs(ExportLogsServiceRequest::decode(body.clone())?, &prices, &mut out);
+            normalize::logs(
+                ExportLogsServiceRequest::decode(body.clone())?,
+                &prices,
+                &mut out,
+            );
             if out.events.is_empty() && n == 1 {
                 adapter = false;
             }
@@ -684,15 +792,27 @@ fn prefill(shape: &Shape, dir: &Path, target: u64, batch: usize) -> Result<Map<S
             for rl in req.resource_logs {
                 let resource = rl.resource.map(|r| r.attributes).unwrap_or_default();
                 for sl in rl.scope_logs {
-                    out.events
-                        .extend(sl.log_records.into_iter().filter_map(|r| synthetic(r, &resource)));
+                    out.events.extend(
+                        sl.log_records
+                            .into_iter()
+                            .filter_map(|r| synthetic(r, &resource)),
+                    );
                 }
             }
         }
         pending.extend(out.events);
+        t_normalize += t.elapsed();
         if pending.len() >= batch {
-            let applied = tracker.apply(std::mem::take(&mut pending), observatory::store::writer::now_unix_nano(), &store)?;
+            let t = Instant::now();
+            let applied = tracker.apply(
+                std::mem::take(&mut pending),
+                observatory::store::writer::now_unix_nano(),
+                &store,
+            )?;
+            t_apply += t.elapsed();
+            let t = Instant::now();
             store.write(&applied.commit)?;
+            t_write += t.elapsed();
             stored += applied.commit.events.len() as u64;
         }
     }
@@ -701,13 +821,35 @@ fn prefill(shape: &Shape, dir: &Path, target: u64, batch: usize) -> Result<Map<S
     let size = store.size_bytes();
     drop(store);
     let mut o = Map::new();
-    o.insert("prefill_path".into(), json!(if adapter { "adapter" } else { "synthetic" }));
+    o.insert(
+        "prefill_path".into(),
+        json!(if adapter { "adapter" } else { "synthetic" }),
+    );
     o.insert("prefill_events".into(), json!(stored));
     o.insert("prefill_records".into(), json!(records));
     o.insert("prefill_last_seq".into(), json!(last_seq));
     o.insert("prefill_s".into(), json!(round2(secs)));
-    o.insert("prefill_events_per_s".into(), json!((stored as f64 / secs).round()));
+    o.insert(
+        "prefill_events_per_s".into(),
+        json!((stored as f64 / secs).round()),
+    );
     o.insert("prefill_db_bytes".into(), json!(size));
+    o.insert(
+        "prefill_normalize_s".into(),
+        json!(round2(t_normalize.as_secs_f64())),
+    );
+    o.insert(
+        "prefill_apply_s".into(),
+        json!(round2(t_apply.as_secs_f64())),
+    );
+    o.insert(
+        "prefill_write_s".into(),
+        json!(round2(t_write.as_secs_f64())),
+    );
+    o.insert(
+        "prefill_write_events_per_s".into(),
+        json!((stored as f64 / t_write.as_secs_f64()).round()),
+    );
     Ok(o)
 }
 
@@ -743,7 +885,9 @@ fn health(app: SocketAddr) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_err() {
+    if s.write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut buf = [0u8; 16];
@@ -760,7 +904,14 @@ fn health(app: SocketAddr) -> bool {
 fn start(bin: &Path, dir: &Path, pid_file: Option<&Path>) -> Result<Started> {
     let t0 = Instant::now();
     let mut child = Command::new(bin)
-        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--app-addr", "127.0.0.1:0"])
+        .args([
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--app-addr",
+            "127.0.0.1:0",
+        ])
         .arg("--data-dir")
         .arg(dir)
         .env("NO_COLOR", "1")
@@ -770,7 +921,10 @@ fn start(bin: &Path, dir: &Path, pid_file: Option<&Path>) -> Result<Started> {
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
     if let Some(f) = pid_file {
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(f)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(f)?;
         writeln!(f, "{}", child.id())?;
     }
     let stderr = child.stderr.take().context("no stderr")?;
@@ -820,7 +974,10 @@ fn start(bin: &Path, dir: &Path, pid_file: Option<&Path>) -> Result<Started> {
 /// SIGTERM, then waits: how long a clean shutdown takes.
 fn stop(mut s: Started) -> Result<Duration> {
     let t = Instant::now();
-    let status = Command::new("kill").arg("-TERM").arg(s.child.id().to_string()).status()?;
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(s.child.id().to_string())
+        .status()?;
     if !status.success() {
         bail!("kill -TERM failed");
     }
@@ -846,29 +1003,47 @@ fn status_kb(pid: u32, key: &str) -> Result<u64> {
         .with_context(|| format!("no {key} in /proc/{pid}/status"))
 }
 
-fn startup(bin: &Path, dir: &Path, runs: usize, crash: bool, pid_file: Option<&Path>) -> Result<Map<String, Json>> {
+fn startup(
+    bin: &Path,
+    dir: &Path,
+    runs: usize,
+    crash: bool,
+    pid_file: Option<&Path>,
+) -> Result<Map<String, Json>> {
     let mut o = Map::new();
     let (mut ready, mut shut) = (Vec::new(), Vec::new());
     for i in 0..runs.max(1) {
         let s = start(bin, dir, pid_file)?;
         ready.push(s.ready.as_secs_f64() * 1000.0);
-        o.insert(format!("startup_ms_{}", i + 1), json!(round2(s.ready.as_secs_f64() * 1000.0)));
+        o.insert(
+            format!("startup_ms_{}", i + 1),
+            json!(round2(s.ready.as_secs_f64() * 1000.0)),
+        );
         if i == 0 {
             std::thread::sleep(Duration::from_millis(300));
-            o.insert("idle_rss_kb".into(), json!(status_kb(s.child.id(), "VmRSS:")?));
+            o.insert(
+                "idle_rss_kb".into(),
+                json!(status_kb(s.child.id(), "VmRSS:")?),
+            );
         }
         shut.push(stop(s)?.as_secs_f64() * 1000.0);
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     o.insert("startup_ms_mean".into(), json!(round2(mean(&ready))));
-    o.insert("startup_ms_max".into(), json!(round2(ready.iter().cloned().fold(0.0, f64::max))));
+    o.insert(
+        "startup_ms_max".into(),
+        json!(round2(ready.iter().cloned().fold(0.0, f64::max))),
+    );
     o.insert("shutdown_ms_mean".into(), json!(round2(mean(&shut))));
     if crash {
         let mut s = start(bin, dir, pid_file)?;
         s.child.kill()?;
         s.child.wait()?;
         let s = start(bin, dir, pid_file)?;
-        o.insert("recovery_startup_ms".into(), json!(round2(s.ready.as_secs_f64() * 1000.0)));
+        o.insert(
+            "recovery_startup_ms".into(),
+            json!(round2(s.ready.as_secs_f64() * 1000.0)),
+        );
         stop(s)?;
     }
     Ok(o)

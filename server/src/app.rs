@@ -45,7 +45,8 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
     let grpc = bind(config.listen.grpc, "OTLP/gRPC").await?;
     let http = bind(config.listen.http, "OTLP/HTTP").await?;
     let app = bind(config.listen.app, "app").await?;
-    let (grpc_addr, http_addr, app_addr) = (grpc.local_addr()?, http.local_addr()?, app.local_addr()?);
+    let (grpc_addr, http_addr, app_addr) =
+        (grpc.local_addr()?, http.local_addr()?, app.local_addr()?);
 
     let (tx, rx) = mpsc::channel(config.ingest.queue_requests);
     let writer = Writer::new(store.clone(), rx, config.ingest.batch_max_events)?
@@ -71,7 +72,10 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
     let c = cancel.clone();
     servers.push(tokio::spawn(async move {
         grpc_router
-            .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(grpc), c.cancelled_owned())
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(grpc),
+                c.cancelled_owned(),
+            )
             .await
             .context("OTLP/gRPC server")
     }));

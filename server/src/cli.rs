@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{LogFormat, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(name = "observatory", version, about = "Watches your AI coding agents and tells you when one needs you")]
+#[command(
+    name = "observatory",
+    version,
+    about = "Watches your AI coding agents and tells you when one needs you"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -162,7 +162,9 @@ impl Config {
             self.log.format = match v.as_str() {
                 "text" => LogFormat::Text,
                 "json" => LogFormat::Json,
-                _ => bail!("environment variable OBSERVATORY_LOG_FORMAT={v:?}: expected text or json"),
+                _ => bail!(
+                    "environment variable OBSERVATORY_LOG_FORMAT={v:?}: expected text or json"
+                ),
             };
         }
         Ok(())
@@ -287,6 +289,13 @@ mod tests {
         };
         let err = format!("{err:#}");
         assert!(err.contains("unknown field"), "{err}");
-        assert!(Config::load(Some(&dir.path().join("missing.toml")), no_env, &Overrides::default()).is_err());
+        assert!(
+            Config::load(
+                Some(&dir.path().join("missing.toml")),
+                no_env,
+                &Overrides::default()
+            )
+            .is_err()
+        );
     }
 }

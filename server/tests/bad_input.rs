@@ -44,7 +44,9 @@ fn json_body(v: &Value) -> Vec<u8> {
 
 /// A JSON logs export decoded into the protobuf request.
 fn logs_request(v: &Value) -> observatory::proto::ExportLogsServiceRequest {
-    match observatory::ingest::json::decode(observatory::normalize::Signal::Logs, &json_body(v)).map(|d| d.request) {
+    match observatory::ingest::json::decode(observatory::normalize::Signal::Logs, &json_body(v))
+        .map(|d| d.request)
+    {
         Ok(observatory::ingest::Request::Logs(r)) => r,
         _ => panic!("valid logs request"),
     }
@@ -53,11 +55,17 @@ fn logs_request(v: &Value) -> observatory::proto::ExportLogsServiceRequest {
 /// The `google.rpc.Status` message of an error body, in either encoding.
 fn status_message(ct: &str, body: &[u8]) -> String {
     if ct.starts_with(JSON) {
-        let v: Value = serde_json::from_slice(body).unwrap_or_else(|e| panic!("error body is not JSON ({e}): {body:?}"));
+        let v: Value = serde_json::from_slice(body)
+            .unwrap_or_else(|e| panic!("error body is not JSON ({e}): {body:?}"));
         assert!(v["code"].is_i64(), "Status has a code: {v}");
-        v["message"].as_str().expect("Status has a message").to_owned()
+        v["message"]
+            .as_str()
+            .expect("Status has a message")
+            .to_owned()
     } else {
-        Status::decode(body).expect("protobuf google.rpc.Status").message
+        Status::decode(body)
+            .expect("protobuf google.rpc.Status")
+            .message
     }
 }
 
@@ -73,7 +81,14 @@ struct Case {
     says: &'static str,
 }
 
-fn case(name: &'static str, path: &'static str, ct: &'static str, body: Vec<u8>, status: u16, says: &'static str) -> Case {
+fn case(
+    name: &'static str,
+    path: &'static str,
+    ct: &'static str,
+    body: Vec<u8>,
+    status: u16,
+    says: &'static str,
+) -> Case {
     Case {
         name,
         method: "POST",
@@ -97,13 +112,14 @@ fn gzip_bomb() -> Vec<u8> {
 }
 
 fn cases() -> Vec<Case> {
-    let valid_pb = {
-        logs_request(&claude_logs("s-pb", 3)).encode_to_vec()
-    };
+    let valid_pb = { logs_request(&claude_logs("s-pb", 3)).encode_to_vec() };
     let truncated = valid_pb[..valid_pb.len() / 2].to_vec();
     let mut bad_utf8_pb = valid_pb.clone();
     // Corrupt the bytes of the "claude-code" service name into invalid UTF-8.
-    let pos = bad_utf8_pb.windows(11).position(|w| w == b"claude-code").expect("service name");
+    let pos = bad_utf8_pb
+        .windows(11)
+        .position(|w| w == b"claude-code")
+        .expect("service name");
     bad_utf8_pb[pos] = 0xff;
     let big = "x".repeat(10 * 1024 * 1024);
     let mut huge_attr = claude_logs("s-big", 1);
@@ -216,25 +232,53 @@ fn cases() -> Vec<Case> {
 async fn bad_input_gets_a_clear_error_and_the_server_keeps_serving() {
     let server = Server::start().await;
     // Something stored before the abuse, which must survive it.
-    let (status, _, body) = server.post("/v1/logs", JSON, json_body(&claude_logs("before", 2)), false).await;
+    let (status, _, body) = server
+        .post(
+            "/v1/logs",
+            JSON,
+            json_body(&claude_logs("before", 2)),
+            false,
+        )
+        .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 
     let cases = cases();
-    assert!(cases.len() >= 25, "at least 25 bad inputs, have {}", cases.len());
+    assert!(
+        cases.len() >= 25,
+        "at least 25 bad inputs, have {}",
+        cases.len()
+    );
     for c in cases {
         let method = reqwest::Method::from_bytes(c.method.as_bytes()).expect("method");
-        let mut req = server.http.request(method, server.otlp_url(c.path)).body(c.body);
+        let mut req = server
+            .http
+            .request(method, server.otlp_url(c.path))
+            .body(c.body);
         if let Some(ct) = c.content_type {
             req = req.header("content-type", ct);
         }
         if let Some(e) = c.encoding {
             req = req.header("content-encoding", e);
         }
-        let resp = req.send().await.unwrap_or_else(|e| panic!("{}: request failed: {e}", c.name));
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: request failed: {e}", c.name));
         let status = resp.status().as_u16();
-        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let body = resp.bytes().await.expect("body");
-        assert_eq!(status, c.status, "{}: {}", c.name, String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            c.status,
+            "{}: {}",
+            c.name,
+            String::from_utf8_lossy(&body)
+        );
         if status != 200 {
             let msg = status_message(&ct, &body);
             assert!(
@@ -250,11 +294,24 @@ async fn bad_input_gets_a_clear_error_and_the_server_keeps_serving() {
 
     let (_, s) = server.get_json("/api/sessions/claude_code:before").await;
     assert_eq!(s["counts"]["api_requests"], 2, "stored data survives: {s}");
-    let (_, big) = server.get_json("/api/sessions/claude_code:s-big/events").await;
-    let stored = big["events"][0]["attributes"]["tool_parameters"].as_str().map(str::len);
-    assert_eq!(stored, Some(10 * 1024 * 1024), "the 10 MB attribute is kept whole");
+    let (_, big) = server
+        .get_json("/api/sessions/claude_code:s-big/events")
+        .await;
+    let stored = big["events"][0]["attributes"]["tool_parameters"]
+        .as_str()
+        .map(str::len);
+    assert_eq!(
+        stored,
+        Some(10 * 1024 * 1024),
+        "the 10 MB attribute is kept whole"
+    );
     let (_, stats) = server.get_json("/api/stats").await;
-    let refused: u64 = stats["records"].as_array().expect("rows").iter().map(|r| r["refused_requests"].as_u64().unwrap_or(0)).sum();
+    let refused: u64 = stats["records"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["refused_requests"].as_u64().unwrap_or(0))
+        .sum();
     assert!(refused >= 20, "refused requests are counted: {stats}");
 }
 
@@ -269,25 +326,43 @@ async fn a_metric_without_data_is_a_partial_success_not_a_silent_200() {
                 {"key": "session.id", "value": {"stringValue": "m1"}}]}]}}
         ]}]
     }]});
-    let (status, ct, resp) = server.post("/v1/metrics", JSON, json_body(&body), false).await;
+    let (status, ct, resp) = server
+        .post("/v1/metrics", JSON, json_body(&body), false)
+        .await;
     assert_eq!(status, 200);
     assert!(ct.starts_with(JSON));
     let v: Value = serde_json::from_slice(&resp).expect("json");
     assert_eq!(v["partialSuccess"]["rejectedDataPoints"], "1", "{v}");
-    assert!(v["partialSuccess"]["errorMessage"].as_str().unwrap_or("").contains("\"empty\""), "{v}");
+    assert!(
+        v["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .contains("\"empty\""),
+        "{v}"
+    );
 
     // The same over protobuf and gRPC.
-    let req = observatory::ingest::json::decode(observatory::normalize::Signal::Metrics, &json_body(&body))
-        .map(|d| d.request)
-        .expect("decodes");
-    let observatory::ingest::Request::Metrics(mut req) = req else { panic!("metrics") };
-    req.resource_metrics[0].scope_metrics[0].metrics.push(observatory::proto::metrics::Metric {
-        name: "empty".into(),
-        ..Default::default()
-    });
-    let (status, _, resp) = server.post("/v1/metrics", PB, req.encode_to_vec(), false).await;
+    let req = observatory::ingest::json::decode(
+        observatory::normalize::Signal::Metrics,
+        &json_body(&body),
+    )
+    .map(|d| d.request)
+    .expect("decodes");
+    let observatory::ingest::Request::Metrics(mut req) = req else {
+        panic!("metrics")
+    };
+    req.resource_metrics[0].scope_metrics[0]
+        .metrics
+        .push(observatory::proto::metrics::Metric {
+            name: "empty".into(),
+            ..Default::default()
+        });
+    let (status, _, resp) = server
+        .post("/v1/metrics", PB, req.encode_to_vec(), false)
+        .await;
     assert_eq!(status, 200);
-    let r = observatory::proto::ExportMetricsServiceResponse::decode(resp.as_slice()).expect("pb response");
+    let r = observatory::proto::ExportMetricsServiceResponse::decode(resp.as_slice())
+        .expect("pb response");
     assert_eq!(r.partial_success.map(|p| p.rejected_data_points), Some(1));
 
     let mut c = observatory::proto::collector::metrics::metrics_service_client::MetricsServiceClient::connect(server.grpc_url())
@@ -300,29 +375,42 @@ async fn a_metric_without_data_is_a_partial_success_not_a_silent_200() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_refuses_garbage_and_oversized_messages_and_keeps_serving() {
     let server = Server::start_with(|c| c.ingest.max_body_bytes = 64 * 1024).await;
-    let mut c = LogsServiceClient::connect(server.grpc_url()).await.expect("connect");
+    let mut c = LogsServiceClient::connect(server.grpc_url())
+        .await
+        .expect("connect");
     let too_big = logs_request(&claude_logs("g", 2000));
     let err = c.export(too_big).await.expect_err("over the limit");
     assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");
 
     // A frame that is not an ExportLogsServiceRequest.
-    let raw = reqwest::Client::builder().http2_prior_knowledge().build().expect("client");
+    let raw = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
     let mut frame = vec![0u8, 0, 0, 0, 4];
     frame.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
     let resp = raw
-        .post(format!("{}/opentelemetry.proto.collector.logs.v1.LogsService/Export", server.grpc_url()))
+        .post(format!(
+            "{}/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            server.grpc_url()
+        ))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .body(frame)
         .send()
         .await
         .expect("raw gRPC request");
-    let grpc_status = resp.headers().get("grpc-status").map(|v| v.to_str().unwrap_or("").to_owned());
-    assert_eq!(grpc_status.as_deref(), Some("13"), "garbage is refused: {resp:?}");
+    let grpc_status = resp
+        .headers()
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap_or("").to_owned());
+    assert_eq!(
+        grpc_status.as_deref(),
+        Some("13"),
+        "garbage is refused: {resp:?}"
+    );
 
-    let ok = c
-        .export(logs_request(&claude_logs("g2", 1)))
-        .await;
+    let ok = c.export(logs_request(&claude_logs("g2", 1))).await;
     assert!(ok.is_ok(), "still serving: {ok:?}");
 }
 
@@ -342,6 +430,9 @@ async fn the_read_api_answers_bad_requests_with_json_errors() {
     ] {
         let (s, v) = server.get_json(path).await;
         assert_eq!(s, status, "{path}: {v}");
-        assert!(v["error"].as_str().unwrap_or("").contains(says), "{path}: {v}");
+        assert!(
+            v["error"].as_str().unwrap_or("").contains(says),
+            "{path}: {v}"
+        );
     }
 }

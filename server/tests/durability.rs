@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Process;
+use observatory::proto::ExportLogsServiceRequest;
 use observatory::proto::common::{AnyValue, InstrumentationScope, KeyValue, any_value::Value as V};
 use observatory::proto::logs::{LogRecord, ResourceLogs, ScopeLogs};
 use observatory::proto::resource::Resource;
-use observatory::proto::ExportLogsServiceRequest;
 use prost::Message;
 use serde_json::Value;
 
@@ -32,7 +32,9 @@ fn batch(session: &str, ids: &[String]) -> Vec<u8> {
         .iter()
         .map(|id| LogRecord {
             time_unix_nano: 1_795_320_780_000_000_000,
-            body: Some(AnyValue { value: Some(V::StringValue("claude_code.api_request".into())) }),
+            body: Some(AnyValue {
+                value: Some(V::StringValue("claude_code.api_request".into())),
+            }),
             attributes: vec![
                 kv("session.id", V::StringValue(session.into())),
                 kv("event.name", V::StringValue("api_request".into())),
@@ -53,7 +55,10 @@ fn batch(session: &str, ids: &[String]) -> Vec<u8> {
                 ..Default::default()
             }),
             scope_logs: vec![ScopeLogs {
-                scope: Some(InstrumentationScope { name: "com.anthropic.claude_code.events".into(), ..Default::default() }),
+                scope: Some(InstrumentationScope {
+                    name: "com.anthropic.claude_code.events".into(),
+                    ..Default::default()
+                }),
                 log_records: records,
                 ..Default::default()
             }],
@@ -67,7 +72,9 @@ async fn stored_request_ids(http: &reqwest::Client, app: &str, session: &str) ->
     let mut out = Vec::new();
     let mut after = 0u64;
     loop {
-        let url = format!("http://{app}/api/sessions/claude_code:{session}/events?after={after}&limit=1000");
+        let url = format!(
+            "http://{app}/api/sessions/claude_code:{session}/events?after={after}&limit=1000"
+        );
         let resp = http.get(url).send().await.expect("events");
         if resp.status() == 404 {
             return out;
@@ -75,7 +82,12 @@ async fn stored_request_ids(http: &reqwest::Client, app: &str, session: &str) ->
         let v: Value = resp.json().await.expect("json");
         for e in v["events"].as_array().expect("events") {
             if e["kind"] == "api_request" {
-                out.push(e["attributes"]["request_id"].as_str().expect("request_id").to_owned());
+                out.push(
+                    e["attributes"]["request_id"]
+                        .as_str()
+                        .expect("request_id")
+                        .to_owned(),
+                );
             }
         }
         match v["next"].as_u64() {
@@ -95,7 +107,12 @@ async fn sigkill_while_streaming_loses_nothing_acknowledged() {
 
     let mut clients = Vec::new();
     for c in 0..CLIENTS {
-        let (http, url, acked, sent) = (http.clone(), format!("http://{}/v1/logs", server.http_addr), acked.clone(), sent.clone());
+        let (http, url, acked, sent) = (
+            http.clone(),
+            format!("http://{}/v1/logs", server.http_addr),
+            acked.clone(),
+            sent.clone(),
+        );
         clients.push(tokio::spawn(async move {
             let session = format!("dur-{c}");
             for b in 0.. {
@@ -108,7 +125,12 @@ async fn sigkill_while_streaming_loses_nothing_acknowledged() {
                     .send()
                     .await;
                 match resp {
-                    Ok(r) if r.status() == 200 => acked.lock().expect("lock").entry(session.clone()).or_default().extend(ids),
+                    Ok(r) if r.status() == 200 => acked
+                        .lock()
+                        .expect("lock")
+                        .entry(session.clone())
+                        .or_default()
+                        .extend(ids),
                     // 503 under load is a refusal the client would retry; not acknowledged.
                     Ok(r) if r.status() == 503 => {}
                     Ok(r) => panic!("unexpected status {}", r.status()),
@@ -137,33 +159,57 @@ async fn sigkill_while_streaming_loses_nothing_acknowledged() {
     let acked = acked.lock().expect("lock").clone();
     let sent = sent.lock().expect("lock").clone();
     let total: usize = acked.values().map(Vec::len).sum();
-    assert!(total >= BATCH * CLIENTS, "some batches were acknowledged before the kill ({total})");
+    assert!(
+        total >= BATCH * CLIENTS,
+        "some batches were acknowledged before the kill ({total})"
+    );
 
     // Restart on the same data dir: the database opens cleanly and holds every acknowledged record.
     let server = Process::spawn(dir.path());
     let (status, health) = {
-        let r = http.get(format!("http://{}/api/health", server.app_addr)).send().await.expect("health");
+        let r = http
+            .get(format!("http://{}/api/health", server.app_addr))
+            .send()
+            .await
+            .expect("health");
         (r.status().as_u16(), r.json::<Value>().await.expect("json"))
     };
     assert_eq!(status, 200, "{health}");
     for (session, ids) in &acked {
         let stored = stored_request_ids(&http, &server.app_addr, session).await;
         let unique: HashSet<&String> = stored.iter().collect();
-        assert_eq!(unique.len(), stored.len(), "{session}: no record stored twice");
+        assert_eq!(
+            unique.len(),
+            stored.len(),
+            "{session}: no record stored twice"
+        );
         for id in ids {
-            assert!(unique.contains(id), "{session}: acknowledged record {id} is missing after SIGKILL");
+            assert!(
+                unique.contains(id),
+                "{session}: acknowledged record {id} is missing after SIGKILL"
+            );
         }
-        assert!(stored.iter().all(|id| sent.contains(id)), "{session}: only records that were sent");
+        assert!(
+            stored.iter().all(|id| sent.contains(id)),
+            "{session}: only records that were sent"
+        );
         // The session's counter agrees with its stored events.
         let v: Value = http
-            .get(format!("http://{}/api/sessions/claude_code:{session}", server.app_addr))
+            .get(format!(
+                "http://{}/api/sessions/claude_code:{session}",
+                server.app_addr
+            ))
             .send()
             .await
             .expect("session")
             .json()
             .await
             .expect("json");
-        assert_eq!(v["counts"]["api_requests"].as_u64(), Some(stored.len() as u64), "{session}: {v}");
+        assert_eq!(
+            v["counts"]["api_requests"].as_u64(),
+            Some(stored.len() as u64),
+            "{session}: {v}"
+        );
     }
 
     // A clean stop (SIGTERM drains and commits, exit 0) and restart keeps every session.
@@ -171,15 +217,26 @@ async fn sigkill_while_streaming_loses_nothing_acknowledged() {
     assert!(server.terminate(), "SIGTERM stops the server cleanly");
     let server = Process::spawn(dir.path());
     let v: Value = http
-        .get(format!("http://{}/api/sessions?agent=claude_code", server.app_addr))
+        .get(format!(
+            "http://{}/api/sessions?agent=claude_code",
+            server.app_addr
+        ))
         .send()
         .await
         .expect("sessions")
         .json()
         .await
         .expect("json");
-    let ids: HashSet<&str> = v["sessions"].as_array().expect("array").iter().filter_map(|s| s["native_id"].as_str()).collect();
+    let ids: HashSet<&str> = v["sessions"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|s| s["native_id"].as_str())
+        .collect();
     for session in acked.keys() {
-        assert!(ids.contains(session.as_str()), "{session} kept across restarts: {v}");
+        assert!(
+            ids.contains(session.as_str()),
+            "{session} kept across restarts: {v}"
+        );
     }
 }

@@ -43,8 +43,18 @@ fn decode(b: &Body) -> Request {
 /// Records in a request: log records, spans, metric data points.
 fn records(r: &Request) -> u64 {
     let n: usize = match r {
-        Request::Logs(r) => r.resource_logs.iter().flat_map(|x| &x.scope_logs).map(|s| s.log_records.len()).sum(),
-        Request::Traces(r) => r.resource_spans.iter().flat_map(|x| &x.scope_spans).map(|s| s.spans.len()).sum(),
+        Request::Logs(r) => r
+            .resource_logs
+            .iter()
+            .flat_map(|x| &x.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum(),
+        Request::Traces(r) => r
+            .resource_spans
+            .iter()
+            .flat_map(|x| &x.scope_spans)
+            .map(|s| s.spans.len())
+            .sum(),
         Request::Metrics(r) => r
             .resource_metrics
             .iter()
@@ -60,8 +70,14 @@ async fn send(server: &Server, b: &Body, t: Transport) {
     let req = decode(b);
     let (status, ct, body) = match t {
         Transport::Original => {
-            let ct = if b.json { "application/json" } else { "application/x-protobuf" };
-            server.post(b.signal.path(), ct, b.bytes.clone(), false).await
+            let ct = if b.json {
+                "application/json"
+            } else {
+                "application/x-protobuf"
+            };
+            server
+                .post(b.signal.path(), ct, b.bytes.clone(), false)
+                .await
         }
         Transport::HttpProtobuf => {
             let bytes = match &req {
@@ -69,7 +85,9 @@ async fn send(server: &Server, b: &Body, t: Transport) {
                 Request::Traces(r) => r.encode_to_vec(),
                 Request::Metrics(r) => r.encode_to_vec(),
             };
-            server.post(b.signal.path(), "application/x-protobuf", bytes, true).await
+            server
+                .post(b.signal.path(), "application/x-protobuf", bytes, true)
+                .await
         }
         Transport::HttpJson => {
             let bytes = match &req {
@@ -77,35 +95,60 @@ async fn send(server: &Server, b: &Body, t: Transport) {
                 Request::Traces(r) => otlp_json::traces(r),
                 Request::Metrics(r) => otlp_json::metrics(r),
             };
-            server.post(b.signal.path(), "application/json", bytes, false).await
+            server
+                .post(b.signal.path(), "application/json", bytes, false)
+                .await
         }
         Transport::Grpc => {
             let url = server.grpc_url();
             match req {
                 Request::Logs(r) => {
-                    let mut c = logs::logs_service_client::LogsServiceClient::connect(url).await.expect("connect");
+                    let mut c = logs::logs_service_client::LogsServiceClient::connect(url)
+                        .await
+                        .expect("connect");
                     c = c.send_compressed(CompressionEncoding::Gzip);
-                    let resp = c.export(r).await.unwrap_or_else(|e| panic!("{}: {e}", b.name)).into_inner();
+                    let resp = c
+                        .export(r)
+                        .await
+                        .unwrap_or_else(|e| panic!("{}: {e}", b.name))
+                        .into_inner();
                     assert_eq!(resp.partial_success, None, "{}", b.name);
                 }
                 Request::Traces(r) => {
-                    let mut c = trace::trace_service_client::TraceServiceClient::connect(url).await.expect("connect");
+                    let mut c = trace::trace_service_client::TraceServiceClient::connect(url)
+                        .await
+                        .expect("connect");
                     c = c.send_compressed(CompressionEncoding::Gzip);
-                    let resp = c.export(r).await.unwrap_or_else(|e| panic!("{}: {e}", b.name)).into_inner();
+                    let resp = c
+                        .export(r)
+                        .await
+                        .unwrap_or_else(|e| panic!("{}: {e}", b.name))
+                        .into_inner();
                     assert_eq!(resp.partial_success, None, "{}", b.name);
                 }
                 Request::Metrics(r) => {
-                    let mut c =
-                        metrics::metrics_service_client::MetricsServiceClient::connect(url).await.expect("connect");
+                    let mut c = metrics::metrics_service_client::MetricsServiceClient::connect(url)
+                        .await
+                        .expect("connect");
                     c = c.send_compressed(CompressionEncoding::Gzip);
-                    let resp = c.export(r).await.unwrap_or_else(|e| panic!("{}: {e}", b.name)).into_inner();
+                    let resp = c
+                        .export(r)
+                        .await
+                        .unwrap_or_else(|e| panic!("{}: {e}", b.name))
+                        .into_inner();
                     assert_eq!(resp.partial_success, None, "{}", b.name);
                 }
             }
             return;
         }
     };
-    assert_eq!(status, 200, "{} over {t:?}: {}", b.name, String::from_utf8_lossy(&body));
+    assert_eq!(
+        status,
+        200,
+        "{} over {t:?}: {}",
+        b.name,
+        String::from_utf8_lossy(&body)
+    );
     // Success is an empty Export*ServiceResponse, in the request's encoding.
     if ct.starts_with("application/json") {
         assert_eq!(body, b"{}", "{} over {t:?}", b.name);
@@ -134,7 +177,11 @@ async fn replay(agent: &str, scenario: &str, t: Transport) -> (Vec<Value>, Value
     assert_eq!(status, 200);
     let rows = stats["records"].as_array().expect("rows");
     let sum = |k: &str| rows.iter().map(|r| r[k].as_u64().unwrap_or(0)).sum::<u64>();
-    assert_eq!(sum("received"), sent, "{agent}/{scenario} over {t:?}: every record is counted: {stats}");
+    assert_eq!(
+        sum("received"),
+        sent,
+        "{agent}/{scenario} over {t:?}: every record is counted: {stats}"
+    );
     assert_eq!(sum("rejected"), 0, "{agent}/{scenario} over {t:?}: {stats}");
     assert_eq!(
         sum("accepted") + sum("unattributed"),
@@ -151,9 +198,16 @@ async fn replay(agent: &str, scenario: &str, t: Transport) -> (Vec<Value>, Value
 async fn every_scenario_gives_the_same_sessions_over_every_transport() {
     for (agent, scenario) in scenarios() {
         let (original, _) = replay(&agent, &scenario, Transport::Original).await;
-        for t in [Transport::HttpProtobuf, Transport::HttpJson, Transport::Grpc] {
+        for t in [
+            Transport::HttpProtobuf,
+            Transport::HttpJson,
+            Transport::Grpc,
+        ] {
             let (other, _) = replay(&agent, &scenario, t).await;
-            assert_eq!(original, other, "{agent}/{scenario}: {t:?} differs from the original transport");
+            assert_eq!(
+                original, other,
+                "{agent}/{scenario}: {t:?} differs from the original transport"
+            );
         }
     }
 }
@@ -169,7 +223,10 @@ async fn claude_code_bash_is_one_session_with_two_requests_and_one_bash_call() {
     assert_eq!(s["counts"]["tool_calls"], 1);
     assert_eq!(s["counts"]["tool_errors"], 0);
     assert_eq!(s["counts"]["api_errors"], 0);
-    assert_eq!(s["tokens"], json!({"input": 2468, "output": 84, "cache_read": 16384, "cache_write": 4096}));
+    assert_eq!(
+        s["tokens"],
+        json!({"input": 2468, "output": 84, "cache_read": 16384, "cache_write": 4096})
+    );
     let cost = s["cost_usd"].as_f64().expect("cost known");
     assert!((cost - 2.0 * 0.0176544).abs() < 1e-9, "{cost}");
 }

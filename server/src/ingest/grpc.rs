@@ -6,11 +6,13 @@ use tonic::{Request as GrpcRequest, Response, Status};
 
 use super::{IngestError, Pipeline, Protocol, Refused, Request, partial};
 use crate::proto::collector::logs::logs_service_server::{LogsService, LogsServiceServer};
-use crate::proto::collector::metrics::metrics_service_server::{MetricsService, MetricsServiceServer};
+use crate::proto::collector::metrics::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
 use crate::proto::collector::trace::trace_service_server::{TraceService, TraceServiceServer};
 use crate::proto::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
 #[derive(Clone)]
@@ -21,7 +23,10 @@ pub struct Receiver {
 fn status(e: IngestError) -> Status {
     let mut s = Status::unavailable(e.to_string());
     // OTLP clients honour a retry delay; plain gRPC clients see the header.
-    s.metadata_mut().insert("retry-after", tonic::metadata::MetadataValue::from_static("1"));
+    s.metadata_mut().insert(
+        "retry-after",
+        tonic::metadata::MetadataValue::from_static("1"),
+    );
     s
 }
 
@@ -36,7 +41,10 @@ impl Receiver {
 
 #[tonic::async_trait]
 impl LogsService for Receiver {
-    async fn export(&self, r: GrpcRequest<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        r: GrpcRequest<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let refused = self.submit(Request::Logs(r.into_inner())).await?;
         Ok(Response::new(partial::logs(&refused)))
     }
@@ -44,7 +52,10 @@ impl LogsService for Receiver {
 
 #[tonic::async_trait]
 impl TraceService for Receiver {
-    async fn export(&self, r: GrpcRequest<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+    async fn export(
+        &self,
+        r: GrpcRequest<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let refused = self.submit(Request::Traces(r.into_inner())).await?;
         Ok(Response::new(partial::traces(&refused)))
     }

@@ -19,9 +19,11 @@ use crate::proto::rpc::Status;
 
 pub fn router(pipeline: Pipeline) -> Router {
     let route = |signal: Signal| {
-        post(move |State(p): State<Pipeline>, headers: HeaderMap, req: HttpRequest| async move {
-            export(p, signal, headers, req.into_body()).await
-        })
+        post(
+            move |State(p): State<Pipeline>, headers: HeaderMap, req: HttpRequest| async move {
+                export(p, signal, headers, req.into_body()).await
+            },
+        )
         .fallback(|| async {
             let mut r = OtlpError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -29,7 +31,8 @@ pub fn router(pipeline: Pipeline) -> Router {
                 "only POST is allowed here (OTLP/HTTP export)".into(),
             )
             .into_response();
-            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
             r
         })
     };
@@ -117,9 +120,15 @@ impl IntoResponse for OtlpError {
             }))
             .unwrap_or_default(),
         };
-        let mut r = (self.status, [(header::CONTENT_TYPE, self.encoding.content_type())], body).into_response();
+        let mut r = (
+            self.status,
+            [(header::CONTENT_TYPE, self.encoding.content_type())],
+            body,
+        )
+            .into_response();
         if let Some(secs) = self.retry_after {
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }
@@ -132,7 +141,12 @@ fn media_type(headers: &HeaderMap) -> Result<Encoding, String> {
     let raw = raw
         .to_str()
         .map_err(|_| "Content-Type is not readable text".to_owned())?;
-    let mt = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mt = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match mt.as_str() {
         "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
         "application/json" => Ok(Encoding::Json),
@@ -156,11 +170,20 @@ async fn export(p: Pipeline, signal: Signal, headers: HeaderMap, body: Body) -> 
     }
 }
 
-async fn export_inner(p: &Pipeline, signal: Signal, headers: &HeaderMap, body: Body) -> Result<Response, OtlpError> {
-    let encoding = media_type(headers).map_err(|m| OtlpError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Encoding::Json, m))?;
+async fn export_inner(
+    p: &Pipeline,
+    signal: Signal,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, OtlpError> {
+    let encoding = media_type(headers)
+        .map_err(|m| OtlpError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Encoding::Json, m))?;
     let err = |status, message: String| OtlpError::new(status, encoding, message);
     let max = p.max_body_bytes();
-    let gzip = match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase()) {
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
         None => false,
         Some(e) if e.is_empty() || e == "identity" => false,
         Some(e) if e == "gzip" => true,
@@ -176,42 +199,64 @@ async fn export_inner(p: &Pipeline, signal: Signal, headers: &HeaderMap, body: B
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body is larger than the {max}-byte limit"),
         ),
-        ReadError::Io(m) => err(StatusCode::BAD_REQUEST, format!("reading request body: {m}")),
-    })?;
-    let bytes = if gzip { gunzip(&raw, max).map_err(|e| match e {
-        ReadError::TooLarge => err(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body inflates to more than the {max}-byte limit"),
+        ReadError::Io(m) => err(
+            StatusCode::BAD_REQUEST,
+            format!("reading request body: {m}"),
         ),
-        ReadError::Io(m) => err(StatusCode::BAD_REQUEST, format!("body is not valid gzip: {m}")),
-    })? } else { raw };
+    })?;
+    let bytes = if gzip {
+        gunzip(&raw, max).map_err(|e| match e {
+            ReadError::TooLarge => err(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body inflates to more than the {max}-byte limit"),
+            ),
+            ReadError::Io(m) => err(
+                StatusCode::BAD_REQUEST,
+                format!("body is not valid gzip: {m}"),
+            ),
+        })?
+    } else {
+        raw
+    };
     if bytes.is_empty() {
-        return Err(err(StatusCode::BAD_REQUEST, "empty request body: expected an OTLP export request".into()));
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "empty request body: expected an OTLP export request".into(),
+        ));
     }
 
     let (request, refused) = match encoding {
         Encoding::Protobuf => decode_protobuf(signal, bytes).map(|r| (r, Refused::default())),
-        Encoding::Json => json::decode(signal, &bytes).map(|d| {
-            let refused = Refused { records: d.rejected, problems: d.problems };
-            (d.request, refused)
-        }).map_err(|e| e.to_string()),
+        Encoding::Json => json::decode(signal, &bytes)
+            .map(|d| {
+                let refused = Refused {
+                    records: d.rejected,
+                    problems: d.problems,
+                };
+                (d.request, refused)
+            })
+            .map_err(|e| e.to_string()),
     }
     .map_err(|m| err(StatusCode::BAD_REQUEST, m))?;
 
-    let refused = p.submit(encoding.protocol(), request, refused).await.map_err(|e| {
-        let mut o = match e {
-            IngestError::Busy | IngestError::Closed | IngestError::Store(_) => {
-                err(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-            }
-        };
-        o.retry_after = Some(1);
-        o
-    })?;
+    let refused = p
+        .submit(encoding.protocol(), request, refused)
+        .await
+        .map_err(|e| {
+            let mut o = match e {
+                IngestError::Busy | IngestError::Closed | IngestError::Store(_) => {
+                    err(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+                }
+            };
+            o.retry_after = Some(1);
+            o
+        })?;
     Ok(success(signal, encoding, &refused))
 }
 
 fn decode_protobuf(signal: Signal, bytes: Bytes) -> Result<Request, String> {
-    let what = |e: prost::DecodeError| format!("invalid OTLP protobuf {} request: {e}", signal.as_str());
+    let what =
+        |e: prost::DecodeError| format!("invalid OTLP protobuf {} request: {e}", signal.as_str());
     Ok(match signal {
         Signal::Logs => Request::Logs(Message::decode(bytes).map_err(what)?),
         Signal::Traces => Request::Traces(Message::decode(bytes).map_err(what)?),
@@ -244,7 +289,12 @@ fn success(signal: Signal, encoding: Encoding, refused: &Refused) -> Response {
             Signal::Metrics => partial::metrics(refused).encode_to_vec(),
         },
     };
-    (StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, encoding.content_type())],
+        body,
+    )
+        .into_response()
 }
 
 pub(crate) enum ReadError {
@@ -265,7 +315,8 @@ pub(crate) async fn read_limited(body: Body, max: usize) -> Result<Bytes, ReadEr
 pub(crate) fn gunzip(raw: &[u8], max: usize) -> Result<Bytes, ReadError> {
     let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(max));
     let mut dec = flate2::read::MultiGzDecoder::new(raw).take(max as u64 + 1);
-    dec.read_to_end(&mut out).map_err(|e| ReadError::Io(e.to_string()))?;
+    dec.read_to_end(&mut out)
+        .map_err(|e| ReadError::Io(e.to_string()))?;
     if out.len() > max {
         return Err(ReadError::TooLarge);
     }

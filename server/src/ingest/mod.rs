@@ -13,7 +13,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::normalize::{self, Normalized, Prices, Signal};
-use crate::proto::{ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest};
+use crate::proto::{
+    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
+};
 use crate::store::writer::Submission;
 pub use stats::{Protocol, Stats};
 
@@ -58,7 +60,12 @@ struct Inner {
 }
 
 impl Pipeline {
-    pub fn new(tx: mpsc::Sender<Submission>, prices: Prices, stats: Arc<Stats>, max_body_bytes: usize) -> Self {
+    pub fn new(
+        tx: mpsc::Sender<Submission>,
+        prices: Prices,
+        stats: Arc<Stats>,
+        max_body_bytes: usize,
+    ) -> Self {
         Pipeline {
             inner: Arc::new(Inner {
                 tx,
@@ -80,7 +87,12 @@ impl Pipeline {
     /// Normalizes a request, commits its events, and returns once they are durable.
     /// `refused` is what decoding already refused (those records count as received). The outcome
     /// says how many records were refused in all, for `partial_success`.
-    pub async fn submit(&self, protocol: Protocol, mut request: Request, refused: Refused) -> Result<Refused, IngestError> {
+    pub async fn submit(
+        &self,
+        protocol: Protocol,
+        mut request: Request,
+        refused: Refused,
+    ) -> Result<Refused, IngestError> {
         let mut refused = refused;
         if let Request::Metrics(m) = &mut request {
             refused.merge(reject_empty_metrics(m));
@@ -141,7 +153,13 @@ impl Refused {
     /// The `error_message` of a partial success.
     pub fn message(&self) -> String {
         const SHOWN: usize = 5;
-        let mut m = self.problems.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+        let mut m = self
+            .problems
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
         if self.problems.len() > SHOWN {
             m.push_str(&format!("; and {} more", self.problems.len() - SHOWN));
         }
@@ -159,7 +177,9 @@ pub fn reject_empty_metrics(req: &mut ExportMetricsServiceRequest) -> Refused {
                 let keep = normalize::data_points(m) > 0;
                 if !keep {
                     refused.records += 1;
-                    refused.problems.push(format!("metric {:?} has no data points", m.name));
+                    refused
+                        .problems
+                        .push(format!("metric {:?} has no data points", m.name));
                 }
                 keep
             });

@@ -59,7 +59,13 @@ impl Stats {
         f(&mut rows);
     }
 
-    pub fn received(&self, s: Signal, p: Protocol, tally: &BTreeMap<(Agent, Signal), RecordTally>, rejected: u64) {
+    pub fn received(
+        &self,
+        s: Signal,
+        p: Protocol,
+        tally: &BTreeMap<(Agent, Signal), RecordTally>,
+        rejected: u64,
+    ) {
         self.update(|rows| {
             for ((agent, _), t) in tally {
                 let c = rows.entry((s, p, Some(*agent))).or_default();
@@ -75,10 +81,17 @@ impl Stats {
         });
     }
 
-    pub fn accepted(&self, s: Signal, p: Protocol, tally: &BTreeMap<(Agent, Signal), RecordTally>, duplicates: u64) {
+    pub fn accepted(
+        &self,
+        s: Signal,
+        p: Protocol,
+        tally: &BTreeMap<(Agent, Signal), RecordTally>,
+        duplicates: u64,
+    ) {
         self.update(|rows| {
             for ((agent, _), t) in tally {
-                rows.entry((s, p, Some(*agent))).or_default().accepted += t.records - t.unattributed;
+                rows.entry((s, p, Some(*agent))).or_default().accepted +=
+                    t.records - t.unattributed;
             }
             if let Some((agent, _)) = tally.keys().next().filter(|_| duplicates > 0) {
                 rows.entry((s, p, Some(*agent))).or_default().duplicates += duplicates;
@@ -89,7 +102,8 @@ impl Stats {
     pub fn refused(&self, s: Signal, p: Protocol, tally: &BTreeMap<(Agent, Signal), RecordTally>) {
         self.update(|rows| {
             for ((agent, _), t) in tally {
-                rows.entry((s, p, Some(*agent))).or_default().rejected += t.records - t.unattributed;
+                rows.entry((s, p, Some(*agent))).or_default().rejected +=
+                    t.records - t.unattributed;
             }
         });
     }

@@ -57,9 +57,12 @@ impl<'a> Attrs<'a> {
             Value::DoubleValue(d) if d.is_finite() => Some(*d as i64),
             Value::StringValue(s) => {
                 let s = s.trim();
-                s.parse::<i64>()
-                    .ok()
-                    .or_else(|| s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
+                s.parse::<i64>().ok().or_else(|| {
+                    s.parse::<f64>()
+                        .ok()
+                        .filter(|f| f.is_finite())
+                        .map(|f| f as i64)
+                })
             }
             _ => None,
         }

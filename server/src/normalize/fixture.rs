@@ -40,7 +40,8 @@ pub fn bodies(dir: &Path) -> Vec<Body> {
     names
         .into_iter()
         .map(|name| {
-            let raw = std::fs::read(otlp.join(&name)).unwrap_or_else(|e| panic!("reading {name}: {e}"));
+            let raw =
+                std::fs::read(otlp.join(&name)).unwrap_or_else(|e| panic!("reading {name}: {e}"));
             let signal = if name.contains("-logs") {
                 Signal::Logs
             } else if name.contains("-traces") {
@@ -53,13 +54,21 @@ pub fn bodies(dir: &Path) -> Vec<Body> {
             let json = !name.ends_with(".pb");
             let bytes = if name.ends_with(".gz") {
                 let mut out = Vec::new();
-                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(raw.as_slice()), &mut out)
-                    .unwrap_or_else(|e| panic!("gunzip {name}: {e}"));
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(raw.as_slice()),
+                    &mut out,
+                )
+                .unwrap_or_else(|e| panic!("gunzip {name}: {e}"));
                 out
             } else {
                 raw
             };
-            Body { name, signal, json, bytes }
+            Body {
+                name,
+                signal,
+                json,
+                bytes,
+            }
         })
         .collect()
 }
@@ -117,6 +126,9 @@ pub fn replay(dir: &Path) -> (Vec<Session>, Commit) {
     let mut ids: Vec<String> = all.events.iter().map(|e| e.session_id.clone()).collect();
     ids.sort();
     ids.dedup();
-    let sessions = ids.iter().filter_map(|id| tracker.session(id).cloned()).collect();
+    let sessions = ids
+        .iter()
+        .filter_map(|id| tracker.session(id).cloned())
+        .collect();
     (sessions, all)
 }

@@ -92,6 +92,10 @@ fn span_key(id: &[u8]) -> Option<u64> {
 /// in this export.
 fn turn_roots(spans: &[Span], ops: &[Op]) -> Vec<Option<usize>> {
     let is_turn = |i: usize| ops[i] == Op::Agent && is_root(&spans[i]);
+    let turns: Vec<usize> = (0..spans.len()).filter(|&i| is_turn(i)).collect();
+    if turns.is_empty() {
+        return vec![None; spans.len()];
+    }
     let mut by_id: Vec<(u64, usize)> = spans
         .iter()
         .enumerate()
@@ -118,7 +122,7 @@ fn turn_roots(spans: &[Span], ops: &[Op]) -> Vec<Option<usize>> {
                 }
             }
             let trace = &spans[i].trace_id;
-            (0..spans.len()).find(|&j| is_turn(j) && spans[j].trace_id == *trace)
+            turns.iter().copied().find(|&j| spans[j].trace_id == *trace)
         })
         .collect()
 }

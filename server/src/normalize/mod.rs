@@ -28,7 +28,9 @@ use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
 use crate::proto::store::Event;
 use crate::proto::trace::Span;
-use crate::proto::{ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest};
+use crate::proto::{
+    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
+};
 use attrs::Attrs;
 pub use prices::Prices;
 
@@ -197,7 +199,12 @@ pub struct SessionEvent {
 }
 
 impl SessionEvent {
-    pub fn new(agent: Agent, native_id: impl Into<String>, kind: EventKind, signal: Signal) -> Self {
+    pub fn new(
+        agent: Agent,
+        native_id: impl Into<String>,
+        kind: EventKind,
+        signal: Signal,
+    ) -> Self {
         SessionEvent {
             agent,
             native_id: native_id.into(),
@@ -296,7 +303,12 @@ fn resource_ctx<'a>(
     signal: Signal,
     prices: &'a Prices,
 ) -> Ctx<'a> {
-    let resource = Attrs(resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]));
+    let resource = Attrs(
+        resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or(&[]),
+    );
     let agent = Agent::from_service_name(resource.str("service.name").unwrap_or(""));
     Ctx {
         agent,
@@ -311,7 +323,11 @@ fn resource_ctx<'a>(
 fn sink<'a>(ctx: Ctx<'a>, out: &'a mut Normalized, records: usize) -> Sink<'a> {
     let tally = out.tally.entry((ctx.agent, ctx.signal)).or_default();
     tally.records += records as u64;
-    Sink { ctx, events: &mut out.events, tally }
+    Sink {
+        ctx,
+        events: &mut out.events,
+        tally,
+    }
 }
 
 pub fn logs(req: ExportLogsServiceRequest, prices: &Prices, out: &mut Normalized) {
@@ -389,13 +405,31 @@ pub fn data_points(m: &Metric) -> usize {
 pub fn data_point_attributes(m: &Metric) -> Vec<&[KeyValue]> {
     use crate::proto::metrics::metric::Data;
     match &m.data {
-        Some(Data::Gauge(g)) => g.data_points.iter().map(|p| p.attributes.as_slice()).collect(),
-        Some(Data::Sum(s)) => s.data_points.iter().map(|p| p.attributes.as_slice()).collect(),
-        Some(Data::Histogram(h)) => h.data_points.iter().map(|p| p.attributes.as_slice()).collect(),
-        Some(Data::ExponentialHistogram(h)) => {
-            h.data_points.iter().map(|p| p.attributes.as_slice()).collect()
-        }
-        Some(Data::Summary(s)) => s.data_points.iter().map(|p| p.attributes.as_slice()).collect(),
+        Some(Data::Gauge(g)) => g
+            .data_points
+            .iter()
+            .map(|p| p.attributes.as_slice())
+            .collect(),
+        Some(Data::Sum(s)) => s
+            .data_points
+            .iter()
+            .map(|p| p.attributes.as_slice())
+            .collect(),
+        Some(Data::Histogram(h)) => h
+            .data_points
+            .iter()
+            .map(|p| p.attributes.as_slice())
+            .collect(),
+        Some(Data::ExponentialHistogram(h)) => h
+            .data_points
+            .iter()
+            .map(|p| p.attributes.as_slice())
+            .collect(),
+        Some(Data::Summary(s)) => s
+            .data_points
+            .iter()
+            .map(|p| p.attributes.as_slice())
+            .collect(),
         None => Vec::new(),
     }
 }

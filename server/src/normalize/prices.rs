@@ -73,7 +73,10 @@ const fn p(input: f64, output: f64, cache_read: f64, cache_write: f64) -> ModelP
 impl Default for Prices {
     fn default() -> Self {
         Prices {
-            models: DEFAULTS.iter().map(|(m, p)| ((*m).to_owned(), *p)).collect(),
+            models: DEFAULTS
+                .iter()
+                .map(|(m, p)| ((*m).to_owned(), *p))
+                .collect(),
         }
     }
 }
@@ -100,8 +103,7 @@ impl Prices {
         self.models
             .iter()
             .filter(|(name, _)| {
-                model.starts_with(name.as_str())
-                    && model[name.len()..].starts_with(['-', '@', ':'])
+                model.starts_with(name.as_str()) && model[name.len()..].starts_with(['-', '@', ':'])
             })
             .max_by_key(|(name, _)| name.len())
             .map(|(_, p)| p)

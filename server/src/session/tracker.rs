@@ -153,10 +153,23 @@ impl Tracker {
                     out.duplicates.push(pos);
                     continue;
                 }
-                out.commit.facts.push((id.clone(), key.clone(), self.next_seq));
+                out.commit
+                    .facts
+                    .push((id.clone(), key.clone(), self.next_seq));
+            }
+            if live.repeats_turn_end(&ev) {
+                out.duplicates.push(pos);
+                continue;
             }
             let before = live.session.events;
-            live.apply(ev, &id, now, &mut self.next_seq, &mut out.commit.events, &mut touched_turns);
+            live.apply(
+                ev,
+                &id,
+                now,
+                &mut self.next_seq,
+                &mut out.commit.events,
+                &mut touched_turns,
+            );
             if live.session.events != before && !touched_sessions.contains(&id) {
                 touched_sessions.push(id);
             }
@@ -181,6 +194,22 @@ impl Tracker {
 }
 
 impl Live {
+    /// A turn end for a turn that already ended the same way: agents report it from several
+    /// sources (Claude's Stop hook log and its interaction span), and it is one fact.
+    fn repeats_turn_end(&self, ev: &SessionEvent) -> bool {
+        let status = match ev.kind() {
+            Some(EventKind::TurnFinished) => "finished",
+            Some(EventKind::TurnFailed) => "failed",
+            _ => return false,
+        };
+        let id = if ev.event.turn_id.is_empty() {
+            &self.session.current_turn
+        } else {
+            &ev.event.turn_id
+        };
+        self.turns.get(id).is_some_and(|t| t.status == status)
+    }
+
     fn new(id: &str, ev: &SessionEvent, now: i64) -> Live {
         let t = event_time(&ev.event, now);
         Live {
@@ -228,7 +257,10 @@ impl Live {
         }
 
         // Turn: the event's own, else the one in progress.
-        if event.turn_id.is_empty() && kind != EventKind::SessionStarted && kind != EventKind::SessionEnded {
+        if event.turn_id.is_empty()
+            && kind != EventKind::SessionStarted
+            && kind != EventKind::SessionEnded
+        {
             event.turn_id.clone_from(&s.current_turn);
         }
         let seq = *next_seq;
@@ -258,10 +290,22 @@ impl Live {
         let turn_closed = turn.as_ref().is_some_and(|t| t.status != "open");
 
         // Counters, on the session and on its turn.
-        count(s.counts.get_or_insert_default(), s.tokens.get_or_insert_default(), s.cost.get_or_insert_default(), kind, &event);
+        count(
+            s.counts.get_or_insert_default(),
+            s.tokens.get_or_insert_default(),
+            s.cost.get_or_insert_default(),
+            kind,
+            &event,
+        );
         if let Some(turn) = turn {
             turn.started_unix_nano = turn.started_unix_nano.min(t);
-            count(turn.counts.get_or_insert_default(), turn.tokens.get_or_insert_default(), turn.cost.get_or_insert_default(), kind, &event);
+            count(
+                turn.counts.get_or_insert_default(),
+                turn.tokens.get_or_insert_default(),
+                turn.cost.get_or_insert_default(),
+                kind,
+                &event,
+            );
             match kind {
                 EventKind::TurnFinished if turn.status == "open" => {
                     turn.status = "finished".into();
@@ -279,10 +323,14 @@ impl Live {
         // State.
         let current = State::parse(&s.state).unwrap_or(State::Active);
         let next = match kind {
-            EventKind::TurnFinished if event.turn_id == s.current_turn || s.current_turn.is_empty() => {
+            EventKind::TurnFinished
+                if event.turn_id == s.current_turn || s.current_turn.is_empty() =>
+            {
                 Some(State::Idle)
             }
-            EventKind::TurnFailed if event.turn_id == s.current_turn || s.current_turn.is_empty() => {
+            EventKind::TurnFailed
+                if event.turn_id == s.current_turn || s.current_turn.is_empty() =>
+            {
                 Some(State::Errored)
             }
             EventKind::SessionEnded => Some(State::Ended),
@@ -366,7 +414,11 @@ fn count(c: &mut Counts, tokens: &mut Tokens, cost: &mut Cost, kind: EventKind, 
 
 /// The time of an event: its own, or `now` when the agent gave none.
 fn event_time(e: &Event, now: i64) -> i64 {
-    if e.time_unix_nano > 0 { e.time_unix_nano } else { now }
+    if e.time_unix_nano > 0 {
+        e.time_unix_nano
+    } else {
+        now
+    }
 }
 
 #[cfg(test)]
@@ -393,7 +445,12 @@ mod tests {
     fn seqs_are_global_and_monotonic_and_transitions_are_events() {
         let mut tr = Tracker::new(41);
         let mut api = ev(EventKind::ApiRequest, "p1", 2);
-        api.event.tokens = Some(Tokens { input: 10, output: 5, cache_read: 100, cache_write: 7 });
+        api.event.tokens = Some(Tokens {
+            input: 10,
+            output: 5,
+            cache_read: 100,
+            cache_write: 7,
+        });
         api.event.cost_usd = Some(0.25);
         api.event.model = "m".into();
         let batch = vec![
@@ -408,7 +465,10 @@ mod tests {
         assert_eq!(states(&a.commit.events), ["idle", "active"]);
         let s = tr.session("claude_code:s1").expect("session");
         assert_eq!(s.state, "active");
-        assert_eq!(s.counts.as_ref().map(|c| (c.turns, c.api_requests)), Some((2, 1)));
+        assert_eq!(
+            s.counts.as_ref().map(|c| (c.turns, c.api_requests)),
+            Some((2, 1))
+        );
         assert_eq!(s.tokens.as_ref().map(|t| t.cache_read), Some(100));
         assert_eq!(s.cost.as_ref().map(|c| c.known_usd), Some(0.25));
         assert_eq!(s.models, ["m"]);
@@ -425,8 +485,31 @@ mod tests {
         span.event.source = "otlp_traces".into();
         let a = tr.apply(vec![log, span], 5, &NoBacking).expect("apply");
         assert_eq!(a.duplicates, [1]);
-        let c = tr.session("claude_code:s1").and_then(|s| s.counts).expect("counts");
+        let c = tr
+            .session("claude_code:s1")
+            .and_then(|s| s.counts)
+            .expect("counts");
         assert_eq!((c.tool_calls, c.tool_errors), (1, 1));
+    }
+
+    #[test]
+    fn a_turn_end_reported_twice_is_stored_once() {
+        let mut tr = Tracker::new(0);
+        let batch = vec![
+            ev(EventKind::Prompt, "p1", 1),
+            ev(EventKind::TurnFinished, "p1", 2),
+            ev(EventKind::TurnFinished, "p1", 3),
+            ev(EventKind::TurnFinished, "", 4),
+        ];
+        let a = tr.apply(batch, 5, &NoBacking).expect("apply");
+        assert_eq!(a.duplicates, [2, 3]);
+        let ends = a
+            .commit
+            .events
+            .iter()
+            .filter(|e| e.kind == "turn_finished")
+            .count();
+        assert_eq!(ends, 1);
     }
 
     #[test]
@@ -440,7 +523,10 @@ mod tests {
         ];
         let a = tr.apply(batch, 5, &NoBacking).expect("apply");
         assert_eq!(states(&a.commit.events), ["idle"]);
-        assert_eq!(tr.session("claude_code:s1").map(|s| s.state.as_str()), Some("idle"));
+        assert_eq!(
+            tr.session("claude_code:s1").map(|s| s.state.as_str()),
+            Some("idle")
+        );
     }
 
     #[test]

@@ -124,7 +124,10 @@ impl Store {
             }
             let mut turns = tx.open_table(TURNS)?;
             for t in &c.turns {
-                turns.insert((t.session_id.as_str(), t.id.as_str()), t.encode_to_vec().as_slice())?;
+                turns.insert(
+                    (t.session_id.as_str(), t.id.as_str()),
+                    t.encode_to_vec().as_slice(),
+                )?;
             }
             let mut facts = tx.open_table(FACTS)?;
             for (session, key, seq) in &c.facts {

@@ -33,7 +33,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(store: Store, rx: mpsc::Receiver<Submission>, max_events: usize) -> anyhow::Result<Writer> {
+    pub fn new(
+        store: Store,
+        rx: mpsc::Receiver<Submission>,
+        max_events: usize,
+    ) -> anyhow::Result<Writer> {
         let tracker = Tracker::new(store.last_seq()?);
         Ok(Writer {
             store,

@@ -90,13 +90,22 @@ pub struct SessionsQuery {
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
-pub async fn sessions(State(s): State<AppState>, q: Result<Query<SessionsQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+pub async fn sessions(
+    State(s): State<AppState>,
+    q: Result<Query<SessionsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let agents = parse_list(q.agent.as_deref(), "agent", |a| Agent::parse(a).map(|a| a.as_str()))?;
-    let states = parse_list(q.state.as_deref(), "state", |st| SessionState::parse(st).map(|st| st.as_str()))?;
+    let agents = parse_list(q.agent.as_deref(), "agent", |a| {
+        Agent::parse(a).map(|a| a.as_str())
+    })?;
+    let states = parse_list(q.state.as_deref(), "state", |st| {
+        SessionState::parse(st).map(|st| st.as_str())
+    })?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
     }
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let mut all = read(&s.store, |st| st.sessions()).await?;
@@ -105,14 +114,22 @@ pub async fn sessions(State(s): State<AppState>, q: Result<Query<SessionsQuery>,
             && (states.is_empty() || states.contains(&x.state.as_str()))
     });
     // Newest activity first; the id breaks ties so pages never overlap.
-    all.sort_by(|a, b| b.last_seen_unix_nano.cmp(&a.last_seen_unix_nano).then_with(|| a.id.cmp(&b.id)));
+    all.sort_by(|a, b| {
+        b.last_seen_unix_nano
+            .cmp(&a.last_seen_unix_nano)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     if let Some((t, id)) = &after {
-        all.retain(|x| x.last_seen_unix_nano < *t || (x.last_seen_unix_nano == *t && x.id.as_str() > id.as_str()));
+        all.retain(|x| {
+            x.last_seen_unix_nano < *t
+                || (x.last_seen_unix_nano == *t && x.id.as_str() > id.as_str())
+        });
     }
     let more = all.len() > limit;
     all.truncate(limit);
     let next = if more {
-        all.last().map(|x| format!("{}.{}", x.last_seen_unix_nano, x.id))
+        all.last()
+            .map(|x| format!("{}.{}", x.last_seen_unix_nano, x.id))
     } else {
         None
     };
@@ -127,14 +144,22 @@ fn parse_list(
     what: &str,
     parse: impl Fn(&str) -> Option<&'static str>,
 ) -> Result<Vec<&'static str>, ApiError> {
-    let Some(raw) = raw else { return Ok(Vec::new()) };
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
     raw.split(',')
-        .map(|v| parse(v.trim()).ok_or_else(|| ApiError::BadRequest(format!("unknown {what} {v:?}"))))
+        .map(|v| {
+            parse(v.trim()).ok_or_else(|| ApiError::BadRequest(format!("unknown {what} {v:?}")))
+        })
         .collect()
 }
 
 fn parse_cursor(c: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::BadRequest(format!("invalid cursor {c:?}: pass the `next` value of the previous page"));
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "invalid cursor {c:?}: pass the `next` value of the previous page"
+        ))
+    };
     let (t, id) = c.split_once('.').ok_or_else(bad)?;
     Ok((t.parse().map_err(|_| bad())?, id.to_owned()))
 }
@@ -171,12 +196,17 @@ pub async fn events(
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = q.limit.unwrap_or(200);
     if limit == 0 || limit > 1000 {
-        return Err(ApiError::BadRequest("limit must be between 1 and 1000".into()));
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 1000".into(),
+        ));
     }
     let after = q.after.unwrap_or(0);
     let key = id.clone();
     let (exists, events) = read(&s.store, move |st| {
-        Ok((st.session(&key)?.is_some(), st.session_events(&key, after, limit + 1)?))
+        Ok((
+            st.session(&key)?.is_some(),
+            st.session_events(&key, after, limit + 1)?,
+        ))
     })
     .await?;
     if !exists {
@@ -225,7 +255,11 @@ fn tokens_json(t: Option<Tokens>) -> Value {
 fn cost_json(c: Option<Cost>, api_requests: u64) -> (Value, bool) {
     let c = c.unwrap_or_default();
     let known = api_requests.saturating_sub(c.unknown_requests);
-    let usd = if api_requests > 0 && known == 0 { Value::Null } else { json!(round_usd(c.known_usd)) };
+    let usd = if api_requests > 0 && known == 0 {
+        Value::Null
+    } else {
+        json!(round_usd(c.known_usd))
+    };
     (usd, c.unknown_requests == 0)
 }
 
@@ -283,28 +317,66 @@ pub fn event_json(e: &Event) -> Value {
         "kind": e.kind,
         "source": e.source,
     });
-    let m = v.as_object_mut().expect("json! object literal is an object");
+    let m = v
+        .as_object_mut()
+        .expect("json! object literal is an object");
     let mut put = |k: &str, val: Value| {
         m.insert(k.to_owned(), val);
     };
-    if !e.turn_id.is_empty() { put("turn_id", json!(e.turn_id)); }
-    if !e.name.is_empty() { put("name", json!(e.name)); }
-    if !e.tool_name.is_empty() { put("tool_name", json!(e.tool_name)); }
-    if !e.tool_call_id.is_empty() { put("tool_call_id", json!(e.tool_call_id)); }
-    if let Some(s) = e.success { put("success", json!(s)); }
-    if let Some(d) = e.duration_ms { put("duration_ms", json!(d)); }
-    if !e.model.is_empty() { put("model", json!(e.model)); }
-    if e.tokens.is_some() { put("tokens", tokens_json(e.tokens)); }
-    if let Some(c) = e.cost_usd { put("cost_usd", json!(c)); put("cost_estimated", json!(e.cost_estimated)); }
-    if let Some(c) = e.status_code { put("status_code", json!(c)); }
-    if !e.error.is_empty() { put("error", json!(e.error)); }
-    if !e.state.is_empty() { put("state", json!(e.state)); }
-    if !e.previous_state.is_empty() { put("previous_state", json!(e.previous_state)); }
-    if !e.reason.is_empty() { put("reason", json!(e.reason)); }
-    put("attributes", Value::Object(attrs::to_json_object(&e.attributes)));
+    if !e.turn_id.is_empty() {
+        put("turn_id", json!(e.turn_id));
+    }
+    if !e.name.is_empty() {
+        put("name", json!(e.name));
+    }
+    if !e.tool_name.is_empty() {
+        put("tool_name", json!(e.tool_name));
+    }
+    if !e.tool_call_id.is_empty() {
+        put("tool_call_id", json!(e.tool_call_id));
+    }
+    if let Some(s) = e.success {
+        put("success", json!(s));
+    }
+    if let Some(d) = e.duration_ms {
+        put("duration_ms", json!(d));
+    }
+    if !e.model.is_empty() {
+        put("model", json!(e.model));
+    }
+    if e.tokens.is_some() {
+        put("tokens", tokens_json(e.tokens));
+    }
+    if let Some(c) = e.cost_usd {
+        put("cost_usd", json!(c));
+        put("cost_estimated", json!(e.cost_estimated));
+    }
+    if let Some(c) = e.status_code {
+        put("status_code", json!(c));
+    }
+    if !e.error.is_empty() {
+        put("error", json!(e.error));
+    }
+    if !e.state.is_empty() {
+        put("state", json!(e.state));
+    }
+    if !e.previous_state.is_empty() {
+        put("previous_state", json!(e.previous_state));
+    }
+    if !e.reason.is_empty() {
+        put("reason", json!(e.reason));
+    }
+    put(
+        "attributes",
+        Value::Object(attrs::to_json_object(&e.attributes)),
+    );
     v
 }
 
 fn non_empty(s: &str) -> Value {
-    if s.is_empty() { Value::Null } else { Value::String(s.to_owned()) }
+    if s.is_empty() {
+        Value::Null
+    } else {
+        Value::String(s.to_owned())
+    }
 }

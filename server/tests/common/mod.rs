@@ -47,8 +47,17 @@ impl Server {
     }
 
     /// POSTs an OTLP/HTTP body; returns status, content type and body.
-    pub async fn post(&self, path: &str, content_type: &str, body: Vec<u8>, gzip: bool) -> (u16, String, Vec<u8>) {
-        let mut req = self.http.post(self.otlp_url(path)).header("content-type", content_type);
+    pub async fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        gzip: bool,
+    ) -> (u16, String, Vec<u8>) {
+        let mut req = self
+            .http
+            .post(self.otlp_url(path))
+            .header("content-type", content_type);
         let body = if gzip {
             req = req.header("content-encoding", "gzip");
             gzip_bytes(&body)
@@ -67,10 +76,16 @@ impl Server {
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let resp = self.http.get(self.app_url(path)).send().await.expect("request");
+        let resp = self
+            .http
+            .get(self.app_url(path))
+            .send()
+            .await
+            .expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"));
+        let v = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"));
         (status, v)
     }
 
@@ -85,7 +100,13 @@ impl Server {
             };
             let (status, v) = self.get_json(&path).await;
             assert_eq!(status, 200, "{v}");
-            out.extend(v["sessions"].as_array().expect("sessions array").iter().cloned());
+            out.extend(
+                v["sessions"]
+                    .as_array()
+                    .expect("sessions array")
+                    .iter()
+                    .cloned(),
+            );
             match v["next"].as_str() {
                 Some(n) => cursor = Some(n.to_owned()),
                 None => return out,
@@ -191,8 +212,11 @@ pub fn bodies(agent: &str, scenario: &str) -> Vec<Body> {
             };
             let bytes = if name.ends_with(".gz") {
                 let mut out = Vec::new();
-                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(raw.as_slice()), &mut out)
-                    .expect("gunzip fixture");
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(raw.as_slice()),
+                    &mut out,
+                )
+                .expect("gunzip fixture");
                 out
             } else {
                 raw
@@ -224,7 +248,14 @@ impl Process {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_observatory"))
             .arg("--data-dir")
             .arg(dir)
-            .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--app-addr", "127.0.0.1:0"])
+            .args([
+                "--grpc-addr",
+                "127.0.0.1:0",
+                "--http-addr",
+                "127.0.0.1:0",
+                "--app-addr",
+                "127.0.0.1:0",
+            ])
             .args(["--log-format", "json"])
             .env_remove("OBSERVATORY_DATA_DIR")
             .stderr(std::process::Stdio::piped())

@@ -5,10 +5,14 @@
 use base64::Engine;
 use observatory::proto::common::{AnyValue, InstrumentationScope, KeyValue, any_value::Value as V};
 use observatory::proto::logs::LogRecord;
-use observatory::proto::metrics::{Exemplar, Metric, NumberDataPoint, metric::Data, number_data_point, exemplar};
+use observatory::proto::metrics::{
+    Exemplar, Metric, NumberDataPoint, exemplar, metric::Data, number_data_point,
+};
 use observatory::proto::resource::Resource;
 use observatory::proto::trace::Span;
-use observatory::proto::{ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest};
+use observatory::proto::{
+    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
+};
 use serde_json::{Map, Value, json};
 
 fn s64(v: impl ToString) -> Value {
@@ -22,9 +26,13 @@ fn any(v: &AnyValue) -> Value {
         Some(V::BoolValue(b)) => json!({"boolValue": b}),
         Some(V::IntValue(i)) => json!({"intValue": s64(i)}),
         Some(V::DoubleValue(d)) => json!({"doubleValue": d}),
-        Some(V::ArrayValue(a)) => json!({"arrayValue": {"values": a.values.iter().map(any).collect::<Vec<_>>()}}),
+        Some(V::ArrayValue(a)) => {
+            json!({"arrayValue": {"values": a.values.iter().map(any).collect::<Vec<_>>()}})
+        }
         Some(V::KvlistValue(k)) => json!({"kvlistValue": {"values": kvs(&k.values)}}),
-        Some(V::BytesValue(b)) => json!({"bytesValue": base64::engine::general_purpose::STANDARD.encode(b)}),
+        Some(V::BytesValue(b)) => {
+            json!({"bytesValue": base64::engine::general_purpose::STANDARD.encode(b)})
+        }
         Some(V::StringValueStrindex(i)) => json!({"stringValueStrindex": i}),
     }
 }
@@ -44,7 +52,9 @@ fn kvs(list: &[KeyValue]) -> Vec<Value> {
 
 fn resource(r: &Option<Resource>) -> Value {
     match r {
-        Some(r) => json!({"attributes": kvs(&r.attributes), "droppedAttributesCount": r.dropped_attributes_count}),
+        Some(r) => {
+            json!({"attributes": kvs(&r.attributes), "droppedAttributesCount": r.dropped_attributes_count})
+        }
         None => json!({}),
     }
 }
@@ -172,7 +182,10 @@ fn number_point(p: &NumberDataPoint) -> Value {
 fn metric(m: &Metric) -> Value {
     let mut v = json!({"name": m.name, "description": m.description, "unit": m.unit, "metadata": kvs(&m.metadata)});
     match &m.data {
-        Some(Data::Gauge(g)) => v["gauge"] = json!({"dataPoints": g.data_points.iter().map(number_point).collect::<Vec<_>>()}),
+        Some(Data::Gauge(g)) => {
+            v["gauge"] =
+                json!({"dataPoints": g.data_points.iter().map(number_point).collect::<Vec<_>>()})
+        }
         Some(Data::Sum(s)) => {
             v["sum"] = json!({
                 "dataPoints": s.data_points.iter().map(number_point).collect::<Vec<_>>(),
