@@ -819,7 +819,14 @@ fn prefill(shape: &Shape, dir: &Path, target: u64, batch: usize) -> Result<Map<S
     let secs = start.elapsed().as_secs_f64();
     let last_seq = store.last_seq()?;
     let size = store.size_bytes();
+    let path = store.path().to_owned();
     drop(store);
+    // Where the file's bytes go (payload vs. b-tree overhead vs. free space), from redb itself.
+    let db = redb::Database::open(&path)?;
+    let tx = db.begin_write()?;
+    let st = tx.stats()?;
+    tx.abort()?;
+    drop(db);
     let mut o = Map::new();
     o.insert(
         "prefill_path".into(),
@@ -834,6 +841,18 @@ fn prefill(shape: &Shape, dir: &Path, target: u64, batch: usize) -> Result<Map<S
         json!((stored as f64 / secs).round()),
     );
     o.insert("prefill_db_bytes".into(), json!(size));
+    o.insert(
+        "prefill_peak_rss_kb".into(),
+        json!(status_kb(std::process::id(), "VmHWM:")?),
+    );
+    o.insert(
+        "db_allocated_bytes".into(),
+        json!(st.allocated_pages() * st.page_size() as u64),
+    );
+    o.insert("db_stored_bytes".into(), json!(st.stored_bytes()));
+    o.insert("db_metadata_bytes".into(), json!(st.metadata_bytes()));
+    o.insert("db_fragmented_bytes".into(), json!(st.fragmented_bytes()));
+    o.insert("db_tree_height".into(), json!(st.tree_height()));
     o.insert(
         "prefill_normalize_s".into(),
         json!(round2(t_normalize.as_secs_f64())),

@@ -38,8 +38,10 @@ fn serve(args: ServeArgs) -> Result<()> {
 fn init_logging(config: &Config) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .map_err(|e| anyhow::anyhow!("invalid log level {:?}: {e}", config.log.level))?;
+    // Colour only for a person at a terminal, never into files or pipes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Text => builder.init(),

@@ -31,7 +31,11 @@ fn status(e: IngestError) -> Status {
 }
 
 impl Receiver {
-    async fn submit(&self, request: Request) -> Result<Refused, Status> {
+    pub fn new(pipeline: Pipeline) -> Self {
+        Receiver { pipeline }
+    }
+
+    pub(crate) async fn submit(&self, request: Request) -> Result<Refused, Status> {
         self.pipeline
             .submit(Protocol::Grpc, request, Refused::default())
             .await
@@ -75,7 +79,7 @@ impl MetricsService for Receiver {
 /// The tonic router serving all three services.
 pub fn router(pipeline: Pipeline) -> tonic::transport::server::Router {
     let max = pipeline.max_body_bytes();
-    let rx = Receiver { pipeline };
+    let rx = Receiver::new(pipeline);
     tonic::transport::Server::builder()
         .add_service(
             LogsServiceServer::new(rx.clone())

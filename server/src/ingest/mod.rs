@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::normalize::{self, Normalized, Prices, Signal};
+use crate::normalize::{self, Normalized, Prices, SessionEvent, Signal};
 use crate::proto::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
 };
@@ -111,6 +111,7 @@ impl Pipeline {
             stats.accepted(signal, protocol, &normalized.tally, 0);
             return Ok(refused);
         }
+        normalized.events.iter_mut().for_each(SessionEvent::seal);
         let (done, wait) = oneshot::channel();
         let submission = Submission {
             events: normalized.events,
@@ -223,5 +224,119 @@ pub mod partial {
                 error_message: r.message(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::attrs::kv_str;
+    use crate::proto::logs::{LogRecord, ResourceLogs, ScopeLogs};
+    use crate::proto::resource::Resource;
+    use axum::body::Body;
+    use axum::http::{Request as HttpRequest, StatusCode};
+    use prost::Message;
+    use tower::ServiceExt;
+
+    /// One Claude Code api_request log record for session `s`.
+    fn one_record(s: &str) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(Resource {
+                    attributes: vec![kv_str("service.name", "claude-code")],
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord {
+                        attributes: vec![
+                            kv_str("session.id", s),
+                            kv_str("event.name", "api_request"),
+                            kv_str("request_id", s),
+                            kv_str("model", "claude-sonnet-4-5"),
+                        ],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    /// A pipeline whose queue holds one request and whose writer never drains it.
+    fn stuck_pipeline() -> (Pipeline, mpsc::Receiver<Submission>) {
+        let (tx, rx) = mpsc::channel(1);
+        let p = Pipeline::new(tx, Prices::default(), Arc::default(), 1 << 20);
+        (p, rx)
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once_never_queued_without_bound() {
+        let (p, _rx) = stuck_pipeline();
+        let first = {
+            let p = p.clone();
+            tokio::spawn(async move {
+                p.submit(
+                    Protocol::Grpc,
+                    Request::Logs(one_record("a")),
+                    Refused::default(),
+                )
+                .await
+            })
+        };
+        tokio::task::yield_now().await;
+        while p.inner.tx.capacity() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let second = p
+            .submit(
+                Protocol::Grpc,
+                Request::Logs(one_record("b")),
+                Refused::default(),
+            )
+            .await;
+        assert!(matches!(second, Err(IngestError::Busy)), "{second:?}");
+        first.abort();
+
+        // OTLP/HTTP says 503 with Retry-After; OTLP/gRPC says UNAVAILABLE.
+        let resp = http::router(p.clone())
+            .oneshot(
+                HttpRequest::post("/v1/logs")
+                    .header("content-type", "application/x-protobuf")
+                    .body(Body::from(one_record("c").encode_to_vec()))
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            resp.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        let status = grpc::Receiver::new(p.clone())
+            .submit(Request::Logs(one_record("d")))
+            .await
+            .expect_err("refused");
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+
+        let rows = p.stats().snapshot();
+        let rejected: u64 = rows.iter().map(|r| r.counters.rejected).sum();
+        assert_eq!(rejected, 3, "refused records are counted: {rows:?}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_pipeline_refuses_with_a_retryable_error() {
+        let (p, rx) = stuck_pipeline();
+        drop(rx);
+        let r = p
+            .submit(
+                Protocol::HttpJson,
+                Request::Logs(one_record("a")),
+                Refused::default(),
+            )
+            .await;
+        assert!(matches!(r, Err(IngestError::Closed)), "{r:?}");
     }
 }

@@ -120,6 +120,8 @@ pub fn replay(dir: &Path) -> (Vec<Session>, Commit) {
             .apply(out.events, 1_000 + i as i64, &NoBacking)
             .unwrap_or_else(|e| panic!("{}: apply failed: {e}", b.name));
         all.events.extend(applied.commit.events);
+        all.encoded_attributes
+            .extend(applied.commit.encoded_attributes);
         all.turns.extend(applied.commit.turns);
         all.facts.extend(applied.commit.facts);
     }

@@ -196,6 +196,9 @@ pub struct SessionEvent {
     pub cwd: Option<String>,
     /// The stored form; `seq` and `session_id` are filled in by the tracker.
     pub event: Event,
+    /// `event.attributes`, already encoded as protobuf (see [`SessionEvent::seal`]); empty
+    /// until sealed.
+    pub encoded_attributes: Vec<u8>,
 }
 
 impl SessionEvent {
@@ -216,6 +219,23 @@ impl SessionEvent {
                 source: signal.source().to_owned(),
                 ..Event::default()
             },
+            encoded_attributes: Vec::new(),
+        }
+    }
+
+    /// Encodes the attributes, the bulk of a stored event, and drops them from `event`. Ingest
+    /// workers call this, in parallel, so that the single store writer only appends the bytes
+    /// (a protobuf message may be written as the concatenation of its fields) and never copies
+    /// or frees the attribute lists itself.
+    pub fn seal(&mut self) {
+        use prost::Message;
+        let attributes = std::mem::take(&mut self.event.attributes);
+        if !attributes.is_empty() {
+            self.encoded_attributes = Event {
+                attributes,
+                ..Event::default()
+            }
+            .encode_to_vec();
         }
     }
 

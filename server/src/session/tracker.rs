@@ -167,7 +167,7 @@ impl Tracker {
                 &id,
                 now,
                 &mut self.next_seq,
-                &mut out.commit.events,
+                &mut out.commit,
                 &mut touched_turns,
             );
             if live.session.events != before && !touched_sessions.contains(&id) {
@@ -237,7 +237,7 @@ impl Live {
         id: &str,
         now: i64,
         next_seq: &mut u64,
-        out: &mut Vec<Event>,
+        out: &mut Commit,
         touched_turns: &mut HashSet<(String, String)>,
     ) {
         let Some(kind) = ev.kind() else { return };
@@ -352,7 +352,8 @@ impl Live {
         *next_seq += 1;
         s.events += 1;
         s.last_seq = seq;
-        out.push(event);
+        out.events.push(event);
+        out.encoded_attributes.push(ev.encoded_attributes);
 
         if let Some(next) = next.filter(|n| *n != current) {
             let reason = kind.as_str().to_owned();
@@ -361,7 +362,11 @@ impl Live {
                 session_id: id.to_owned(),
                 time_unix_nano: t,
                 kind: EventKind::StateChanged.as_str().into(),
-                turn_id: out.last().map(|e| e.turn_id.clone()).unwrap_or_default(),
+                turn_id: out
+                    .events
+                    .last()
+                    .map(|e| e.turn_id.clone())
+                    .unwrap_or_default(),
                 source: "observatory".into(),
                 state: next.as_str().into(),
                 previous_state: current.as_str().into(),
@@ -376,7 +381,8 @@ impl Live {
             if next == State::Ended {
                 s.end_reason = reason;
             }
-            out.push(change);
+            out.events.push(change);
+            out.encoded_attributes.push(Vec::new());
         }
     }
 }

@@ -1,0 +1,134 @@
+//! The command line as scripts use it.
+
+use std::process::Command;
+
+fn observatory() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_observatory"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OBSERVATORY_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+#[test]
+fn print_config_prints_the_commented_example() {
+    let out = observatory().arg("print-config").output().expect("run");
+    assert!(out.status.success());
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/example.toml"
+    ))
+    .expect("example");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), example);
+}
+
+#[test]
+fn version_is_printed() {
+    let out = observatory().arg("--version").output().expect("run");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("observatory {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn mistakes_are_refused_with_a_message_that_names_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
+        (vec!["--no-such-flag".into()], vec![], "--no-such-flag"),
+        (
+            vec!["--grpc-addr".into(), "localhost".into()],
+            vec![],
+            "--grpc-addr",
+        ),
+        (
+            vec![
+                "--config".into(),
+                dir.path().join("missing.toml").display().to_string(),
+            ],
+            vec![],
+            "missing.toml",
+        ),
+        (
+            vec![],
+            vec![("OBSERVATORY_APP_ADDR", "not-an-address")],
+            "OBSERVATORY_APP_ADDR",
+        ),
+        (
+            vec!["--log-level".into(), "loud=[".into()],
+            vec![],
+            "log level",
+        ),
+    ];
+    for (args, env, says) in cases {
+        let mut c = observatory();
+        c.args(&args).arg("--data-dir").arg(dir.path());
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} {env:?} should fail");
+        assert!(stderr.contains(says), "{args:?} {env:?}: {stderr}");
+    }
+}
+
+#[test]
+fn serve_is_the_default_and_the_named_command_and_stops_cleanly_on_sigterm() {
+    use std::io::BufRead;
+    for serve in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = observatory();
+        if serve {
+            c.arg("serve");
+        }
+        let mut child = c
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args([
+                "--grpc-addr",
+                "127.0.0.1:0",
+                "--http-addr",
+                "127.0.0.1:0",
+                "--app-addr",
+                "127.0.0.1:0",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let listening = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.contains("observatory is listening"));
+        let Some(line) = listening else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve={serve}: never listened");
+        };
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let status = child.wait().expect("wait");
+        assert!(
+            line.contains("app_addr=127.0.0.1:"),
+            "the bound addresses are logged, uncoloured: {line}"
+        );
+        assert!(
+            status.success(),
+            "serve={serve}: SIGTERM gives a clean exit, got {status:?}"
+        );
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        assert!(
+            rest.iter().any(|l| l.contains("stopped cleanly")),
+            "{rest:?}"
+        );
+        assert!(dir.path().join("observatory.redb").exists());
+    }
+}
