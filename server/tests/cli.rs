@@ -34,10 +34,13 @@ fn version_is_printed() {
     );
 }
 
+/// Arguments, environment, and what the error message must name.
+type Mistake<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
+
 #[test]
 fn mistakes_are_refused_with_a_message_that_names_them() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Mistake> = vec![
         (vec!["--no-such-flag".into()], vec![], "--no-such-flag"),
         (
             vec!["--grpc-addr".into(), "localhost".into()],

@@ -61,7 +61,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::attrs::{Attrs, any_str};
-use super::{EventKind, Sink};
+use super::{EventKind, Sink, nanos, span_ms};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::{Metric, NumberDataPoint, metric::Data};
 use crate::proto::store::Tokens;
@@ -250,22 +250,14 @@ fn status_code(a: Attrs<'_>) -> Option<i32> {
 
 /// `time_unix_nano`, else `observed_time_unix_nano`, else the `event.timestamp` attribute.
 fn log_time(record: &LogRecord, a: Attrs<'_>) -> i64 {
-    let t = if record.time_unix_nano > 0 {
-        record.time_unix_nano
-    } else {
-        record.observed_time_unix_nano
-    };
+    let t = super::log_time(record);
     if t > 0 {
-        return nanos(t);
+        return t;
     }
     a.str("event.timestamp")
         .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
         .and_then(|d| i64::try_from(d.unix_timestamp_nanos()).ok())
         .unwrap_or(0)
-}
-
-fn nanos(t: u64) -> i64 {
-    i64::try_from(t).unwrap_or(i64::MAX)
 }
 
 pub fn spans(spans: Vec<Span>, out: &mut Sink<'_>) {
@@ -370,11 +362,6 @@ fn span_error(span: &Span) -> bool {
     span.status
         .as_ref()
         .is_some_and(|s| s.code == StatusCode::Error as i32)
-}
-
-fn span_ms(span: &Span) -> Option<f64> {
-    (span.end_time_unix_nano >= span.start_time_unix_nano && span.start_time_unix_nano > 0)
-        .then(|| (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / 1e6)
 }
 
 pub fn metrics(metrics: Vec<Metric>, out: &mut Sink<'_>) {

@@ -22,7 +22,7 @@
 //! one sub-agent share an id — fine for the one-task sub-agents Codex spawns.
 
 use super::attrs::Attrs;
-use super::{EventKind, Sink};
+use super::{EventKind, Sink, id_hex, log_time, nanos, span_ms};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
 use crate::proto::store::Tokens;
@@ -105,15 +105,11 @@ fn log(mut record: LogRecord, out: &mut Sink<'_>) {
 
     let mut e = out.event(session, kind);
     let ev = &mut e.event;
-    ev.time_unix_nano = nanos(if record.time_unix_nano > 0 {
-        record.time_unix_nano
-    } else {
-        record.observed_time_unix_nano
-    });
+    ev.time_unix_nano = log_time(&record);
     ev.name = name.unwrap_or_default().to_owned();
     ev.duration_ms = a.f64("duration_ms");
     if kind != EventKind::SessionStarted {
-        if let Some(turn) = trace_hex(&record.trace_id) {
+        if let Some(turn) = id_hex(&record.trace_id) {
             ev.turn_id = turn;
         } else if kind == EventKind::Prompt {
             // Without trace context a prompt still has to open a turn of its own.
@@ -195,11 +191,11 @@ fn turn_span(mut span: Span, out: &mut Sink<'_>) {
     let ev = &mut e.event;
     ev.time_unix_nano = nanos(span.end_time_unix_nano);
     ev.name = std::mem::take(&mut span.name);
-    ev.turn_id = trace_hex(&span.trace_id)
+    ev.turn_id = id_hex(&span.trace_id)
         .or_else(|| a.str("turn.id").map(str::to_owned))
         .unwrap_or_default();
     ev.model = a.str("model").unwrap_or_default().to_owned();
-    ev.duration_ms = duration_ms(&span);
+    ev.duration_ms = span_ms(&span);
     if failed {
         ev.error = span.status.take().map(|s| s.message).unwrap_or_default();
     }
@@ -216,24 +212,10 @@ fn session_loop_span(mut span: Span, out: &mut Sink<'_>) {
     };
     let mut e = out.event(session, EventKind::SessionEnded);
     e.event.time_unix_nano = nanos(span.end_time_unix_nano);
-    e.event.duration_ms = duration_ms(&span);
+    e.event.duration_ms = span_ms(&span);
     e.event.name = std::mem::take(&mut span.name);
     e.event.attributes = std::mem::take(&mut span.attributes);
     out.push(e);
-}
-
-/// A trace id as lowercase hex; `None` when absent or all zero (no trace context).
-fn trace_hex(id: &[u8]) -> Option<String> {
-    (!id.is_empty() && id.iter().any(|b| *b != 0)).then(|| hex::encode(id))
-}
-
-fn nanos(t: u64) -> i64 {
-    i64::try_from(t).unwrap_or(0)
-}
-
-fn duration_ms(span: &Span) -> Option<f64> {
-    (span.start_time_unix_nano > 0 && span.end_time_unix_nano >= span.start_time_unix_nano)
-        .then(|| (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / 1e6)
 }
 
 #[cfg(test)]

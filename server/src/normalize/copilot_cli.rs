@@ -21,7 +21,7 @@
 //! estimated from the price table.
 
 use super::attrs::Attrs;
-use super::{EventKind, SessionEvent, Sink};
+use super::{EventKind, SessionEvent, Sink, id_hex, nanos, span_ms};
 use crate::proto::common::any_value::Value;
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
@@ -92,7 +92,7 @@ fn prompt(span: &mut Span, out: &mut Sink<'_>) {
     };
     let mut e = out.event(session, EventKind::Prompt);
     e.event.time_unix_nano = nanos(span.start_time_unix_nano);
-    e.event.turn_id = turn_id(span);
+    e.event.turn_id = id_hex(&span.trace_id).unwrap_or_default();
     e.event.name.clone_from(&span.name);
     // The prompt's own facts: its interaction id (the text is in the span only with capture on).
     if let Some(m) = span
@@ -136,8 +136,8 @@ fn span_fact(mut span: Span, out: &mut Sink<'_>) {
     let ended = shutdown(&mut span.events, session, out);
     let ev = &mut e.event;
     ev.time_unix_nano = nanos(span.end_time_unix_nano);
-    ev.turn_id = turn_id(&span);
-    ev.duration_ms = duration_ms(&span);
+    ev.turn_id = id_hex(&span.trace_id).unwrap_or_default();
+    ev.duration_ms = span_ms(&span);
     ev.status_code = end.status_code;
     ev.error = end.error;
     match kind {
@@ -271,25 +271,6 @@ fn shutdown(events: &mut [span::Event], session: &str, out: &Sink<'_>) -> Option
     e.event.name = std::mem::take(&mut m.name);
     e.event.attributes = std::mem::take(&mut m.attributes);
     Some(e)
-}
-
-/// The turn a span belongs to: its trace, as lowercase hex.
-fn turn_id(span: &Span) -> String {
-    let id = &span.trace_id;
-    if id.iter().any(|b| *b != 0) {
-        hex::encode(id)
-    } else {
-        String::new()
-    }
-}
-
-fn nanos(t: u64) -> i64 {
-    i64::try_from(t).unwrap_or(0)
-}
-
-fn duration_ms(span: &Span) -> Option<f64> {
-    (span.start_time_unix_nano > 0 && span.end_time_unix_nano >= span.start_time_unix_nano)
-        .then(|| (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / 1e6)
 }
 
 #[cfg(test)]

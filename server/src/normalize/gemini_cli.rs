@@ -18,7 +18,7 @@
 //! `AfterAgent` / `SessionEnd` hooks), and no cost: cost is estimated from the price table.
 
 use super::attrs::Attrs;
-use super::{EventKind, Sink};
+use super::{EventKind, Sink, log_time};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
 use crate::proto::store::Tokens;
@@ -140,15 +140,6 @@ fn status_code(a: Attrs<'_>) -> Option<i32> {
     a.i64("status_code")
         .or_else(|| a.i64("http.status_code"))
         .and_then(|c| i32::try_from(c).ok())
-}
-
-fn log_time(r: &LogRecord) -> i64 {
-    let t = if r.time_unix_nano != 0 {
-        r.time_unix_nano
-    } else {
-        r.observed_time_unix_nano
-    };
-    i64::try_from(t).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

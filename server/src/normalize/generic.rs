@@ -37,7 +37,7 @@
 //! `gen_ai.usage.cost`) when present, else the price table (estimated), else unknown.
 
 use super::attrs::{Attrs, any_str};
-use super::{Agent, EventKind, Prices, Sink};
+use super::{Agent, EventKind, Prices, Sink, log_time, nanos, span_ms};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
 use crate::proto::store::{Event, Tokens};
@@ -323,15 +323,6 @@ fn error_text(span: &Span, a: Attrs<'_>) -> String {
         .to_owned()
 }
 
-fn span_ms(span: &Span) -> Option<f64> {
-    (span.end_time_unix_nano >= span.start_time_unix_nano && span.start_time_unix_nano > 0)
-        .then(|| (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / 1e6)
-}
-
-fn nanos(t: u64) -> i64 {
-    i64::try_from(t).unwrap_or(i64::MAX)
-}
-
 pub fn logs(records: Vec<LogRecord>, out: &mut Sink<'_>) {
     let resource = out.ctx.resource;
     for record in records {
@@ -363,12 +354,7 @@ pub fn logs(records: Vec<LogRecord>, out: &mut Sink<'_>) {
             }
         };
         let mut e = out.event(sid, kind);
-        let t = if record.time_unix_nano > 0 {
-            record.time_unix_nano
-        } else {
-            record.observed_time_unix_nano
-        };
-        e.event.time_unix_nano = nanos(t);
+        e.event.time_unix_nano = log_time(&record);
         e.event.name = name.to_owned();
         match kind {
             EventKind::ApiRequest | EventKind::ApiError => {

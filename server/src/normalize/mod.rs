@@ -408,6 +408,31 @@ pub fn metrics(req: ExportMetricsServiceRequest, prices: &Prices, out: &mut Norm
     }
 }
 
+/// A protobuf `fixed64` time as the signed nanoseconds we store; 0 (unknown) when out of range.
+pub(crate) fn nanos(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(0)
+}
+
+/// A log record's time: `time_unix_nano`, else `observed_time_unix_nano`; 0 when neither is set.
+pub(crate) fn log_time(r: &LogRecord) -> i64 {
+    nanos(if r.time_unix_nano != 0 {
+        r.time_unix_nano
+    } else {
+        r.observed_time_unix_nano
+    })
+}
+
+/// How long a span lasted, when both ends are known and in order.
+pub(crate) fn span_ms(span: &Span) -> Option<f64> {
+    (span.start_time_unix_nano > 0 && span.end_time_unix_nano >= span.start_time_unix_nano)
+        .then(|| (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / 1e6)
+}
+
+/// A trace or span id as lowercase hex; `None` when absent or all zero (no trace context).
+pub(crate) fn id_hex(id: &[u8]) -> Option<String> {
+    id.iter().any(|b| *b != 0).then(|| hex::encode(id))
+}
+
 /// How many data points a metric carries: the unit OTLP counts metrics in.
 pub fn data_points(m: &Metric) -> usize {
     use crate::proto::metrics::metric::Data;

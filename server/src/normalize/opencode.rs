@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::attrs::{Attrs, kv_str};
-use super::{EventKind, Sink};
+use super::{EventKind, Sink, log_time, nanos, span_ms};
 use crate::proto::common::{AnyValue, any_value::Value};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
@@ -95,7 +95,7 @@ fn model_call(mut span: Span, out: &mut Sink<'_>) {
         ])
         .unwrap_or("")
         .to_owned();
-    ev.duration_ms = duration_ms(&span);
+    ev.duration_ms = span_ms(&span);
     if let Some(error) = error {
         ev.error = error;
     } else {
@@ -152,7 +152,7 @@ fn tool(mut span: Span, name_key: &str, id_key: &str, out: &mut Sink<'_>) {
     ev.turn_id = hex::encode(&span.trace_id);
     ev.tool_name = a.str(name_key).unwrap_or("").to_owned();
     ev.tool_call_id = a.str(id_key).unwrap_or("").to_owned();
-    ev.duration_ms = duration_ms(&span);
+    ev.duration_ms = span_ms(&span);
     let error = failure(&span);
     ev.success = Some(error.is_none());
     ev.error = error.unwrap_or("").to_owned();
@@ -301,23 +301,6 @@ fn failure(span: &Span) -> Option<&str> {
         .as_ref()
         .filter(|s| s.code == StatusCode::Error as i32)
         .map(|s| s.message.as_str())
-}
-
-fn duration_ms(span: &Span) -> Option<f64> {
-    (span.end_time_unix_nano >= span.start_time_unix_nano && span.start_time_unix_nano > 0)
-        .then(|| (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / 1e6)
-}
-
-fn nanos(t: u64) -> i64 {
-    i64::try_from(t).unwrap_or(i64::MAX)
-}
-
-fn log_time(r: &LogRecord) -> i64 {
-    nanos(if r.time_unix_nano != 0 {
-        r.time_unix_nano
-    } else {
-        r.observed_time_unix_nano
-    })
 }
 
 #[cfg(test)]
