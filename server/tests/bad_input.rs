@@ -382,6 +382,26 @@ async fn grpc_refuses_garbage_and_oversized_messages_and_keeps_serving() {
     let err = c.export(too_big).await.expect_err("over the limit");
     assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");
 
+    // A gzip bomb: small on the wire, far over the limit once inflated.
+    let mut bomb = logs_request(&claude_logs("g", 1));
+    bomb.resource_logs[0].scope_logs[0].log_records[0]
+        .attributes
+        .push(observatory::normalize::attrs::kv_str(
+            "padding",
+            &"a".repeat(8 << 20),
+        ));
+    let mut gz = LogsServiceClient::connect(server.grpc_url())
+        .await
+        .expect("connect")
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .max_encoding_message_size(64 << 20);
+    let err = gz
+        .export(bomb)
+        .await
+        .expect_err("inflated size over the limit");
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("size limit"), "{err:?}");
+
     // A frame that is not an ExportLogsServiceRequest.
     let raw = reqwest::Client::builder()
         .http2_prior_knowledge()

@@ -73,6 +73,8 @@ fn log(mut record: LogRecord, out: &mut Sink<'_>) {
     };
     let time = log_time(&record);
     let mut e = out.event(session, kind);
+    // Gemini CLI puts the Node.js version in `service.version`, not its own: not worth showing.
+    e.service_version = None;
     let ev = &mut e.event;
     ev.time_unix_nano = time;
     ev.name = name.to_owned();

@@ -4,6 +4,7 @@
 
 pub mod writer;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,15 +15,13 @@ use crate::proto::store::{Event, Session, Turn};
 
 /// seq → Event
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
-/// (session id, seq) → (): each session's events in order.
-const SESSION_EVENTS: TableDefinition<(&str, u64), ()> = TableDefinition::new("session_events");
+/// (session id, seq) → the event's fact key ("" for none): each session's events in order, and
+/// the facts it has recorded, so deduplication survives a restart without a table of its own.
+const SESSION_EVENTS: TableDefinition<(&str, u64), &str> = TableDefinition::new("session_events");
 /// session id → Session
 const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 /// (session id, turn id) → Turn
 const TURNS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("turns");
-/// (session id, fact key) → seq of the event that reported the fact first (deduplication that
-/// survives restarts).
-const FACTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("facts");
 /// Named counters: `last_seq`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -77,7 +76,7 @@ pub struct Commit {
     pub encoded_attributes: Vec<Vec<u8>>,
     pub sessions: Vec<Session>,
     pub turns: Vec<Turn>,
-    /// (session id, fact key, seq)
+    /// (session id, fact key, seq of the event that reported it)
     pub facts: Vec<(String, String, u64)>,
 }
 
@@ -113,7 +112,6 @@ impl Store {
         tx.open_table(SESSION_EVENTS)?;
         tx.open_table(SESSIONS)?;
         tx.open_table(TURNS)?;
-        tx.open_table(FACTS)?;
         tx.open_table(META)?;
         tx.commit()?;
         Ok(())
@@ -128,7 +126,6 @@ impl Store {
         let tx = begin_write(&self.db)?;
         {
             let mut events = tx.open_table(EVENTS)?;
-            let mut index = tx.open_table(SESSION_EVENTS)?;
             let mut buf = Vec::with_capacity(1024);
             let no_extra = Vec::new();
             for (i, e) in c.events.iter().enumerate() {
@@ -136,7 +133,23 @@ impl Store {
                 e.encode(&mut buf)?;
                 buf.extend_from_slice(c.encoded_attributes.get(i).unwrap_or(&no_extra));
                 events.insert(e.seq, buf.as_slice())?;
-                index.insert((e.session_id.as_str(), e.seq), ())?;
+            }
+            // Inserted in key order: a batch interleaves sessions, and B-tree inserts in order
+            // touch each page once.
+            let facts: HashMap<u64, &str> = c
+                .facts
+                .iter()
+                .map(|(_, key, seq)| (*seq, key.as_str()))
+                .collect();
+            let mut keys: Vec<(&str, u64)> = c
+                .events
+                .iter()
+                .map(|e| (e.session_id.as_str(), e.seq))
+                .collect();
+            keys.sort_unstable();
+            let mut index = tx.open_table(SESSION_EVENTS)?;
+            for key in keys {
+                index.insert(key, facts.get(&key.1).copied().unwrap_or(""))?;
             }
             let mut sessions = tx.open_table(SESSIONS)?;
             for s in &c.sessions {
@@ -148,10 +161,6 @@ impl Store {
                     (t.session_id.as_str(), t.id.as_str()),
                     t.encode_to_vec().as_slice(),
                 )?;
-            }
-            let mut facts = tx.open_table(FACTS)?;
-            for (session, key, seq) in &c.facts {
-                facts.insert((session.as_str(), key.as_str()), *seq)?;
             }
             if let Some(last) = c.events.iter().map(|e| e.seq).max() {
                 let mut meta = tx.open_table(META)?;
@@ -207,15 +216,14 @@ impl Store {
     /// The fact keys a session has seen, for deduplication after a restart.
     pub fn fact_keys(&self, session_id: &str) -> Result<Vec<String>> {
         let tx = self.db.begin_read()?;
-        let t = tx.open_table(FACTS)?;
+        let t = tx.open_table(SESSION_EVENTS)?;
         let mut out = Vec::new();
-        for row in t.range((session_id, "")..)? {
-            let (k, _) = row?;
-            let (s, key) = k.value();
-            if s != session_id {
-                break;
+        for row in t.range((session_id, 0)..=(session_id, u64::MAX))? {
+            let (_, key) = row?;
+            let key = key.value();
+            if !key.is_empty() {
+                out.push(key.to_owned());
             }
-            out.push(key.to_owned());
         }
         Ok(out)
     }
@@ -283,4 +291,71 @@ fn set_private(path: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("setting permissions of {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::{Agent, EventKind, SessionEvent, Signal};
+    use crate::session::Tracker;
+
+    fn tool(id: &str, t: i64) -> SessionEvent {
+        let mut e = SessionEvent::new(
+            Agent::ClaudeCode,
+            "s1",
+            EventKind::ToolFinished,
+            Signal::Logs,
+        );
+        e.fact_key = Some(format!("tool:{id}"));
+        e.event.time_unix_nano = t;
+        e.event.attributes = vec![crate::normalize::attrs::kv_str("tool_use_id", id)];
+        e.seal();
+        e
+    }
+
+    #[test]
+    fn sessions_facts_and_sealed_attributes_survive_a_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let mut tracker = Tracker::new(store.last_seq().expect("seq"));
+            let a = tracker
+                .apply(vec![tool("t1", 1), tool("t2", 2)], 3, &store)
+                .expect("apply");
+            store.write(&a.commit).expect("write");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(store.last_seq().expect("seq"), 2);
+        let mut keys = store.fact_keys("claude_code:s1").expect("facts");
+        keys.sort();
+        assert_eq!(keys, ["tool:t1", "tool:t2"]);
+        // The attributes encoded by the ingest worker come back whole.
+        let events = store
+            .session_events("claude_code:s1", 0, 10)
+            .expect("events");
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            crate::normalize::attrs::Attrs(&events[1].attributes).str("tool_use_id"),
+            Some("t2")
+        );
+
+        // A fresh tracker (a restarted server) still knows the facts: a repeat is dropped and the
+        // session's counters are not bumped, while seqs carry on from the store.
+        let mut tracker = Tracker::new(store.last_seq().expect("seq"));
+        let a = tracker
+            .apply(vec![tool("t2", 4), tool("t3", 5)], 6, &store)
+            .expect("apply");
+        assert_eq!(a.duplicates, [0]);
+        assert_eq!(
+            a.commit.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [3]
+        );
+        store.write(&a.commit).expect("write");
+        let s = store
+            .session("claude_code:s1")
+            .expect("read")
+            .expect("session");
+        assert_eq!(s.counts.map(|c| c.tool_calls), Some(3));
+        assert_eq!(store.event_count().expect("count"), 3);
+    }
 }
