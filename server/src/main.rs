@@ -26,8 +26,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         .enable_all()
         .build()?
         .block_on(async {
+            let stop = shutdown_signal()?;
             let running = observatory::app::start(&config, &data_dir).await?;
-            shutdown_signal().await;
+            stop.await;
             tracing::info!("shutting down: finishing in-flight requests and committing");
             running.shutdown().await?;
             tracing::info!("stopped cleanly");
@@ -50,26 +51,22 @@ fn init_logging(config: &Config) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Listens for SIGINT and SIGTERM. Created before the server starts, so a signal sent the moment
+/// it logs that it listens is already caught.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }

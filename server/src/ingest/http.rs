@@ -10,7 +10,7 @@ use axum::extract::{Request as HttpRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use prost::Message;
 
 use super::{IngestError, Pipeline, Protocol, Refused, Request, json, partial};
@@ -302,13 +302,30 @@ pub(crate) enum ReadError {
     Io(String),
 }
 
-/// Reads a body, refusing it as soon as it passes `max` bytes.
-pub(crate) async fn read_limited(body: Body, max: usize) -> Result<Bytes, ReadError> {
-    match Limited::new(body, max).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ReadError::TooLarge),
-        Err(e) => Err(ReadError::Io(e.to_string())),
+/// Reads a body, refusing it once it passes `max` bytes. The rest of an oversized body is read
+/// and thrown away (up to a bound), so the client finishes sending and sees the 413 instead of a
+/// connection reset.
+pub(crate) async fn read_limited(mut body: Body, max: usize) -> Result<Bytes, ReadError> {
+    /// How much of an oversized body is drained before the connection is given up.
+    const DRAIN_MAX: usize = 64 * 1024 * 1024;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ReadError::Io(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= max {
+            buf.extend_from_slice(&data);
+        } else if seen > max.saturating_add(DRAIN_MAX) {
+            break;
+        }
     }
+    if seen > max {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(buf.freeze())
 }
 
 /// Inflates gzip, refusing output beyond `max` bytes (a gzip bomb is stopped at the limit).

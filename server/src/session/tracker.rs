@@ -83,6 +83,13 @@ impl Backing for Store {
     }
 }
 
+/// Whether `id` is already the id of the event's session (`<agent>:<native id>`).
+fn same_session(id: &str, ev: &SessionEvent) -> bool {
+    id.strip_prefix(ev.agent.as_str())
+        .and_then(|rest| rest.strip_prefix(':'))
+        .is_some_and(|native| native == ev.native_id)
+}
+
 /// A backing with nothing in it, for a fresh tracker in tests.
 pub struct NoBacking;
 
@@ -97,6 +104,10 @@ struct Live {
     turns: HashMap<String, Turn>,
     /// Facts already recorded, so a second report of the same one is dropped.
     facts: HashSet<String>,
+    /// Changed by the batch being applied, and so to be written with it.
+    dirty: bool,
+    /// Turns changed by the batch being applied.
+    dirty_turns: Vec<String>,
 }
 
 pub struct Tracker {
@@ -130,16 +141,22 @@ impl Tracker {
         backing: &dyn Backing,
     ) -> Result<Applied, StoreError> {
         let mut out = Applied::default();
-        let mut touched_sessions: Vec<String> = Vec::new();
-        let mut touched_turns: HashSet<(String, String)> = HashSet::new();
+        // Sessions changed by this batch, in first-touch order; each is written once.
+        let mut touched: Vec<String> = Vec::new();
+        let mut id = String::new();
         for (pos, ev) in events.into_iter().enumerate() {
-            let id = ev.session_id();
+            // Batches come in runs of one session: build its id only when the session changes.
+            if !same_session(&id, &ev) {
+                id = ev.session_id();
+            }
             if !self.sessions.contains_key(&id) {
                 let live = match backing.load(&id)? {
                     Some(l) => Live {
                         session: l.session,
                         turns: l.turns.into_iter().map(|t| (t.id.clone(), t)).collect(),
                         facts: l.facts.into_iter().collect(),
+                        dirty: false,
+                        dirty_turns: Vec::new(),
                     },
                     None => Live::new(&id, &ev, now),
                 };
@@ -148,40 +165,36 @@ impl Tracker {
             let Some(live) = self.sessions.get_mut(&id) else {
                 continue;
             };
-            if let Some(key) = &ev.fact_key {
-                if !live.facts.insert(key.clone()) {
-                    out.duplicates.push(pos);
-                    continue;
-                }
-                out.commit
-                    .facts
-                    .push((id.clone(), key.clone(), self.next_seq));
-            }
             if live.repeats_turn_end(&ev) {
                 out.duplicates.push(pos);
                 continue;
             }
+            if let Some(key) = &ev.fact_key {
+                if live.facts.contains(key) {
+                    out.duplicates.push(pos);
+                    continue;
+                }
+                live.facts.insert(key.clone());
+                out.commit
+                    .facts
+                    .push((id.clone(), key.clone(), self.next_seq));
+            }
             let before = live.session.events;
-            live.apply(
-                ev,
-                &id,
-                now,
-                &mut self.next_seq,
-                &mut out.commit,
-                &mut touched_turns,
-            );
-            if live.session.events != before && !touched_sessions.contains(&id) {
-                touched_sessions.push(id);
+            live.apply(ev, &id, now, &mut self.next_seq, &mut out.commit);
+            if live.session.events != before && !live.dirty {
+                live.dirty = true;
+                touched.push(id.clone());
             }
         }
-        for id in touched_sessions {
-            if let Some(live) = self.sessions.get(&id) {
+        for id in touched {
+            if let Some(live) = self.sessions.get_mut(&id) {
+                live.dirty = false;
                 out.commit.sessions.push(live.session.clone());
-            }
-        }
-        for (sid, tid) in touched_turns {
-            if let Some(t) = self.sessions.get(&sid).and_then(|l| l.turns.get(&tid)) {
-                out.commit.turns.push(t.clone());
+                for tid in std::mem::take(&mut live.dirty_turns) {
+                    if let Some(t) = live.turns.get(&tid) {
+                        out.commit.turns.push(t.clone());
+                    }
+                }
             }
         }
         Ok(out)
@@ -228,6 +241,8 @@ impl Live {
             },
             turns: HashMap::new(),
             facts: HashSet::new(),
+            dirty: false,
+            dirty_turns: Vec::new(),
         }
     }
 
@@ -238,7 +253,6 @@ impl Live {
         now: i64,
         next_seq: &mut u64,
         out: &mut Commit,
-        touched_turns: &mut HashSet<(String, String)>,
     ) {
         let Some(kind) = ev.kind() else { return };
         let s = &mut self.session;
@@ -317,7 +331,9 @@ impl Live {
                 }
                 _ => {}
             }
-            touched_turns.insert((id.to_owned(), turn.id.clone()));
+            if !self.dirty_turns.contains(&turn.id) {
+                self.dirty_turns.push(turn.id.clone());
+            }
         }
 
         // State.
