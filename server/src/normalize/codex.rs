@@ -126,7 +126,7 @@ fn log(mut record: LogRecord, out: &mut Sink<'_>) {
             if kind == EventKind::ToolFinished {
                 ev.success = a.bool("success");
                 if !ev.tool_call_id.is_empty() {
-                    e.fact_key = Some(format!("tool_finished:{}", ev.tool_call_id));
+                    e.fact_key = Some(format!("tool:{}", ev.tool_call_id));
                 }
             }
         }
@@ -710,7 +710,7 @@ mod tests {
             (t.event.success, t.event.duration_ms),
             (Some(false), Some(74.0))
         );
-        assert_eq!(t.fact_key.as_deref(), Some("tool_finished:call_1"));
+        assert_eq!(t.fact_key.as_deref(), Some("tool:call_1"));
         assert_eq!(n.events[2].event.turn_id, "prompt-2000");
     }
 

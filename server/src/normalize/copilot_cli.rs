@@ -160,7 +160,7 @@ fn span_fact(mut span: Span, out: &mut Sink<'_>) {
             ev.tool_name = a.str("gen_ai.tool.name").unwrap_or_default().to_owned();
             ev.tool_call_id = a.str("gen_ai.tool.call.id").unwrap_or_default().to_owned();
             if !ev.tool_call_id.is_empty() {
-                e.fact_key = Some(format!("tool_finished:{}", ev.tool_call_id));
+                e.fact_key = Some(format!("tool:{}", ev.tool_call_id));
             }
         }
         EventKind::SubagentFinished => ev.success = Some(!end.failed),
@@ -721,7 +721,7 @@ mod tests {
         );
         assert_eq!(
             (e.event.error.as_str(), e.fact_key.as_deref()),
-            ("boom (ToolError)", Some("tool_finished:toolu_1"))
+            ("boom (ToolError)", Some("tool:toolu_1"))
         );
     }
 

@@ -188,7 +188,9 @@ pub struct SessionEvent {
     pub agent: Agent,
     pub native_id: String,
     /// Names the fact when the agent reports it twice (a log and a span for the same tool call):
-    /// the tracker keeps the first and drops the rest. `None` for facts reported once.
+    /// the tracker keeps the first and drops the rest. `None` for facts reported once. Every
+    /// source uses the same names, so hooks and telemetry meet: `tool:<tool call id>`,
+    /// `api:<request id>`, `api_error:<request id>`, `turn_failed:<turn id>`.
     pub fact_key: Option<String>,
     /// `service.version` of the resource, kept on the session.
     pub service_version: Option<String>,
