@@ -30,17 +30,6 @@ impl<'a> Attrs<'a> {
         })
     }
 
-    /// Any scalar value as a string: `"abc"`, `12`, `true`.
-    pub fn string(&self, key: &str) -> Option<String> {
-        match self.get(key)? {
-            Value::StringValue(s) if !s.is_empty() => Some(s.clone()),
-            Value::IntValue(i) => Some(i.to_string()),
-            Value::DoubleValue(d) => Some(d.to_string()),
-            Value::BoolValue(b) => Some(b.to_string()),
-            _ => None,
-        }
-    }
-
     pub fn f64(&self, key: &str) -> Option<f64> {
         let v = match self.get(key)? {
             Value::IntValue(i) => *i as f64,
@@ -175,7 +164,6 @@ mod tests {
         assert_eq!(a.bool("b"), Some(true));
         assert_eq!(a.f64("i"), Some(7.0));
         assert_eq!(a.i64("d"), Some(3));
-        assert_eq!(a.string("i").as_deref(), Some("7"));
         assert_eq!(a.f64("nan"), None);
         assert_eq!(a.u64("neg"), None);
         assert_eq!(a.str("missing"), None);

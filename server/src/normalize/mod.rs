@@ -273,12 +273,6 @@ pub struct Normalized {
     pub tally: BTreeMap<(Agent, Signal), RecordTally>,
 }
 
-impl Normalized {
-    pub fn records(&self) -> u64 {
-        self.tally.values().map(|t| t.records).sum()
-    }
-}
-
 /// What an adapter needs to know about the resource and scope its records came from.
 pub struct Ctx<'a> {
     pub agent: Agent,
