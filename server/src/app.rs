@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::ingest::{self, Pipeline, Stats};
+use crate::live::Hub;
 use crate::normalize::Prices;
 use crate::store::Store;
 use crate::store::writer::Writer;
@@ -49,9 +50,15 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
         (grpc.local_addr()?, http.local_addr()?, app.local_addr()?);
 
     let (tx, rx) = mpsc::channel(config.ingest.queue_requests);
-    let writer = Writer::new(store.clone(), rx, config.ingest.batch_max_events)?
-        .spawn()
-        .context("starting the store writer")?;
+    let hub = Hub::default();
+    let writer = Writer::new(
+        store.clone(),
+        rx,
+        config.ingest.batch_max_events,
+        hub.clone(),
+    )?
+    .spawn()
+    .context("starting the store writer")?;
     let stats = Arc::new(Stats::default());
     let prices = Prices::with_overrides(&config.prices);
     let pipeline = Pipeline::new(tx, prices, stats.clone(), config.ingest.max_body_bytes);
@@ -80,7 +87,12 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
             .context("OTLP/gRPC server")
     }));
 
-    let app_router = web::router(web::AppState { store, stats });
+    let app_router = web::router(web::AppState {
+        store,
+        stats,
+        hub,
+        cancel: cancel.clone(),
+    });
     let c = cancel.clone();
     servers.push(tokio::spawn(async move {
         axum::serve(app, app_router)

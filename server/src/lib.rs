@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod ingest;
+pub mod live;
 pub mod normalize;
 pub mod proto;
 pub mod session;

@@ -247,6 +247,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Up to `limit` events of any session with seq > `after`, in order.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        let tx = self.db.begin_read()?;
+        let events = tx.open_table(EVENTS)?;
+        let mut out = Vec::new();
+        for row in events.range(after.saturating_add(1)..)?.take(limit) {
+            let (_, v) = row?;
+            out.push(Event::decode(v.value())?);
+        }
+        Ok(out)
+    }
+
     pub fn event_count(&self) -> Result<u64> {
         let tx = self.db.begin_read()?;
         Ok(tx.open_table(EVENTS)?.len()?)

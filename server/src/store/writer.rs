@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::live::{Hub, Published};
 use crate::normalize::SessionEvent;
 use crate::session::Tracker;
 use crate::store::{Commit, Store};
@@ -50,6 +51,8 @@ pub struct Writer {
     rx: mpsc::Receiver<Submission>,
     /// A batch stops growing at this many events, bounding transaction size and latency.
     max_events: usize,
+    /// Told about every batch once it is committed.
+    hub: Hub,
 }
 
 impl Writer {
@@ -57,6 +60,7 @@ impl Writer {
         store: Store,
         rx: mpsc::Receiver<Submission>,
         max_events: usize,
+        hub: Hub,
     ) -> anyhow::Result<Writer> {
         let tracker = Tracker::new(store.last_seq()?);
         Ok(Writer {
@@ -64,6 +68,7 @@ impl Writer {
             tracker,
             rx,
             max_events,
+            hub,
         })
     }
 
@@ -75,10 +80,10 @@ impl Writer {
         // One batch may wait while another commits: enough to overlap the stages, and bounded.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Prepared>(1);
         let commit_stage = {
-            let (store, epoch) = (self.store.clone(), epoch.clone());
+            let (store, epoch, hub) = (self.store.clone(), epoch.clone(), self.hub.clone());
             std::thread::Builder::new()
                 .name("store-commit".into())
-                .spawn(move || commit_stage(&store, &epoch, rx))?
+                .spawn(move || commit_stage(&store, &epoch, &hub, rx))?
         };
         std::thread::Builder::new()
             .name("store-writer".into())
@@ -142,7 +147,12 @@ impl Writer {
     }
 }
 
-fn commit_stage(store: &Store, epoch: &AtomicU64, rx: std::sync::mpsc::Receiver<Prepared>) {
+fn commit_stage(
+    store: &Store,
+    epoch: &AtomicU64,
+    hub: &Hub,
+    rx: std::sync::mpsc::Receiver<Prepared>,
+) {
     for p in rx {
         if p.epoch != epoch.load(Ordering::Acquire) {
             refuse(p.replies, "an earlier batch failed to commit; retry");
@@ -154,6 +164,10 @@ fn commit_stage(store: &Store, epoch: &AtomicU64, rx: std::sync::mpsc::Receiver<
                     let d = p.duplicates.iter().filter(|i| range.contains(i)).count() as u64;
                     let _ = done.send(Ok(Committed { duplicates: d }));
                 }
+                hub.publish(Published {
+                    events: p.commit.events,
+                    sessions: p.commit.sessions,
+                });
             }
             Err(e) => {
                 tracing::error!(error = %e, "store commit failed; the batch is refused and clients will retry");

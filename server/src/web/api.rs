@@ -22,6 +22,9 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub stats: Arc<Stats>,
+    pub hub: crate::live::Hub,
+    /// Cancelled at shutdown: long-lived WebSocket streams end with it.
+    pub cancel: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Debug)]
@@ -54,7 +57,7 @@ impl From<crate::store::StoreError> for ApiError {
 type ApiResult = Result<Json<Value>, ApiError>;
 
 /// Runs a store read off the async workers (redb reads are blocking I/O).
-async fn read<T: Send + 'static>(
+pub(crate) async fn read<T: Send + 'static>(
     store: &Store,
     f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -2,6 +2,7 @@
 //! and the dashboard at `/`. Unknown `/api/` paths are a JSON 404, never the page.
 
 mod api;
+mod stream;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -20,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}", get(api::session))
         .route("/api/sessions/{id}/events", get(api::events))
         .route("/api/stats", get(api::stats))
+        .route("/api/stream", get(stream::stream))
         .route("/api/{*rest}", axum::routing::any(api::not_found))
         .route("/api", axum::routing::any(api::not_found))
         .route("/", get(index))

@@ -1,0 +1,133 @@
+//! `GET /api/stream?since=<seq>`: the live feed over a WebSocket.
+//!
+//! Frames (JSON text): `hello` with the latest committed seq; then every event after `since`
+//! replayed from the store, then live ones, each exactly once and in seq order (the client
+//! subscribes before it replays, and drops what it already sent); `session` frames when a
+//! session's state or counters change; `resync` when the client fell too far behind — it should
+//! refetch and reconnect with its last seq. Events carry no attributes here (they are one
+//! `GET /api/sessions/{id}/events` away). The server pings every 20 s; a client that does not
+//! take a frame within 10 s is dropped.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::api::{ApiError, AppState, event_json, read, session_json};
+use crate::proto::store::Event;
+
+const REPLAY_PAGE: usize = 500;
+const PING_EVERY: Duration = Duration::from_secs(20);
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    since: Option<u64>,
+}
+
+pub async fn stream(
+    State(s): State<AppState>,
+    q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let ws = ws.map_err(|e| {
+        ApiError::BadRequest(format!("this endpoint is a WebSocket: {}", e.body_text()))
+    })?;
+    let since = q.since.unwrap_or(0);
+    Ok(ws.on_upgrade(move |socket| async move {
+        if let Err(e) = feed(socket, s, since).await {
+            tracing::debug!(error = %e, "stream client gone");
+        }
+    }))
+}
+
+fn event_frame(mut e: Event) -> Message {
+    e.attributes.clear();
+    let mut v = event_json(&e);
+    if let Some(m) = v.as_object_mut() {
+        m.remove("attributes");
+    }
+    text(json!({"type": "event", "event": v}))
+}
+
+fn text(v: Value) -> Message {
+    Message::Text(v.to_string().into())
+}
+
+async fn send(socket: &mut WebSocket, m: Message) -> Result<(), String> {
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(m)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("client too slow to take a frame".into()),
+    }
+}
+
+async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), String> {
+    // Subscribe first, then read the store: whatever commits in between arrives both ways, and
+    // `sent` drops the second copy, so nothing is missed or repeated at the switch.
+    let mut live = s.hub.subscribe();
+    let last_seq = read(&s.store, |st| st.last_seq())
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    send(
+        &mut socket,
+        text(json!({"type": "hello", "last_seq": last_seq, "since": since})),
+    )
+    .await?;
+    let mut sent = since;
+    loop {
+        let after = sent;
+        let page = read(&s.store, move |st| st.events_after(after, REPLAY_PAGE))
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        if page.is_empty() {
+            break;
+        }
+        for e in page {
+            sent = e.seq;
+            send(&mut socket, event_frame(e)).await?;
+        }
+    }
+
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            published = live.recv() => match published {
+                Ok(p) => {
+                    for e in &p.events {
+                        if e.seq > sent {
+                            sent = e.seq;
+                            send(&mut socket, event_frame(e.clone())).await?;
+                        }
+                    }
+                    for session in &p.sessions {
+                        send(&mut socket, text(json!({"type": "session", "session": session_json(session)}))).await?;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    let frame = json!({"type": "resync", "reason": format!("fell {missed} commits behind"), "last_sent_seq": sent});
+                    let _ = send(&mut socket, text(frame)).await;
+                    let _ = socket.send(Message::Close(None)).await;
+                    return Ok(());
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            _ = ping.tick() => send(&mut socket, Message::Ping(Vec::new().into())).await?,
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
+                Some(Ok(_)) => {}
+            },
+            _ = s.cancel.cancelled() => {
+                let _ = socket.send(Message::Close(None)).await;
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The live feed: `GET /api/stream?since=<seq>` replays from the store, then goes live, with no
+//! event missing or repeated across the switch; a reconnect with `since` gets exactly what it
+//! missed.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Server, bodies};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(server: &Server, since: u64) -> (Ws, Value) {
+    let url = format!(
+        "ws://{}/api/stream?since={since}",
+        server.running.as_ref().expect("running").app_addr
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket");
+    let hello = next_frame(&mut ws).await.expect("hello");
+    assert_eq!(hello["type"], "hello", "{hello}");
+    (ws, hello)
+}
+
+/// The next JSON frame, or None when nothing comes within a second.
+async fn next_frame(ws: &mut Ws) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                return Some(serde_json::from_str(&t).expect("JSON frame"));
+            }
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// Event seqs received until the feed is quiet.
+async fn event_seqs(ws: &mut Ws) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    while let Some(f) = next_frame(ws).await {
+        if f["type"] == "event" {
+            seqs.push(f["event"]["seq"].as_u64().expect("seq"));
+        }
+    }
+    seqs
+}
+
+async fn send_scenario(server: &Server, agent: &str, scenario: &str) {
+    for b in bodies(agent, scenario) {
+        let ct = if b.json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        };
+        let (status, _, body) = server.post(b.signal.path(), ct, b.bytes, false).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_then_live_then_an_exact_reconnect() {
+    let server = Server::start().await;
+    send_scenario(&server, "claude-code-2.1.328", "bash").await;
+    let (_, health) = server.get_json("/api/health").await;
+    let stored = health["last_seq"].as_u64().expect("last_seq");
+    assert!(stored > 0);
+
+    let (mut ws, hello) = connect(&server, 0).await;
+    assert_eq!(hello["last_seq"].as_u64(), Some(stored));
+    let replayed = event_seqs(&mut ws).await;
+    assert_eq!(
+        replayed,
+        (1..=stored).collect::<Vec<_>>(),
+        "the whole store, in order, once"
+    );
+
+    // Live: new events follow with the next seqs, and the session's new state comes too.
+    send_scenario(&server, "claude-code-2.1.328", "plain").await;
+    let mut live = Vec::new();
+    let mut sessions = Vec::new();
+    while let Some(f) = next_frame(&mut ws).await {
+        match f["type"].as_str() {
+            Some("event") => live.push(f["event"]["seq"].as_u64().expect("seq")),
+            Some("session") => sessions.push(f["session"].clone()),
+            _ => {}
+        }
+    }
+    let (_, health) = server.get_json("/api/health").await;
+    let last = health["last_seq"].as_u64().expect("last_seq");
+    assert_eq!(live, (stored + 1..=last).collect::<Vec<_>>());
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s["state"] == "idle" && s["agent"] == "claude_code"),
+        "{sessions:?}"
+    );
+
+    // A client that saw up to `stored` reconnects and gets exactly what it missed.
+    let (mut again, _) = connect(&server, stored).await;
+    assert_eq!(
+        event_seqs(&mut again).await,
+        (stored + 1..=last).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_event_is_missed_or_repeated_while_connecting_during_ingest() {
+    let server = Server::start().await;
+    let url = server.otlp_url("/v1/logs");
+    let http = server.http.clone();
+    let writer = tokio::spawn(async move {
+        for i in 0..60 {
+            let body = serde_json::json!({"resourceLogs": [{
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+                "scopeLogs": [{"logRecords": (0..20).map(|j| serde_json::json!({
+                    "attributes": [
+                        {"key": "session.id", "value": {"stringValue": format!("s{}", i % 3)}},
+                        {"key": "event.name", "value": {"stringValue": "api_request"}},
+                        {"key": "request_id", "value": {"stringValue": format!("r{i}-{j}")}},
+                    ]
+                })).collect::<Vec<_>>()}]
+            }]});
+            let r = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(r.status(), 200);
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let (mut ws, _) = connect(&server, 0).await;
+    writer.await.expect("writer");
+    let seqs = event_seqs(&mut ws).await;
+    let (_, health) = server.get_json("/api/health").await;
+    let last = health["last_seq"].as_u64().expect("last_seq");
+    assert_eq!(
+        seqs,
+        (1..=last).collect::<Vec<_>>(),
+        "gap-free, no duplicates, across replay → live"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_since_is_a_json_400() {
+    let server = Server::start().await;
+    let (status, v) = server.get_json("/api/stream?since=soon").await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].as_str().unwrap_or("").contains("since"), "{v}");
+    let (status, v) = server.get_json("/api/stream").await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or("").contains("WebSocket"),
+        "{v}"
+    );
+}
