@@ -50,7 +50,7 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
         (grpc.local_addr()?, http.local_addr()?, app.local_addr()?);
 
     let (tx, rx) = mpsc::channel(config.ingest.queue_requests);
-    let hub = Hub::default();
+    let hub = Hub::new(config.live.max_lag_commits);
     let writer = Writer::new(
         store.clone(),
         rx,

@@ -21,6 +21,7 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     pub listen: Listen,
     pub ingest: Ingest,
+    pub live: Live,
     pub log: Log,
     pub prices: BTreeMap<String, ModelPrice>,
 }
@@ -39,6 +40,20 @@ pub struct Ingest {
     pub max_body_bytes: usize,
     pub queue_requests: usize,
     pub batch_max_events: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Live {
+    pub max_lag_commits: usize,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Live {
+            max_lag_commits: 1024,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -197,6 +212,9 @@ impl Config {
         }
         if self.ingest.queue_requests == 0 {
             bail!("ingest.queue_requests must be greater than 0");
+        }
+        if self.live.max_lag_commits == 0 {
+            bail!("live.max_lag_commits must be greater than 0");
         }
         if self.ingest.batch_max_events == 0 {
             bail!("ingest.batch_max_events must be greater than 0");

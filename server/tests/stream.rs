@@ -162,3 +162,81 @@ async fn a_bad_since_is_a_json_400() {
         "{v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_off_without_slowing_ingest_or_others() {
+    let server = Server::start_with(|c| c.live.max_lag_commits = 32).await;
+    // One client connects and never reads again; another keeps up.
+    let (mut stuck, _) = connect(&server, 0).await;
+    let (mut good, _) = connect(&server, 0).await;
+    let reader = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        let mut resync = false;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(3), good.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let f: Value = serde_json::from_str(&t).expect("frame");
+                    match f["type"].as_str() {
+                        Some("event") => seqs.push(f["event"]["seq"].as_u64().expect("seq")),
+                        Some("resync") => resync = true,
+                        _ => {}
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                _ => return (seqs, resync),
+            }
+        }
+    });
+    // Large events so the stuck client's socket buffers fill up.
+    let pad = "x".repeat(16 * 1024);
+    for i in 0..200 {
+        let body = serde_json::json!({"resourceLogs": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+            "scopeLogs": [{"logRecords": (0..10).map(|j| serde_json::json!({
+                "attributes": [
+                    {"key": "session.id", "value": {"stringValue": "slow"}},
+                    {"key": "event.name", "value": {"stringValue": "api_request"}},
+                    {"key": "request_id", "value": {"stringValue": format!("r{i}-{j}")}},
+                    {"key": "model", "value": {"stringValue": pad}},
+                ]
+            })).collect::<Vec<_>>()}]
+        }]});
+        let (status, _, _) = server
+            .post(
+                "/v1/logs",
+                "application/json",
+                body.to_string().into_bytes(),
+                false,
+            )
+            .await;
+        assert_eq!(
+            status, 200,
+            "ingest is never refused or blocked by a stuck client"
+        );
+    }
+    let (seqs, good_resynced) = reader.await.expect("reader");
+    let (_, health) = server.get_json("/api/health").await;
+    let last = health["last_seq"].as_u64().expect("last_seq");
+    if !good_resynced {
+        assert_eq!(
+            seqs,
+            (1..=last).collect::<Vec<_>>(),
+            "the reading client got everything"
+        );
+    }
+    // The stuck client is told to resync or dropped: its stream ends well before it could hold
+    // everything that was committed.
+    let mut got = 0usize;
+    let mut told = false;
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(15), stuck.next()).await {
+        if let Message::Text(t) = m {
+            let f: Value = serde_json::from_str(&t).expect("frame");
+            told |= f["type"] == "resync";
+            got += usize::from(f["type"] == "event");
+        }
+    }
+    assert!(
+        told || (got as u64) < last,
+        "stuck client: resync={told}, {got} of {last} events"
+    );
+}

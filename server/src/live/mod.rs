@@ -39,9 +39,3 @@ impl Hub {
         self.tx.subscribe()
     }
 }
-
-impl Default for Hub {
-    fn default() -> Hub {
-        Hub::new(1024)
-    }
-}
