@@ -50,7 +50,10 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
         (grpc.local_addr()?, http.local_addr()?, app.local_addr()?);
 
     let (tx, rx) = mpsc::channel(config.ingest.queue_requests);
-    let hub = Hub::new(config.live.max_lag_commits);
+    let hub = Hub::new(
+        config.live.max_lag_commits,
+        config.live.tool_latency_window_secs,
+    );
     let writer = Writer::new(
         store.clone(),
         rx,
@@ -87,6 +90,12 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
             .context("OTLP/gRPC server")
     }));
 
+    servers.push(tokio::spawn(live_figures(
+        store.clone(),
+        hub.clone(),
+        cancel.clone(),
+    )));
+
     let app_router = web::router(web::AppState {
         store,
         stats,
@@ -110,6 +119,34 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
         servers,
         writer,
     })
+}
+
+/// Seeds the live figures from today's stored events, then makes a `tick` frame every 5 s.
+async fn live_figures(store: Store, hub: Hub, cancel: CancellationToken) -> Result<()> {
+    const DAY: i64 = 24 * 3600 * 1_000_000_000;
+    let now = crate::store::writer::now_unix_nano();
+    let (s, h) = (store.clone(), hub.clone());
+    // Bounded: a busy day beyond this many events starts its figures partly empty.
+    let seeded = tokio::task::spawn_blocking(move || {
+        s.recent_events(now - now.rem_euclid(DAY), 500_000)
+            .map(|events| h.seed(&events))
+    });
+    if let Ok(Err(e)) = seeded.await {
+        tracing::warn!(error = %e, "could not read today's events for the live figures");
+    }
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = cancel.cancelled() => return Ok(()),
+        }
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.sessions()).await {
+            Ok(Ok(sessions)) => hub.tick(&sessions),
+            Ok(Err(e)) => tracing::warn!(error = %e, "reading sessions for the live tick"),
+            Err(e) => tracing::warn!(error = %e, "live tick task failed"),
+        }
+    }
 }
 
 impl Running {

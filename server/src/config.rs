@@ -46,12 +46,14 @@ pub struct Ingest {
 #[serde(deny_unknown_fields, default)]
 pub struct Live {
     pub max_lag_commits: usize,
+    pub tool_latency_window_secs: u64,
 }
 
 impl Default for Live {
     fn default() -> Self {
         Live {
             max_lag_commits: 1024,
+            tool_latency_window_secs: 900,
         }
     }
 }

@@ -240,3 +240,115 @@ async fn a_client_that_stops_reading_is_cut_off_without_slowing_ingest_or_others
         "stuck client: resync={told}, {got} of {last} events"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burn_tool_latency_and_ticks() {
+    let server = Server::start().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos()
+        .to_string();
+    let rec = |name: &str, extra: Vec<Value>| {
+        let mut attrs = vec![
+            serde_json::json!({"key": "session.id", "value": {"stringValue": "burn"}}),
+            serde_json::json!({"key": "event.name", "value": {"stringValue": name}}),
+            serde_json::json!({"key": "prompt.id", "value": {"stringValue": "p1"}}),
+        ];
+        attrs.extend(extra);
+        serde_json::json!({"timeUnixNano": now, "attributes": attrs})
+    };
+    let kv = |k: &str, v: Value| serde_json::json!({"key": k, "value": v});
+    let records: Vec<Value> = vec![
+        rec("user_prompt", vec![]),
+        rec(
+            "api_request",
+            vec![
+                kv("request_id", serde_json::json!({"stringValue": "r1"})),
+                kv(
+                    "model",
+                    serde_json::json!({"stringValue": "claude-sonnet-4-5"}),
+                ),
+                kv("cost_usd", serde_json::json!({"doubleValue": 0.25})),
+            ],
+        ),
+        rec(
+            "api_request",
+            vec![
+                kv("request_id", serde_json::json!({"stringValue": "r2"})),
+                kv(
+                    "model",
+                    serde_json::json!({"stringValue": "claude-sonnet-4-5"}),
+                ),
+                kv("cost_usd", serde_json::json!({"doubleValue": 0.5})),
+            ],
+        ),
+    ]
+    .into_iter()
+    .chain((1..=10).map(|i| {
+        rec(
+            "tool_result",
+            vec![
+                kv(
+                    "tool_use_id",
+                    serde_json::json!({"stringValue": format!("t{i}")}),
+                ),
+                kv("tool_name", serde_json::json!({"stringValue": "Bash"})),
+                kv("success", serde_json::json!({"stringValue": "true"})),
+                kv(
+                    "duration_ms",
+                    serde_json::json!({"stringValue": (i * 10).to_string()}),
+                ),
+            ],
+        )
+    }))
+    .collect();
+    let body = serde_json::json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+        "scopeLogs": [{"logRecords": records}]
+    }]});
+    let (status, _, _) = server
+        .post(
+            "/v1/logs",
+            "application/json",
+            body.to_string().into_bytes(),
+            false,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let (status, v) = server.get_json("/api/live/stats").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["burn"]["usd_per_hour"], 0.75, "{v}");
+    assert_eq!(v["burn"]["usd_per_min"], 0.15, "{v}");
+    assert_eq!(v["burn"]["usd_projected_month"], 0.75 * 24.0 * 30.0, "{v}");
+    let bash = &v["tool_latency"]["tools"][0];
+    assert_eq!(bash["tool"], "Bash", "{v}");
+    assert_eq!(
+        (
+            bash["count"].as_u64(),
+            bash["p50_ms"].as_f64(),
+            bash["p95_ms"].as_f64()
+        ),
+        (Some(10), Some(50.0), Some(100.0))
+    );
+    assert_eq!(v["sessions_by_state"]["active"], 1, "{v}");
+
+    // The feed's tick frame carries the same figures within 5 s.
+    let (mut ws, _) = connect(&server, 0).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(12);
+    let mut tick = None;
+    while tokio::time::Instant::now() < deadline && tick.is_none() {
+        if let Ok(Some(Ok(Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_secs(1), ws.next()).await
+        {
+            let f: Value = serde_json::from_str(&t).expect("frame");
+            if f["type"] == "tick" {
+                tick = Some(f);
+            }
+        }
+    }
+    let tick = tick.expect("a tick frame");
+    assert_eq!(tick["burn"]["usd_per_hour"], 0.75, "{tick}");
+    assert_eq!(tick["sessions_by_state"]["active"], 1, "{tick}");
+}

@@ -3,11 +3,16 @@
 //! behind loses its place (the broadcast drops for it alone) and is told to resync; it can never
 //! slow ingest or the other clients.
 
-use std::sync::Arc;
+pub mod figures;
 
-use tokio::sync::broadcast;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, watch};
 
 use crate::proto::store::{Event, Session};
+use crate::store::writer::now_unix_nano;
+pub use figures::Figures;
 
 /// What one commit changed, as it was committed. Events carry no attributes here: they stay in
 /// the store, one request away, so that frames stay small.
@@ -17,25 +22,76 @@ pub struct Published {
     pub sessions: Vec<Session>,
 }
 
-/// A cheap-to-clone handle on the broadcast.
+/// A cheap-to-clone handle on the broadcast, the running figures and the latest tick.
 #[derive(Clone)]
 pub struct Hub {
     tx: broadcast::Sender<Arc<Published>>,
+    /// `std::sync::Mutex`: held for a few additions per commit, never across `.await`.
+    figures: Arc<Mutex<Figures>>,
+    tick: Arc<watch::Sender<Arc<Value>>>,
 }
 
 impl Hub {
-    /// `capacity` is how many commits a client may lag before it must resync.
-    pub fn new(capacity: usize) -> Hub {
+    /// `capacity` is how many commits a client may lag before it must resync; tool latency is
+    /// kept over `tool_window_secs`.
+    pub fn new(capacity: usize, tool_window_secs: u64) -> Hub {
         let (tx, _) = broadcast::channel(capacity.max(1));
-        Hub { tx }
+        let (tick, _) = watch::channel(Arc::new(Value::Null));
+        Hub {
+            tx,
+            figures: Arc::new(Mutex::new(Figures::new(tool_window_secs))),
+            tick: Arc::new(tick),
+        }
+    }
+
+    fn figures(&self) -> std::sync::MutexGuard<'_, Figures> {
+        self.figures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn publish(&self, p: Published) {
+        self.figures().add(&p.events, now_unix_nano());
         // No receiver is not an error: nobody is watching.
         let _ = self.tx.send(Arc::new(p));
     }
 
+    /// Feeds the figures with events committed before this process started.
+    pub fn seed(&self, events: &[Event]) {
+        self.figures().add(events, now_unix_nano());
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.tx.subscribe()
+    }
+
+    /// The latest `tick` frame (`Null` before the first).
+    pub fn ticks(&self) -> watch::Receiver<Arc<Value>> {
+        self.tick.subscribe()
+    }
+
+    /// The burn figures and tool latency, with sessions counted by state.
+    pub fn stats(&self, sessions: &[Session]) -> Value {
+        let now = now_unix_nano();
+        let mut by_state = serde_json::Map::new();
+        for s in sessions {
+            let n = by_state.get(&s.state).and_then(Value::as_u64).unwrap_or(0);
+            by_state.insert(s.state.clone(), json!(n + 1));
+        }
+        let mut f = self.figures();
+        json!({
+            "burn": f.burn(now),
+            "tool_latency": f.tool_latency(now),
+            "sessions_by_state": by_state,
+        })
+    }
+
+    /// Makes and sends a `tick` frame: burn and sessions by state.
+    pub fn tick(&self, sessions: &[Session]) {
+        let stats = self.stats(sessions);
+        let frame = json!({
+            "type": "tick",
+            "burn": stats["burn"],
+            "sessions_by_state": stats["sessions_by_state"],
+        });
+        self.tick.send_replace(Arc::new(frame));
     }
 }

@@ -259,6 +259,24 @@ impl Store {
         Ok(out)
     }
 
+    /// The newest events with a time at or after `since` (Unix ns), oldest first, reading back
+    /// from the newest and at most `max` of them.
+    pub fn recent_events(&self, since: i64, max: usize) -> Result<Vec<Event>> {
+        let tx = self.db.begin_read()?;
+        let events = tx.open_table(EVENTS)?;
+        let mut out = Vec::new();
+        for row in events.iter()?.rev().take(max) {
+            let (_, v) = row?;
+            let e = Event::decode(v.value())?;
+            if e.time_unix_nano < since {
+                break;
+            }
+            out.push(e);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     pub fn event_count(&self) -> Result<u64> {
         let tx = self.db.begin_read()?;
         Ok(tx.open_table(EVENTS)?.len()?)

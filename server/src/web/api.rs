@@ -231,6 +231,12 @@ pub async fn stats(State(s): State<AppState>) -> ApiResult {
     })))
 }
 
+/// Burn figures, tool latency percentiles per tool, and sessions by state.
+pub async fn live_stats(State(s): State<AppState>) -> ApiResult {
+    let sessions = read(&s.store, |st| st.sessions()).await?;
+    Ok(Json(s.hub.stats(&sessions)))
+}
+
 pub fn rfc3339(unix_nano: i64) -> Value {
     if unix_nano <= 0 {
         return Value::Null;

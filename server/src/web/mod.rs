@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}/events", get(api::events))
         .route("/api/stats", get(api::stats))
         .route("/api/stream", get(stream::stream))
+        .route("/api/live/stats", get(api::live_stats))
         .route("/api/{*rest}", axum::routing::any(api::not_found))
         .route("/api", axum::routing::any(api::not_found))
         .route("/", get(index))

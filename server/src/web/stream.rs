@@ -3,7 +3,8 @@
 //! Frames (JSON text): `hello` with the latest committed seq; then every event after `since`
 //! replayed from the store, then live ones, each exactly once and in seq order (the client
 //! subscribes before it replays, and drops what it already sent); `session` frames when a
-//! session's state or counters change; `resync` when the client fell too far behind — it should
+//! session's state or counters change; `tick` every 5 s (burn: USD/min over the last 5 minutes,
+//! USD/hour, today, projected month; sessions by state); `resync` when the client fell too far behind — it should
 //! refetch and reconnect with its last seq. Events carry no attributes here (they are one
 //! `GET /api/sessions/{id}/events` away). The server pings every 20 s; a client that does not
 //! take a frame within 10 s is dropped.
@@ -95,6 +96,7 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
         }
     }
 
+    let mut ticks = s.hub.ticks();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     loop {
@@ -119,6 +121,15 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
                 }
                 Err(RecvError::Closed) => return Ok(()),
             },
+            changed = ticks.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let frame = ticks.borrow_and_update().clone();
+                if !frame.is_null() {
+                    send(&mut socket, Message::Text(frame.to_string().into())).await?;
+                }
+            }
             _ = ping.tick() => send(&mut socket, Message::Ping(Vec::new().into())).await?,
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
