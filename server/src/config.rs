@@ -52,7 +52,7 @@ pub struct Live {
 impl Default for Live {
     fn default() -> Self {
         Live {
-            max_lag_commits: 1024,
+            max_lag_commits: 256,
             tool_latency_window_secs: 900,
         }
     }
