@@ -20,6 +20,27 @@ pub use figures::Figures;
 pub struct Published {
     pub events: Vec<Event>,
     pub sessions: Vec<Session>,
+    /// The feed's frames for this commit, rendered once by the first client that sends them and
+    /// shared by the rest: (seq, frame) for events, (0, frame) for sessions.
+    frames: std::sync::OnceLock<Vec<(u64, String)>>,
+}
+
+impl Published {
+    pub fn new(events: Vec<Event>, sessions: Vec<Session>) -> Published {
+        Published {
+            events,
+            sessions,
+            frames: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The rendered frames, made by `render` the first time they are asked for.
+    pub fn frames(
+        &self,
+        render: impl FnOnce(&Published) -> Vec<(u64, String)>,
+    ) -> &[(u64, String)] {
+        self.frames.get_or_init(|| render(self))
+    }
 }
 
 /// A cheap-to-clone handle on the broadcast, the running figures and the latest tick.

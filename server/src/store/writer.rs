@@ -164,10 +164,7 @@ fn commit_stage(
                     let d = p.duplicates.iter().filter(|i| range.contains(i)).count() as u64;
                     let _ = done.send(Ok(Committed { duplicates: d }));
                 }
-                hub.publish(Published {
-                    events: p.commit.events,
-                    sessions: p.commit.sessions,
-                });
+                hub.publish(Published::new(p.commit.events, p.commit.sessions));
             }
             Err(e) => {
                 tracing::error!(error = %e, "store commit failed; the batch is refused and clients will retry");

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::api::{ApiError, AppState, event_json, read, session_json};
+use crate::live::Published;
 use crate::proto::store::Event;
 
 const REPLAY_PAGE: usize = 500;
@@ -48,13 +49,24 @@ pub async fn stream(
     }))
 }
 
-fn event_frame(mut e: Event) -> Message {
-    e.attributes.clear();
-    let mut v = event_json(&e);
+fn event_frame(e: &Event) -> String {
+    let mut v = event_json(e);
     if let Some(m) = v.as_object_mut() {
         m.remove("attributes");
     }
-    text(json!({"type": "event", "event": v}))
+    json!({"type": "event", "event": v}).to_string()
+}
+
+/// A commit's frames: its events, then its changed sessions (seq 0: always sent).
+fn render(p: &Published) -> Vec<(u64, String)> {
+    let events = p.events.iter().map(|e| (e.seq, event_frame(e)));
+    let sessions = p.sessions.iter().map(|s| {
+        (
+            0,
+            json!({"type": "session", "session": session_json(s)}).to_string(),
+        )
+    });
+    events.chain(sessions).collect()
 }
 
 fn text(v: Value) -> Message {
@@ -92,7 +104,7 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
         }
         for e in page {
             sent = e.seq;
-            send(&mut socket, event_frame(e)).await?;
+            send(&mut socket, Message::Text(event_frame(&e).into())).await?;
         }
     }
 
@@ -103,14 +115,11 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
         tokio::select! {
             published = live.recv() => match published {
                 Ok(p) => {
-                    for e in &p.events {
-                        if e.seq > sent {
-                            sent = e.seq;
-                            send(&mut socket, event_frame(e.clone())).await?;
+                    for (seq, frame) in p.frames(render) {
+                        if *seq == 0 || *seq > sent {
+                            sent = sent.max(*seq);
+                            send(&mut socket, Message::Text(frame.clone().into())).await?;
                         }
-                    }
-                    for session in &p.sessions {
-                        send(&mut socket, text(json!({"type": "session", "session": session_json(session)}))).await?;
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
