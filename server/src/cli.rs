@@ -1,4 +1,4 @@
-//! The command line: `observatory [serve]`, `observatory print-config`.
+//! The command line: `observatory [serve]`, `print-config`, `hook <agent>`, `setup <agent>`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +26,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the commented example configuration (every default, documented).
     PrintConfig,
+    /// Forward one hook event to the server (what agents run as their hook; always exits 0
+    /// silently, within a hard time budget).
+    Hook(crate::hook::HookArgs),
+    /// Make an agent send its telemetry and hooks here, through its own config files.
+    Setup(crate::setup::SetupArgs),
 }
 
 #[derive(Debug, Clone, Default, Args)]

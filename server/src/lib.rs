@@ -5,10 +5,12 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod hook;
 pub mod ingest;
 pub mod live;
 pub mod normalize;
 pub mod proto;
 pub mod session;
+pub mod setup;
 pub mod store;
 pub mod web;

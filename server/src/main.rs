@@ -12,6 +12,11 @@ fn main() -> Result<()> {
             print!("{}", config::EXAMPLE);
             Ok(())
         }
+        Some(Command::Hook(args)) => {
+            observatory::hook::run(&args);
+            Ok(())
+        }
+        Some(Command::Setup(args)) => observatory::setup::run(&args),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

@@ -12,6 +12,7 @@ pub mod codex;
 pub mod copilot_cli;
 pub mod gemini_cli;
 pub mod generic;
+pub mod hooks;
 pub mod opencode;
 pub mod prices;
 
@@ -105,12 +106,20 @@ pub enum EventKind {
     ToolStarted,
     ToolFinished,
     ToolDecision,
+    /// The agent asked the user to allow a tool and is waiting for the answer.
+    PermissionRequested,
+    /// The agent asked the user a question (or an MCP elicitation) and is waiting for it.
+    InputRequested,
     AssistantResponse,
     TurnFinished,
     TurnFailed,
+    SubagentStarted,
     SubagentFinished,
     SessionEnded,
     StateChanged,
+    /// A sign of life that is no fact of its own (a streamed chunk, a message shown, a busy
+    /// status): the tracker notes the activity and does not store it.
+    Heartbeat,
 }
 
 impl EventKind {
@@ -123,12 +132,16 @@ impl EventKind {
             EventKind::ToolStarted => "tool_started",
             EventKind::ToolFinished => "tool_finished",
             EventKind::ToolDecision => "tool_decision",
+            EventKind::PermissionRequested => "permission_requested",
+            EventKind::InputRequested => "input_requested",
             EventKind::AssistantResponse => "assistant_response",
             EventKind::TurnFinished => "turn_finished",
             EventKind::TurnFailed => "turn_failed",
+            EventKind::SubagentStarted => "subagent_started",
             EventKind::SubagentFinished => "subagent_finished",
             EventKind::SessionEnded => "session_ended",
             EventKind::StateChanged => "state_changed",
+            EventKind::Heartbeat => "heartbeat",
         }
     }
 
@@ -142,12 +155,16 @@ impl EventKind {
             ToolStarted,
             ToolFinished,
             ToolDecision,
+            PermissionRequested,
+            InputRequested,
             AssistantResponse,
             TurnFinished,
             TurnFailed,
+            SubagentStarted,
             SubagentFinished,
             SessionEnded,
             StateChanged,
+            Heartbeat,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -196,6 +213,10 @@ pub struct SessionEvent {
     pub service_version: Option<String>,
     /// Working directory / project, where the telemetry tells it.
     pub cwd: Option<String>,
+    /// Which key space `event.turn_id` is in (see [`TurnRef`]).
+    pub turn_ref: TurnRef,
+    /// The agent's process, when a hook reported it: the tracker watches it for liveness.
+    pub process: Option<Process>,
     /// The stored form; `seq` and `session_id` are filled in by the tracker.
     pub event: Event,
     /// `event.attributes`, already encoded as protobuf (see [`SessionEvent::seal`]); empty
@@ -216,6 +237,8 @@ impl SessionEvent {
             fact_key: None,
             service_version: None,
             cwd: None,
+            turn_ref: TurnRef::Shared,
+            process: None,
             event: Event {
                 kind: kind.as_str().to_owned(),
                 source: signal.source().to_owned(),
@@ -248,6 +271,27 @@ impl SessionEvent {
     pub fn kind(&self) -> Option<EventKind> {
         EventKind::parse(&self.event.kind)
     }
+}
+
+/// How an event names its turn. Telemetry and hooks agree on turn ids for some agents (Claude
+/// Code `prompt.id`, Copilot's trace id) and not for others (Codex hooks know `turn_id`, its logs
+/// only a trace id; Gemini, OpenCode and Pi hooks name no turn at all).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TurnRef {
+    /// `turn_id` is the key telemetry uses too; empty means the turn in progress.
+    #[default]
+    Shared,
+    /// `turn_id` is a key only hooks use; empty means the turn in progress. A prompt of this kind
+    /// opens a turn that the telemetry's own key for the same prompt then joins.
+    Hook,
+}
+
+/// An agent's process as `observatory hook` found it: the pid, and its start time (clock ticks
+/// after boot, `/proc/<pid>/stat` field 22) so a reused pid is not taken for the same process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub start_ticks: u64,
 }
 
 /// The API's id of a session: `<agent>:<native id>`.
