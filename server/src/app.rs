@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
@@ -17,7 +18,7 @@ use crate::ingest::{self, Pipeline, Stats};
 use crate::live::Hub;
 use crate::normalize::Prices;
 use crate::store::Store;
-use crate::store::writer::Writer;
+use crate::store::writer::{Work, Writer};
 use crate::web;
 
 /// A running server: its bound addresses and the handle to stop it.
@@ -59,11 +60,13 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
         rx,
         config.ingest.batch_max_events,
         hub.clone(),
+        config.session.limits(),
     )?
     .spawn()
     .context("starting the store writer")?;
     let stats = Arc::new(Stats::default());
     let prices = Prices::with_overrides(&config.prices);
+    let clock_tx = tx.clone();
     let pipeline = Pipeline::new(tx, prices, stats.clone(), config.ingest.max_body_bytes);
 
     let cancel = CancellationToken::new();
@@ -90,6 +93,11 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
             .context("OTLP/gRPC server")
     }));
 
+    servers.push(tokio::spawn(session_clock(
+        clock_tx,
+        Duration::from_millis(config.session.check_interval_ms),
+        cancel.clone(),
+    )));
     servers.push(tokio::spawn(live_figures(
         store.clone(),
         hub.clone(),
@@ -122,6 +130,27 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
 }
 
 /// Seeds the live figures from today's stored events, then makes a `tick` frame every 5 s.
+/// Asks the writer to run the session clock (stalls, expiry, agent processes) every `period`.
+/// Waits for room in the queue rather than skipping: a busy server checks a little late.
+async fn session_clock(
+    tx: mpsc::Sender<Work>,
+    period: Duration,
+    cancel: CancellationToken,
+) -> Result<()> {
+    let mut every = tokio::time::interval(period);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = cancel.cancelled() => return Ok(()),
+        }
+        tokio::select! {
+            sent = tx.send(Work::Tick) => if sent.is_err() { return Ok(()) },
+            _ = cancel.cancelled() => return Ok(()),
+        }
+    }
+}
+
 async fn live_figures(store: Store, hub: Hub, cancel: CancellationToken) -> Result<()> {
     const DAY: i64 = 24 * 3600 * 1_000_000_000;
     let now = crate::store::writer::now_unix_nano();

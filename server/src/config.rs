@@ -22,6 +22,7 @@ pub struct Config {
     pub listen: Listen,
     pub ingest: Ingest,
     pub live: Live,
+    pub session: SessionConfig,
     pub log: Log,
     pub prices: BTreeMap<String, ModelPrice>,
 }
@@ -55,6 +56,69 @@ impl Default for Live {
             max_lag_commits: 256,
             tool_latency_window_secs: 900,
         }
+    }
+}
+
+/// Session timers (DESIGN.md "Session state"), with per-agent overrides.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    pub stall_after_secs: u64,
+    pub tool_stall_after_secs: u64,
+    pub expire_after_secs: u64,
+    /// How often timers and agent processes are checked.
+    pub check_interval_ms: u64,
+    pub agents: BTreeMap<String, AgentTimers>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            stall_after_secs: 120,
+            tool_stall_after_secs: 600,
+            expire_after_secs: 86_400,
+            check_interval_ms: 1000,
+            agents: BTreeMap::new(),
+        }
+    }
+}
+
+/// One agent's timers; what is not set comes from `[session]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentTimers {
+    pub stall_after_secs: Option<u64>,
+    pub tool_stall_after_secs: Option<u64>,
+    pub expire_after_secs: Option<u64>,
+}
+
+impl SessionConfig {
+    /// The tracker's limits, in nanoseconds.
+    pub fn limits(&self) -> crate::session::Limits {
+        const S: i64 = 1_000_000_000;
+        let ns = |secs: u64| {
+            i64::try_from(secs)
+                .unwrap_or(i64::MAX / S)
+                .saturating_mul(S)
+        };
+        let default = crate::session::Timers {
+            stall_after: ns(self.stall_after_secs),
+            tool_stall_after: ns(self.tool_stall_after_secs),
+            expire_after: ns(self.expire_after_secs),
+        };
+        let agents = self
+            .agents
+            .iter()
+            .map(|(agent, a)| {
+                let t = crate::session::Timers {
+                    stall_after: a.stall_after_secs.map_or(default.stall_after, ns),
+                    tool_stall_after: a.tool_stall_after_secs.map_or(default.tool_stall_after, ns),
+                    expire_after: a.expire_after_secs.map_or(default.expire_after, ns),
+                };
+                (agent.clone(), t)
+            })
+            .collect();
+        crate::session::Limits { default, agents }
     }
 }
 
@@ -220,6 +284,21 @@ impl Config {
         }
         if self.ingest.batch_max_events == 0 {
             bail!("ingest.batch_max_events must be greater than 0");
+        }
+        if self.session.check_interval_ms == 0 {
+            bail!("session.check_interval_ms must be greater than 0");
+        }
+        for agent in self.session.agents.keys() {
+            if crate::normalize::Agent::parse(agent).is_none() {
+                let known: Vec<&str> = crate::normalize::Agent::ALL
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect();
+                bail!(
+                    "session.agents.{agent}: unknown agent (known: {})",
+                    known.join(", ")
+                );
+            }
         }
         for (model, p) in &self.prices {
             let all = [p.input, p.output, p.cache_read, p.cache_write];

@@ -1,20 +1,27 @@
 //! OTLP/HTTP receiver on :4318: `POST /v1/logs`, `/v1/traces`, `/v1/metrics`, with protobuf or
 //! JSON bodies, optionally gzip. Checks content type, encoding, body size and inflated size before
 //! decoding; answers in the request's own encoding, as the OTLP spec requires.
+//!
+//! Hooks arrive here too: `POST /v1/hooks/{agent}[?event=<hook name>]` with the agent's native
+//! JSON payload, and the agent's process in `X-Observatory-Pid` / `X-Observatory-Pid-Start` when
+//! `observatory hook` found it. Answered 204 once stored (an empty 2xx is what Claude Code's
+//! `http` hooks expect), 400 with a message for a payload that cannot be read.
 
 use std::io::Read;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request as HttpRequest, State};
+use axum::extract::{Path, Query, Request as HttpRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http_body_util::BodyExt;
 use prost::Message;
 
-use super::{IngestError, Pipeline, Protocol, Refused, Request, json, partial};
-use crate::normalize::Signal;
+use super::{
+    HookIngestError, HookOutcome, IngestError, Pipeline, Protocol, Refused, Request, json, partial,
+};
+use crate::normalize::{Agent, Process, Signal, hooks};
 use crate::proto::rpc::Status;
 
 pub fn router(pipeline: Pipeline) -> Router {
@@ -37,6 +44,20 @@ pub fn router(pipeline: Pipeline) -> Router {
         })
     };
     Router::new()
+        .route(
+            "/v1/hooks/{agent}",
+            post(hook).fallback(|| async {
+                let mut r = OtlpError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    Encoding::Json,
+                    "only POST is allowed here (hook payloads)".into(),
+                )
+                .into_response();
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                r
+            }),
+        )
         .route("/v1/logs", route(Signal::Logs))
         .route("/v1/traces", route(Signal::Traces))
         .route("/v1/metrics", route(Signal::Metrics))
@@ -45,13 +66,106 @@ pub fn router(pipeline: Pipeline) -> Router {
                 StatusCode::NOT_FOUND,
                 Encoding::Json,
                 format!(
-                    "no such endpoint: {} {} (OTLP/HTTP paths are /v1/logs, /v1/traces, /v1/metrics)",
+                    "no such endpoint: {} {} (OTLP/HTTP paths are /v1/logs, /v1/traces, /v1/metrics; hooks /v1/hooks/{{agent}})",
                     req.method(),
                     req.uri().path()
                 ),
             )
         })
         .with_state(pipeline)
+}
+
+#[derive(serde::Deserialize)]
+struct HookQuery {
+    event: Option<String>,
+}
+
+/// The agent process headers `observatory hook` adds.
+const PID: &str = "x-observatory-pid";
+const PID_START: &str = "x-observatory-pid-start";
+
+async fn hook(
+    State(p): State<Pipeline>,
+    Path(agent): Path<String>,
+    Query(q): Query<HookQuery>,
+    headers: HeaderMap,
+    req: HttpRequest,
+) -> Response {
+    let err = |status, message: String| OtlpError::new(status, Encoding::Json, message);
+    let Some(agent) = Agent::parse(&agent.replace('-', "_")).filter(|a| hooks::accepts(*a)) else {
+        p.stats().hook(None, HookOutcome::Refused);
+        let known: Vec<&str> = Agent::ALL
+            .into_iter()
+            .filter(|a| hooks::accepts(*a))
+            .map(Agent::as_str)
+            .collect();
+        return err(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no hooks for agent {agent:?}; agents with hooks: {}",
+                known.join(", ")
+            ),
+        )
+        .into_response();
+    };
+    let result = async {
+        let process = process_headers(&headers).map_err(|m| err(StatusCode::BAD_REQUEST, m))?;
+        let max = p.max_body_bytes();
+        let body = read_limited(req.into_body(), max)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge => err(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("hook payload is larger than the {max}-byte limit"),
+                ),
+                ReadError::Io(m) => err(StatusCode::BAD_REQUEST, format!("reading the body: {m}")),
+            })?;
+        let h = hooks::Hook {
+            event: q.event.as_deref().filter(|e| !e.is_empty()),
+            process,
+            received: crate::store::writer::now_unix_nano(),
+        };
+        p.hook(agent, &body, &h).await.map_err(|e| match e {
+            HookIngestError::Malformed(m) => {
+                err(StatusCode::BAD_REQUEST, format!("{}: {m}", agent.as_str()))
+            }
+            HookIngestError::Ingest(e) => ingest_error(e, Encoding::Json),
+        })
+    }
+    .await;
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => {
+            tracing::debug!(agent = agent.as_str(), status = %e.status, message = %e.message, "refused hook payload");
+            e.into_response()
+        }
+    }
+}
+
+/// The agent's process from the hook's headers; both or neither.
+fn process_headers(headers: &HeaderMap) -> Result<Option<Process>, String> {
+    let num = |name: &str| -> Result<Option<u64>, String> {
+        headers
+            .get(name)
+            .map(|v| {
+                v.to_str()
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .ok_or_else(|| format!("header {name} must be a non-negative integer"))
+            })
+            .transpose()
+    };
+    match (num(PID)?, num(PID_START)?) {
+        (None, None) => Ok(None),
+        (Some(pid), Some(start_ticks)) => {
+            let pid = u32::try_from(pid)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("header {PID} must be a process id"))?;
+            Ok(Some(Process { pid, start_ticks }))
+        }
+        _ => Err(format!("headers {PID} and {PID_START} come together")),
+    }
 }
 
 /// The body encoding of a request, and so of its answer.
@@ -242,16 +356,19 @@ async fn export_inner(
     let refused = p
         .submit(encoding.protocol(), request, refused)
         .await
-        .map_err(|e| {
-            let mut o = match e {
-                IngestError::Busy | IngestError::Closed | IngestError::Store(_) => {
-                    err(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-                }
-            };
-            o.retry_after = Some(1);
-            o
-        })?;
+        .map_err(|e| ingest_error(e, encoding))?;
     Ok(success(signal, encoding, &refused))
+}
+
+/// The pipeline could not take the request now: 503, retry after a second.
+fn ingest_error(e: IngestError, encoding: Encoding) -> OtlpError {
+    let mut o = match e {
+        IngestError::Busy | IngestError::Closed | IngestError::Store(_) => {
+            OtlpError::new(StatusCode::SERVICE_UNAVAILABLE, encoding, e.to_string())
+        }
+    };
+    o.retry_after = Some(1);
+    o
 }
 
 fn decode_protobuf(signal: Signal, bytes: Bytes) -> Result<Request, String> {

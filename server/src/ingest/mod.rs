@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::normalize::{self, Normalized, Prices, SessionEvent, Signal};
+use crate::normalize::{self, Agent, Normalized, Prices, SessionEvent, Signal, hooks};
 use crate::proto::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
 };
-use crate::store::writer::Submission;
-pub use stats::{Protocol, Stats};
+use crate::store::writer::{Committed, Submission, Work};
+pub use stats::{HookOutcome, Protocol, Stats};
 
 /// A decoded OTLP export request of any signal.
 pub enum Request {
@@ -53,7 +53,7 @@ pub struct Pipeline {
 }
 
 struct Inner {
-    tx: mpsc::Sender<Submission>,
+    tx: mpsc::Sender<Work>,
     prices: Prices,
     stats: Arc<Stats>,
     max_body_bytes: usize,
@@ -61,7 +61,7 @@ struct Inner {
 
 impl Pipeline {
     pub fn new(
-        tx: mpsc::Sender<Submission>,
+        tx: mpsc::Sender<Work>,
         prices: Prices,
         stats: Arc<Stats>,
         max_body_bytes: usize,
@@ -111,30 +111,81 @@ impl Pipeline {
             stats.accepted(signal, protocol, &normalized.tally, 0);
             return Ok(refused);
         }
-        normalized.events.iter_mut().for_each(SessionEvent::seal);
-        let (done, wait) = oneshot::channel();
-        let submission = Submission {
-            events: normalized.events,
-            done,
-        };
         let fail = |e: IngestError| {
             stats.refused(signal, protocol, &normalized.tally);
             e
         };
-        match self.inner.tx.try_send(submission) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => return Err(fail(IngestError::Busy)),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(fail(IngestError::Closed)),
-        }
-        match wait.await {
-            Ok(Ok(c)) => {
+        match self.commit(normalized.events).await {
+            Ok(c) => {
                 stats.accepted(signal, protocol, &normalized.tally, c.duplicates);
                 Ok(refused)
             }
-            Ok(Err(e)) => Err(fail(IngestError::Store(e))),
-            Err(_) => Err(fail(IngestError::Closed)),
+            Err(e) => Err(fail(e)),
         }
     }
+
+    /// Reads one hook payload of `agent` and commits its events; returns once they are durable.
+    pub async fn hook(
+        &self,
+        agent: Agent,
+        body: &[u8],
+        hook: &hooks::Hook<'_>,
+    ) -> Result<(), HookIngestError> {
+        let stats = &self.inner.stats;
+        let events = match hooks::normalize(agent, body, hook) {
+            Ok(events) => events,
+            Err(e) => {
+                stats.hook(Some(agent), HookOutcome::Refused);
+                return Err(HookIngestError::Malformed(e));
+            }
+        };
+        if events.is_empty() {
+            stats.hook(Some(agent), HookOutcome::Ignored);
+            return Ok(());
+        }
+        match self.commit(events).await {
+            Ok(c) => {
+                stats.hook(
+                    Some(agent),
+                    HookOutcome::Accepted {
+                        duplicates: c.duplicates,
+                    },
+                );
+                Ok(())
+            }
+            Err(e) => {
+                stats.hook(Some(agent), HookOutcome::Refused);
+                Err(HookIngestError::Ingest(e))
+            }
+        }
+    }
+
+    /// Hands events to the store writer and waits until they are committed. A full queue is
+    /// refused at once, never waited on.
+    async fn commit(&self, mut events: Vec<SessionEvent>) -> Result<Committed, IngestError> {
+        events.iter_mut().for_each(SessionEvent::seal);
+        let (done, wait) = oneshot::channel();
+        let submission = Work::Batch(Submission { events, done });
+        match self.inner.tx.try_send(submission) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => return Err(IngestError::Busy),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(IngestError::Closed),
+        }
+        match wait.await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(IngestError::Store(e)),
+            Err(_) => Err(IngestError::Closed),
+        }
+    }
+}
+
+/// Why a hook payload was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum HookIngestError {
+    #[error(transparent)]
+    Malformed(hooks::HookError),
+    #[error(transparent)]
+    Ingest(IngestError),
 }
 
 /// Records refused inside an otherwise accepted request, reported back as `partial_success`.
@@ -264,7 +315,7 @@ mod tests {
     }
 
     /// A pipeline whose queue holds one request and whose writer never drains it.
-    fn stuck_pipeline() -> (Pipeline, mpsc::Receiver<Submission>) {
+    fn stuck_pipeline() -> (Pipeline, mpsc::Receiver<Work>) {
         let (tx, rx) = mpsc::channel(1);
         let p = Pipeline::new(tx, Prices::default(), Arc::default(), 1 << 20);
         (p, rx)

@@ -1,4 +1,5 @@
-//! Record counters per (signal, protocol, agent), served by `GET /api/stats`.
+//! Record counters per (signal, protocol, agent), served by `GET /api/stats`. Hook payloads are
+//! counted as the signal `hooks`, one record per payload.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -44,8 +45,12 @@ pub struct Counters {
     pub refused_requests: u64,
 }
 
-/// Which agent a row is about; `None` when the request could not be decoded far enough to tell.
-type Key = (Signal, Protocol, Option<Agent>);
+/// The signal (`logs`, `traces`, `metrics`, `hooks`), the protocol, and which agent a row is
+/// about; `None` when the request could not be decoded far enough to tell.
+type Key = (&'static str, Protocol, Option<Agent>);
+
+/// The `signal` hook payloads are counted under.
+pub const HOOKS: &str = "hooks";
 
 /// The lock is a `std::sync::Mutex`: it guards a few additions and is never held across `.await`.
 #[derive(Default)]
@@ -68,13 +73,13 @@ impl Stats {
     ) {
         self.update(|rows| {
             for ((agent, _), t) in tally {
-                let c = rows.entry((s, p, Some(*agent))).or_default();
+                let c = rows.entry((s.as_str(), p, Some(*agent))).or_default();
                 c.received += t.records;
                 c.unattributed += t.unattributed;
                 c.ignored += t.ignored;
             }
             if rejected > 0 {
-                let c = rows.entry((s, p, None)).or_default();
+                let c = rows.entry((s.as_str(), p, None)).or_default();
                 c.received += rejected;
                 c.rejected += rejected;
             }
@@ -90,11 +95,14 @@ impl Stats {
     ) {
         self.update(|rows| {
             for ((agent, _), t) in tally {
-                rows.entry((s, p, Some(*agent))).or_default().accepted +=
-                    t.records - t.unattributed;
+                rows.entry((s.as_str(), p, Some(*agent)))
+                    .or_default()
+                    .accepted += t.records - t.unattributed;
             }
             if let Some((agent, _)) = tally.keys().next().filter(|_| duplicates > 0) {
-                rows.entry((s, p, Some(*agent))).or_default().duplicates += duplicates;
+                rows.entry((s.as_str(), p, Some(*agent)))
+                    .or_default()
+                    .duplicates += duplicates;
             }
         });
     }
@@ -102,15 +110,39 @@ impl Stats {
     pub fn refused(&self, s: Signal, p: Protocol, tally: &BTreeMap<(Agent, Signal), RecordTally>) {
         self.update(|rows| {
             for ((agent, _), t) in tally {
-                rows.entry((s, p, Some(*agent))).or_default().rejected +=
-                    t.records - t.unattributed;
+                rows.entry((s.as_str(), p, Some(*agent)))
+                    .or_default()
+                    .rejected += t.records - t.unattributed;
             }
         });
     }
 
     /// A request refused whole before its agent was known (malformed, too large, ...).
     pub fn refused_request(&self, s: Signal, p: Protocol) {
-        self.update(|rows| rows.entry((s, p, None)).or_default().refused_requests += 1);
+        self.update(|rows| {
+            rows.entry((s.as_str(), p, None))
+                .or_default()
+                .refused_requests += 1
+        });
+    }
+
+    /// One hook payload of `agent`: what became of it.
+    pub fn hook(&self, agent: Option<Agent>, outcome: HookOutcome) {
+        self.update(|rows| {
+            let c = rows.entry((HOOKS, Protocol::HttpJson, agent)).or_default();
+            c.received += 1;
+            match outcome {
+                HookOutcome::Accepted { duplicates } => {
+                    c.accepted += 1;
+                    c.duplicates += duplicates;
+                }
+                HookOutcome::Ignored => {
+                    c.accepted += 1;
+                    c.ignored += 1;
+                }
+                HookOutcome::Refused => c.rejected += 1,
+            }
+        });
     }
 
     pub fn snapshot(&self) -> Vec<Row> {
@@ -126,9 +158,21 @@ impl Stats {
     }
 }
 
+/// What became of one hook payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookOutcome {
+    Accepted {
+        duplicates: u64,
+    },
+    /// Understood, and carries nothing kept (plugin bookkeeping with no session).
+    Ignored,
+    /// Malformed, or the pipeline was full or failing.
+    Refused,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
-    pub signal: Signal,
+    pub signal: &'static str,
     pub protocol: Protocol,
     pub agent: &'static str,
     #[serde(flatten)]

@@ -1,62 +1,9 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
-use crate::normalize::{EventKind, SessionEvent};
+use super::state::{self, Arrival, Clock, State, Timers};
+use crate::normalize::{EventKind, Process, SessionEvent, TurnRef, hooks};
 use crate::proto::store::{Cost, Counts, Event, Session, Tokens, Turn};
 use crate::store::{Commit, Store, StoreError};
-
-/// Session states (DESIGN.md "Session state").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    Active,
-    AwaitingPermission,
-    AwaitingInput,
-    Stalled,
-    Idle,
-    Errored,
-    Ended,
-    Crashed,
-    Killed,
-}
-
-impl State {
-    pub const ALL: [State; 9] = [
-        State::Active,
-        State::AwaitingPermission,
-        State::AwaitingInput,
-        State::Stalled,
-        State::Idle,
-        State::Errored,
-        State::Ended,
-        State::Crashed,
-        State::Killed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Active => "active",
-            State::AwaitingPermission => "awaiting_permission",
-            State::AwaitingInput => "awaiting_input",
-            State::Stalled => "stalled",
-            State::Idle => "idle",
-            State::Errored => "errored",
-            State::Ended => "ended",
-            State::Crashed => "crashed",
-            State::Killed => "killed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<State> {
-        State::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// Waiting for a new prompt (or gone): activity from an already closed turn must not wake it.
-    fn is_resting(self) -> bool {
-        matches!(
-            self,
-            State::Idle | State::Errored | State::Ended | State::Crashed | State::Killed
-        )
-    }
-}
 
 /// Where the tracker finds sessions it has not seen since start-up.
 pub trait Backing {
@@ -99,11 +46,70 @@ impl Backing for NoBacking {
     }
 }
 
+/// Whether an agent's process still runs. The server asks `/proc`; tests answer themselves.
+pub trait Liveness {
+    fn alive(&self, process: Process) -> bool;
+}
+
+/// Timer limits per agent (`session.agents.<agent>` in the config), and for the rest.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Limits {
+    pub default: Timers,
+    pub agents: HashMap<String, Timers>,
+}
+
+impl Limits {
+    fn of(&self, agent: &str) -> &Timers {
+        self.agents.get(agent).unwrap_or(&self.default)
+    }
+}
+
+/// Telemetry and a hook report the same prompt within this much of each other: how far apart
+/// two first reports of a turn may be for one source to adopt the other's turn.
+const ADOPT_WINDOW: i64 = 10_000_000_000;
+/// A `SessionEnd` this soon after the process was found gone means the run ended, not crashed:
+/// some agents fire it on the way out and do not wait for it.
+const END_GRACE: i64 = 5_000_000_000;
+/// A session whose run is over leaves memory this long after (it is reloaded if it comes back).
+const EVICT_AFTER: i64 = 60_000_000_000;
+/// How many tool ends without a call id the tracker keeps to pair with the other source's report.
+const UNMATCHED_MAX: usize = 32;
+
+/// Which sources have reported a turn: one opened by a hook is adopted by the telemetry's first
+/// report of the same prompt (and the other way round), so both name one turn.
+#[derive(Clone, Copy, Debug)]
+struct Claim {
+    hook: bool,
+    shared: bool,
+    started: i64,
+}
+
+/// A tool call started and not yet finished.
+#[derive(Clone, Debug)]
+struct OpenTool {
+    id: String,
+    name: String,
+    started: i64,
+}
+
+/// A finished tool call one source reported without an id its other source shares (Gemini and
+/// Copilot hooks name no call id): paired with the other source's report by tool name.
+#[derive(Clone, Debug)]
+struct Unmatched {
+    from_hook: bool,
+    name: String,
+}
+
 struct Live {
     session: Session,
     turns: HashMap<String, Turn>,
     /// Facts already recorded, so a second report of the same one is dropped.
     facts: HashSet<String>,
+    /// Other names of turns: the telemetry's key for a turn a hook opened, or the reverse.
+    aliases: HashMap<String, String>,
+    claims: HashMap<String, Claim>,
+    open_tools: Vec<OpenTool>,
+    unmatched: VecDeque<Unmatched>,
     /// Changed by the batch being applied, and so to be written with it.
     dirty: bool,
     /// Turns changed by the batch being applied.
@@ -113,6 +119,7 @@ struct Live {
 pub struct Tracker {
     sessions: HashMap<String, Live>,
     next_seq: u64,
+    limits: Limits,
 }
 
 /// What applying a batch produced.
@@ -126,10 +133,32 @@ pub struct Applied {
 impl Tracker {
     /// A tracker whose next event gets `last_seq + 1`.
     pub fn new(last_seq: u64) -> Tracker {
+        Tracker::with_limits(last_seq, Limits::default())
+    }
+
+    pub fn with_limits(last_seq: u64, limits: Limits) -> Tracker {
         Tracker {
             sessions: HashMap::new(),
             next_seq: last_seq + 1,
+            limits,
         }
+    }
+
+    /// Takes up the sessions whose run was not over when the server stopped, so their timers and
+    /// process checks go on.
+    pub fn resume(&mut self, store: &Store) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for s in store.sessions()? {
+            let state = State::parse(&s.state).unwrap_or(State::Active);
+            if state.is_final() || self.sessions.contains_key(&s.id) {
+                continue;
+            }
+            if let Some(l) = store.load(&s.id)? {
+                self.sessions.insert(s.id.clone(), Live::loaded(l));
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Applies a batch of normalized events at time `now` (Unix nanoseconds): assigns seqs,
@@ -144,20 +173,14 @@ impl Tracker {
         // Sessions changed by this batch, in first-touch order; each is written once.
         let mut touched: Vec<String> = Vec::new();
         let mut id = String::new();
-        for (pos, ev) in events.into_iter().enumerate() {
+        for (pos, mut ev) in events.into_iter().enumerate() {
             // Batches come in runs of one session: build its id only when the session changes.
             if !same_session(&id, &ev) {
                 id = ev.session_id();
             }
             if !self.sessions.contains_key(&id) {
                 let live = match backing.load(&id)? {
-                    Some(l) => Live {
-                        session: l.session,
-                        turns: l.turns.into_iter().map(|t| (t.id.clone(), t)).collect(),
-                        facts: l.facts.into_iter().collect(),
-                        dirty: false,
-                        dirty_turns: Vec::new(),
-                    },
+                    Some(l) => Live::loaded(l),
                     None => Live::new(&id, &ev, now),
                 };
                 self.sessions.insert(id.clone(), live);
@@ -165,7 +188,10 @@ impl Tracker {
             let Some(live) = self.sessions.get_mut(&id) else {
                 continue;
             };
-            if live.repeats_turn_end(&ev) {
+            let Some(kind) = ev.kind() else { continue };
+            let t = event_time(&ev.event, now);
+            live.resolve_turn(&mut ev, kind, t);
+            if live.repeats_turn_end(&ev, kind) || live.pairs_anonymous_tool(&ev, kind) {
                 out.duplicates.push(pos);
                 continue;
             }
@@ -179,25 +205,79 @@ impl Tracker {
                     .facts
                     .push((id.clone(), key.clone(), self.next_seq));
             }
-            let before = live.session.events;
-            live.apply(ev, &id, now, &mut self.next_seq, &mut out.commit);
-            if live.session.events != before && !live.dirty {
+            let changed = live.apply(ev, kind, &id, now, &mut self.next_seq, &mut out.commit);
+            if changed && !live.dirty {
                 live.dirty = true;
                 touched.push(id.clone());
             }
         }
+        self.collect(touched, &mut out.commit);
+        Ok(out)
+    }
+
+    /// What time and the agents' processes say: stalls, expiries and crashes as of `now`.
+    pub fn tick(&mut self, now: i64, liveness: &dyn Liveness) -> Commit {
+        let mut commit = Commit::default();
+        let mut touched = Vec::new();
+        for (id, live) in &mut self.sessions {
+            let current = live.state();
+            let s = &live.session;
+            let process = (s.pid != 0).then_some(Process {
+                pid: s.pid,
+                start_ticks: s.pid_start_ticks,
+            });
+            let next = match process {
+                Some(p) if !current.is_final() && !liveness.alive(p) => {
+                    Some((State::Crashed, "process_gone"))
+                }
+                _ => state::on_clock(
+                    current,
+                    Clock {
+                        now,
+                        last_activity: s.last_activity_unix_nano,
+                        tool_open: !live.open_tools.is_empty(),
+                        watched: process.is_some(),
+                    },
+                    self.limits.of(&s.agent),
+                ),
+            };
+            if let Some((next, reason)) = next {
+                let turn = live.session.current_turn.clone();
+                live.transition(
+                    current,
+                    next,
+                    reason,
+                    now,
+                    &turn,
+                    &mut self.next_seq,
+                    &mut commit,
+                );
+                live.dirty = true;
+                touched.push(id.clone());
+            }
+        }
+        self.collect(touched, &mut commit);
+        // Runs long over need no timers: free them (they are reloaded if they come back).
+        self.sessions.retain(|_, l| {
+            !(l.state().is_final()
+                && now.saturating_sub(l.session.state_since_unix_nano) > EVICT_AFTER)
+        });
+        commit
+    }
+
+    /// Moves the touched sessions and their changed turns into the commit.
+    fn collect(&mut self, touched: Vec<String>, commit: &mut Commit) {
         for id in touched {
             if let Some(live) = self.sessions.get_mut(&id) {
                 live.dirty = false;
-                out.commit.sessions.push(live.session.clone());
+                commit.sessions.push(live.session.clone());
                 for tid in std::mem::take(&mut live.dirty_turns) {
                     if let Some(t) = live.turns.get(&tid) {
-                        out.commit.turns.push(t.clone());
+                        commit.turns.push(t.clone());
                     }
                 }
             }
         }
-        Ok(out)
     }
 
     /// Current state of a session the tracker holds in memory.
@@ -207,25 +287,9 @@ impl Tracker {
 }
 
 impl Live {
-    /// A turn end for a turn that already ended the same way: agents report it from several
-    /// sources (Claude's Stop hook log and its interaction span), and it is one fact.
-    fn repeats_turn_end(&self, ev: &SessionEvent) -> bool {
-        let status = match ev.kind() {
-            Some(EventKind::TurnFinished) => "finished",
-            Some(EventKind::TurnFailed) => "failed",
-            _ => return false,
-        };
-        let id = if ev.event.turn_id.is_empty() {
-            &self.session.current_turn
-        } else {
-            &ev.event.turn_id
-        };
-        self.turns.get(id).is_some_and(|t| t.status == status)
-    }
-
     fn new(id: &str, ev: &SessionEvent, now: i64) -> Live {
         let t = event_time(&ev.event, now);
-        Live {
+        Live::loaded(Loaded {
             session: Session {
                 id: id.to_owned(),
                 agent: ev.agent.as_str().to_owned(),
@@ -237,51 +301,242 @@ impl Live {
                 counts: Some(Counts::default()),
                 tokens: Some(Tokens::default()),
                 cost: Some(Cost::default()),
+                runs: 1,
+                last_activity_unix_nano: now,
                 ..Session::default()
             },
-            turns: HashMap::new(),
-            facts: HashSet::new(),
+            turns: Vec::new(),
+            facts: Vec::new(),
+        })
+    }
+
+    fn loaded(l: Loaded) -> Live {
+        // Turns from before a restart are settled: no source adopts them any more.
+        let claims = l
+            .turns
+            .iter()
+            .map(|t| {
+                let c = Claim {
+                    hook: true,
+                    shared: true,
+                    started: t.started_unix_nano,
+                };
+                (t.id.clone(), c)
+            })
+            .collect();
+        Live {
+            session: l.session,
+            turns: l.turns.into_iter().map(|t| (t.id.clone(), t)).collect(),
+            facts: l.facts.into_iter().collect(),
+            aliases: HashMap::new(),
+            claims,
+            open_tools: Vec::new(),
+            unmatched: VecDeque::new(),
             dirty: false,
             dirty_turns: Vec::new(),
         }
     }
 
+    fn state(&self) -> State {
+        State::parse(&self.session.state).unwrap_or(State::Active)
+    }
+
+    /// Rewrites the event's turn to the one name the session uses for it (see [`TurnRef`]).
+    fn resolve_turn(&mut self, ev: &mut SessionEvent, kind: EventKind, t: i64) {
+        let from_hook = ev.turn_ref == TurnRef::Hook;
+        let key = std::mem::take(&mut ev.event.turn_id);
+        if key.is_empty() {
+            ev.event.turn_id = match kind {
+                EventKind::SessionStarted | EventKind::SessionEnded => String::new(),
+                EventKind::Prompt if from_hook => {
+                    match self.adoptable(t, from_hook, true) {
+                        Some(turn) => turn,
+                        // A hook prompt that names no turn opens one under a name of its own.
+                        None => format!("hook:{t}"),
+                    }
+                }
+                _ => self.session.current_turn.clone(),
+            };
+            if kind == EventKind::Prompt && from_hook {
+                self.claim(&ev.event.turn_id, from_hook, t);
+            }
+            return;
+        }
+        if let Some(turn) = self.aliases.get(&key) {
+            ev.event.turn_id = turn.clone();
+            return;
+        }
+        if !self.claims.contains_key(&key) && !self.turns.contains_key(&key) {
+            let timed = kind == EventKind::Prompt;
+            if let Some(turn) = self.adoptable(t, from_hook, timed) {
+                self.aliases.insert(key, turn.clone());
+                self.claim(&turn, from_hook, t);
+                ev.event.turn_id = turn;
+                return;
+            }
+        }
+        self.claim(&key, from_hook, t);
+        ev.event.turn_id = key;
+    }
+
+    fn claim(&mut self, turn: &str, from_hook: bool, t: i64) {
+        let c = self.claims.entry(turn.to_owned()).or_insert(Claim {
+            hook: false,
+            shared: false,
+            started: t,
+        });
+        c.started = c.started.min(t);
+        if from_hook {
+            c.hook = true;
+        } else {
+            c.shared = true;
+        }
+    }
+
+    /// An open turn the other source opened and this one has not reported yet. For a prompt,
+    /// the one that started closest to it (within [`ADOPT_WINDOW`]); for anything else, the turn
+    /// in progress.
+    fn adoptable(&self, t: i64, from_hook: bool, timed: bool) -> Option<String> {
+        let open = |id: &str| self.turns.get(id).is_none_or(|turn| turn.status == "open");
+        let unclaimed = |c: &Claim| {
+            if from_hook {
+                c.shared && !c.hook
+            } else {
+                c.hook && !c.shared
+            }
+        };
+        if !timed {
+            let cur = &self.session.current_turn;
+            return self
+                .claims
+                .get(cur)
+                .filter(|c| unclaimed(c) && open(cur))
+                .map(|_| cur.clone());
+        }
+        self.claims
+            .iter()
+            .filter(|(id, c)| unclaimed(c) && open(id) && (c.started - t).abs() <= ADOPT_WINDOW)
+            .min_by_key(|(_, c)| (c.started - t).abs())
+            .map(|(id, _)| id.clone())
+    }
+
+    /// A turn end for a turn that already ended the same way: agents report it from several
+    /// sources (Claude's Stop hook and its log, Codex's Stop hook and its notify program), and
+    /// it is one fact.
+    fn repeats_turn_end(&self, ev: &SessionEvent, kind: EventKind) -> bool {
+        let status = match kind {
+            EventKind::TurnFinished => "finished",
+            EventKind::TurnFailed => "failed",
+            _ => return false,
+        };
+        self.turns
+            .get(&ev.event.turn_id)
+            .is_some_and(|t| t.status == status)
+    }
+
+    /// A finished tool call that the other source already reported under no shared id (see
+    /// [`Unmatched`]): the same call, reported twice. Otherwise remembers it for the other source.
+    fn pairs_anonymous_tool(&mut self, ev: &SessionEvent, kind: EventKind) -> bool {
+        if kind != EventKind::ToolFinished {
+            return false;
+        }
+        let from_hook = ev.event.source == hooks::SOURCE;
+        let anonymous = ev.event.tool_call_id.is_empty();
+        // Hooks without ids pair with telemetry that has them, and the reverse.
+        if from_hook != anonymous {
+            return false;
+        }
+        let name = &ev.event.tool_name;
+        if let Some(i) = self
+            .unmatched
+            .iter()
+            .position(|u| u.from_hook != from_hook && u.name.eq_ignore_ascii_case(name))
+        {
+            self.unmatched.remove(i);
+            return true;
+        }
+        if self.unmatched.len() == UNMATCHED_MAX {
+            self.unmatched.pop_front();
+        }
+        self.unmatched.push_back(Unmatched {
+            from_hook,
+            name: name.clone(),
+        });
+        false
+    }
+
+    /// Starts a new run of the session: a resumed session, or a new process serving it.
+    fn new_run(&mut self) {
+        self.session.runs += 1;
+        self.session.end_reason.clear();
+        self.open_tools.clear();
+        self.session.current_tool.clear();
+    }
+
+    /// Applies one event; returns whether the session changed in a way worth writing.
     fn apply(
         &mut self,
         ev: SessionEvent,
+        kind: EventKind,
         id: &str,
         now: i64,
         next_seq: &mut u64,
         out: &mut Commit,
-    ) {
-        let Some(kind) = ev.kind() else { return };
-        let s = &mut self.session;
+    ) -> bool {
+        let current = self.state();
         let t = event_time(&ev.event, now);
-        s.first_seen_unix_nano = s.first_seen_unix_nano.min(t);
-        s.last_seen_unix_nano = s.last_seen_unix_nano.max(t);
-        if let Some(v) = ev.service_version.filter(|v| !v.is_empty()) {
-            s.service_version = v;
+        let mut run_started = false;
+        {
+            let s = &mut self.session;
+            s.first_seen_unix_nano = s.first_seen_unix_nano.min(t);
+            s.last_seen_unix_nano = s.last_seen_unix_nano.max(t);
+            s.last_activity_unix_nano = s.last_activity_unix_nano.max(now);
+            if let Some(v) = ev.service_version.filter(|v| !v.is_empty()) {
+                s.service_version = v;
+            }
+            if let Some(cwd) = ev.cwd.filter(|c| !c.is_empty()) {
+                s.cwd = cwd;
+            }
         }
-        if let Some(cwd) = ev.cwd.filter(|c| !c.is_empty()) {
-            s.cwd = cwd;
+        // Runs: a new process, a resume, or any report after the run was over.
+        if let Some(p) = ev.process {
+            let s = &self.session;
+            let known = s.pid != 0;
+            if known && (s.pid, s.pid_start_ticks) != (p.pid, p.start_ticks) {
+                run_started = true;
+            }
+            self.session.pid = p.pid;
+            self.session.pid_start_ticks = p.start_ticks;
+        }
+        if !run_started && self.session.events > 0 {
+            // Telemetry arrives late and out of order: a report from before the run ended is
+            // about that run.
+            let after_end = current.is_final() && t > self.session.state_since_unix_nano;
+            run_started = match kind {
+                EventKind::SessionStarted => after_end || ev.event.reason == "resume",
+                EventKind::Prompt => after_end,
+                _ => false,
+            };
+        }
+        if run_started {
+            self.new_run();
+            if ev.process.is_none() {
+                // The new run's process is not known yet: the old one says nothing about it.
+                self.session.pid = 0;
+                self.session.pid_start_ticks = 0;
+            }
         }
         let mut event = ev.event;
+        let s = &mut self.session;
         if !event.model.is_empty() && !s.models.contains(&event.model) {
             s.models.push(event.model.clone());
         }
 
-        // Turn: the event's own, else the one in progress.
-        if event.turn_id.is_empty()
-            && kind != EventKind::SessionStarted
-            && kind != EventKind::SessionEnded
-        {
-            event.turn_id.clone_from(&s.current_turn);
-        }
         let seq = *next_seq;
-        let mut turn_is_new = false;
-        if !event.turn_id.is_empty() {
-            turn_is_new = !self.turns.contains_key(&event.turn_id);
-            if turn_is_new {
+        let mut new_turn = false;
+        if !event.turn_id.is_empty() && kind != EventKind::Heartbeat {
+            new_turn = !self.turns.contains_key(&event.turn_id);
+            if new_turn {
                 let counts = s.counts.get_or_insert_default();
                 counts.turns += 1;
                 let turn = Turn {
@@ -300,8 +555,44 @@ impl Live {
                 s.current_turn.clone_from(&event.turn_id);
             }
         }
-        let turn = self.turns.get_mut(&event.turn_id);
-        let turn_closed = turn.as_ref().is_some_and(|t| t.status != "open");
+        let current_turn = event.turn_id.is_empty() || event.turn_id == s.current_turn;
+        let closed_turn = self
+            .turns
+            .get(&event.turn_id)
+            .is_some_and(|t| t.status != "open");
+
+        // Tools in flight: for the stall limit, the "running" display, and hook durations.
+        match kind {
+            EventKind::ToolStarted => self.open_tools.push(OpenTool {
+                id: event.tool_call_id.clone(),
+                name: event.tool_name.clone(),
+                started: t,
+            }),
+            EventKind::ToolFinished => {
+                let by_id = |o: &OpenTool| !o.id.is_empty() && o.id == event.tool_call_id;
+                let pos = self.open_tools.iter().position(by_id).or_else(|| {
+                    self.open_tools
+                        .iter()
+                        .position(|o| o.name.eq_ignore_ascii_case(&event.tool_name))
+                });
+                if let Some(open) = pos.map(|i| self.open_tools.remove(i)) {
+                    if event.duration_ms.is_none() && t >= open.started {
+                        event.duration_ms = Some((t - open.started) as f64 / 1e6);
+                    }
+                }
+            }
+            EventKind::TurnFinished | EventKind::TurnFailed | EventKind::SessionEnded
+                if current_turn =>
+            {
+                self.open_tools.clear();
+            }
+            _ => {}
+        }
+        s.current_tool = self
+            .open_tools
+            .last()
+            .map(|o| o.name.clone())
+            .unwrap_or_default();
 
         // Counters, on the session and on its turn.
         count(
@@ -311,7 +602,7 @@ impl Live {
             kind,
             &event,
         );
-        if let Some(turn) = turn {
+        if let Some(turn) = self.turns.get_mut(&event.turn_id) {
             turn.started_unix_nano = turn.started_unix_nano.min(t);
             count(
                 turn.counts.get_or_insert_default(),
@@ -337,69 +628,95 @@ impl Live {
         }
 
         // State.
-        let current = State::parse(&s.state).unwrap_or(State::Active);
-        let next = match kind {
-            EventKind::TurnFinished
-                if event.turn_id == s.current_turn || s.current_turn.is_empty() =>
-            {
-                Some(State::Idle)
-            }
-            EventKind::TurnFailed
-                if event.turn_id == s.current_turn || s.current_turn.is_empty() =>
-            {
-                Some(State::Errored)
-            }
-            EventKind::SessionEnded => Some(State::Ended),
-            EventKind::TurnFinished | EventKind::TurnFailed | EventKind::StateChanged => None,
-            // Any other activity means the agent is working — unless it is a late report from a
-            // turn that already closed, or from no turn while the session rests.
-            _ if current.is_resting() => {
-                let fresh = kind == EventKind::Prompt || (turn_is_new && !event.turn_id.is_empty());
-                (fresh && !turn_closed).then_some(State::Active)
-            }
-            _ => None,
+        let next = if run_started && current.is_final() {
+            Some((State::Active, "run_started"))
+        } else if kind == EventKind::SessionEnded
+            && current == State::Crashed
+            && s.end_reason == "process_gone"
+            && t <= s.state_since_unix_nano.saturating_add(END_GRACE)
+        {
+            // The process was gone, but it said goodbye: it ended.
+            Some((State::Ended, "session_ended"))
+        } else {
+            state::on_event(
+                current,
+                Arrival {
+                    kind,
+                    time: t,
+                    state_since: s.state_since_unix_nano,
+                    current_turn,
+                    new_turn,
+                    closed_turn,
+                },
+            )
         };
 
-        event.seq = seq;
-        event.session_id = id.to_owned();
-        if event.time_unix_nano == 0 {
-            event.time_unix_nano = t;
-        }
-        *next_seq += 1;
-        s.events += 1;
-        s.last_seq = seq;
-        out.events.push(event);
-        out.encoded_attributes.push(ev.encoded_attributes);
-
-        if let Some(next) = next.filter(|n| *n != current) {
-            let reason = kind.as_str().to_owned();
-            let change = Event {
-                seq: *next_seq,
-                session_id: id.to_owned(),
-                time_unix_nano: t,
-                kind: EventKind::StateChanged.as_str().into(),
-                turn_id: out
-                    .events
-                    .last()
-                    .map(|e| e.turn_id.clone())
-                    .unwrap_or_default(),
-                source: "observatory".into(),
-                state: next.as_str().into(),
-                previous_state: current.as_str().into(),
-                reason: reason.clone(),
-                ..Event::default()
-            };
+        let stored = kind != EventKind::Heartbeat;
+        if stored {
+            event.seq = seq;
+            event.session_id = id.to_owned();
+            event.run = s.runs;
+            if event.time_unix_nano == 0 {
+                event.time_unix_nano = t;
+            }
+            if kind == EventKind::SessionEnded && !event.reason.is_empty() {
+                s.end_reason.clone_from(&event.reason);
+            }
             *next_seq += 1;
             s.events += 1;
-            s.last_seq = change.seq;
-            s.state = next.as_str().into();
-            s.state_since_unix_nano = t;
-            if next == State::Ended {
-                s.end_reason = reason;
+            s.last_seq = seq;
+            let turn = event.turn_id.clone();
+            out.events.push(event);
+            out.encoded_attributes.push(ev.encoded_attributes);
+            if let Some((next, reason)) = next {
+                self.transition(current, next, reason, t, &turn, next_seq, out);
             }
-            out.events.push(change);
-            out.encoded_attributes.push(Vec::new());
+        } else if let Some((next, reason)) = next {
+            self.transition(current, next, reason, t, &event.turn_id, next_seq, out);
         }
+        stored || next.is_some() || run_started || ev.process.is_some()
+    }
+
+    /// Moves the session to `next`, recording the change as an event.
+    #[allow(clippy::too_many_arguments)]
+    fn transition(
+        &mut self,
+        current: State,
+        next: State,
+        reason: &str,
+        t: i64,
+        turn: &str,
+        next_seq: &mut u64,
+        out: &mut Commit,
+    ) {
+        let s = &mut self.session;
+        let change = Event {
+            seq: *next_seq,
+            session_id: s.id.clone(),
+            time_unix_nano: t,
+            kind: EventKind::StateChanged.as_str().into(),
+            turn_id: turn.to_owned(),
+            source: "observatory".into(),
+            state: next.as_str().into(),
+            previous_state: current.as_str().into(),
+            reason: reason.to_owned(),
+            run: s.runs,
+            ..Event::default()
+        };
+        *next_seq += 1;
+        s.events += 1;
+        s.last_seq = change.seq;
+        s.state = next.as_str().into();
+        s.state_since_unix_nano = t;
+        if next.is_final() {
+            if s.end_reason.is_empty() || next != State::Ended {
+                s.end_reason = reason.to_owned();
+            }
+            self.open_tools.clear();
+            s.current_tool.clear();
+        }
+        out.events.push(change);
+        out.encoded_attributes.push(Vec::new());
     }
 }
 

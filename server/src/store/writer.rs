@@ -16,8 +16,16 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::live::{Hub, Published};
 use crate::normalize::SessionEvent;
-use crate::session::Tracker;
+use crate::session::liveness::ProcLiveness;
+use crate::session::{Limits, Tracker};
 use crate::store::{Commit, Store};
+
+/// What the writer is asked to do.
+pub enum Work {
+    Batch(Submission),
+    /// Let the clock and process checks move sessions (stalled, ended, crashed).
+    Tick,
+}
 
 /// One ingest request's events, and where to say they are committed.
 pub struct Submission {
@@ -48,24 +56,35 @@ struct Prepared {
 pub struct Writer {
     store: Store,
     tracker: Tracker,
-    rx: mpsc::Receiver<Submission>,
+    rx: mpsc::Receiver<Work>,
     /// A batch stops growing at this many events, bounding transaction size and latency.
     max_events: usize,
     /// Told about every batch once it is committed.
     hub: Hub,
+    /// Stall and expiry limits, kept to rebuild the tracker after a failed commit.
+    limits: Limits,
 }
 
 impl Writer {
     pub fn new(
         store: Store,
-        rx: mpsc::Receiver<Submission>,
+        rx: mpsc::Receiver<Work>,
         max_events: usize,
         hub: Hub,
+        limits: Limits,
     ) -> anyhow::Result<Writer> {
-        let tracker = Tracker::new(store.last_seq()?);
+        let mut tracker = Tracker::with_limits(store.last_seq()?, limits.clone());
+        let resumed = tracker.resume(&store)?;
+        if resumed > 0 {
+            tracing::info!(
+                sessions = resumed,
+                "watching sessions whose run was not over"
+            );
+        }
         Ok(Writer {
             store,
             tracker,
+            limits,
             rx,
             max_events,
             hub,
@@ -98,15 +117,20 @@ impl Writer {
     fn run(mut self, epoch: &AtomicU64, tx: std::sync::mpsc::SyncSender<Prepared>) {
         let mut seen_epoch = epoch.load(Ordering::Acquire);
         while let Some(first) = self.rx.blocking_recv() {
-            let mut batch = vec![first];
-            let mut n = batch[0].events.len();
-            while n < self.max_events {
-                match self.rx.try_recv() {
-                    Ok(s) => {
+            let mut tick = false;
+            let mut batch = Vec::new();
+            let mut n = 0;
+            let mut next = Some(first);
+            while let Some(work) = next.take() {
+                match work {
+                    Work::Tick => tick = true,
+                    Work::Batch(s) => {
                         n += s.events.len();
                         batch.push(s);
                     }
-                    Err(_) => break,
+                }
+                if n < self.max_events {
+                    next = self.rx.try_recv().ok();
                 }
             }
             let now_epoch = epoch.load(Ordering::Acquire);
@@ -114,36 +138,74 @@ impl Writer {
                 // A commit failed: what the tracker holds was never stored. Start again from the
                 // store; every batch built on the lost one is refused by the commit stage.
                 seen_epoch = now_epoch;
-                self.tracker = Tracker::new(self.store.last_seq().unwrap_or(0));
+                self.reset();
             }
-            let mut events = Vec::with_capacity(n);
-            let mut replies = Vec::with_capacity(batch.len());
-            for s in batch {
-                let range = events.len()..events.len() + s.events.len();
-                events.extend(s.events);
-                replies.push((range, s.done));
+            if !batch.is_empty() && !self.apply(batch, n, seen_epoch, &tx) {
+                return;
             }
-            match self.tracker.apply(events, now_unix_nano(), &self.store) {
-                Ok(applied) => {
+            if tick {
+                let commit = self.tracker.tick(now_unix_nano(), &ProcLiveness);
+                if !commit.sessions.is_empty() {
                     let prepared = Prepared {
-                        commit: applied.commit,
-                        replies,
-                        duplicates: applied.duplicates,
+                        commit,
+                        replies: Vec::new(),
+                        duplicates: Vec::new(),
                         epoch: seen_epoch,
                     };
                     if tx.send(prepared).is_err() {
-                        tracing::error!("the store commit stage stopped; refusing the rest");
                         return;
                     }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "loading sessions failed; the batch is refused and clients will retry");
-                    self.tracker = Tracker::new(self.store.last_seq().unwrap_or(0));
-                    refuse(replies, &format!("reading the store failed: {e}"));
                 }
             }
         }
         tracing::debug!("store writer drained and stopped");
+    }
+
+    /// Applies a batch of submissions and passes it to the commit stage; `false` when that stage
+    /// is gone.
+    fn apply(
+        &mut self,
+        batch: Vec<Submission>,
+        n: usize,
+        epoch: u64,
+        tx: &std::sync::mpsc::SyncSender<Prepared>,
+    ) -> bool {
+        let mut events = Vec::with_capacity(n);
+        let mut replies = Vec::with_capacity(batch.len());
+        for s in batch {
+            let range = events.len()..events.len() + s.events.len();
+            events.extend(s.events);
+            replies.push((range, s.done));
+        }
+        match self.tracker.apply(events, now_unix_nano(), &self.store) {
+            Ok(applied) => {
+                let prepared = Prepared {
+                    commit: applied.commit,
+                    replies,
+                    duplicates: applied.duplicates,
+                    epoch,
+                };
+                if tx.send(prepared).is_err() {
+                    tracing::error!("the store commit stage stopped; refusing the rest");
+                    return false;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "loading sessions failed; the batch is refused and clients will retry");
+                self.reset();
+                refuse(replies, &format!("reading the store failed: {e}"));
+            }
+        }
+        true
+    }
+
+    /// Starts the tracker again from what the store holds.
+    fn reset(&mut self) {
+        self.tracker =
+            Tracker::with_limits(self.store.last_seq().unwrap_or(0), self.limits.clone());
+        if let Err(e) = self.tracker.resume(&self.store) {
+            tracing::error!(error = %e, "reloading live sessions failed");
+        }
     }
 }
 

@@ -297,6 +297,10 @@ pub fn session_json(s: &Session) -> Value {
         "cost_complete": complete,
         "cost_estimated_requests": s.cost.as_ref().map_or(0, |c| c.estimated_requests),
         "current_turn": non_empty(&s.current_turn),
+        "current_tool": non_empty(&s.current_tool),
+        "runs": s.runs,
+        "pid": (s.pid != 0).then_some(s.pid),
+        "last_activity": rfc3339(s.last_activity_unix_nano),
         "last_seq": s.last_seq,
         "events": s.events,
     })
@@ -325,6 +329,7 @@ pub fn event_json(e: &Event) -> Value {
         "time": rfc3339(e.time_unix_nano),
         "kind": e.kind,
         "source": e.source,
+        "run": e.run,
     });
     let m = v
         .as_object_mut()

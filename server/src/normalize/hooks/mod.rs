@@ -103,17 +103,26 @@ pub(crate) fn event(
 }
 
 /// A required string field, or a 400 naming it.
-pub(crate) fn required<'a>(payload: &'a Value, key: &str, what: &str) -> Result<&'a str, HookError> {
+pub(crate) fn required<'a>(
+    payload: &'a Value,
+    key: &str,
+    what: &str,
+) -> Result<&'a str, HookError> {
     match payload.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(_) => Err(HookError(format!("{what}: \"{key}\" must be a non-empty string"))),
+        Some(_) => Err(HookError(format!(
+            "{what}: \"{key}\" must be a non-empty string"
+        ))),
         None => Err(HookError(format!("{what}: \"{key}\" is missing"))),
     }
 }
 
 /// An optional string field.
 pub(crate) fn str_field<'a>(payload: &'a Value, key: &str) -> Option<&'a str> {
-    payload.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    payload
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// An ISO 8601 / RFC 3339 time as Unix nanoseconds.
@@ -132,8 +141,10 @@ pub(crate) fn millis_nanos(v: &Value) -> Option<i64> {
 pub(crate) fn traceparent_trace_id(tp: &str) -> Option<&str> {
     let mut parts = tp.split('-');
     let (_version, trace) = (parts.next()?, parts.next()?);
-    (trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit()) && trace.bytes().any(|b| b != b'0'))
-        .then_some(trace)
+    (trace.len() == 32
+        && trace.bytes().all(|b| b.is_ascii_hexdigit())
+        && trace.bytes().any(|b| b != b'0'))
+    .then_some(trace)
 }
 
 fn any_value_of(v: &Value) -> AnyValue {
