@@ -393,11 +393,11 @@ impl Live {
         }
     }
 
-    /// An open turn the other source opened and this one has not reported yet. For a prompt,
-    /// the one that started closest to it (within [`ADOPT_WINDOW`]); for anything else, the turn
-    /// in progress.
+    /// A turn the other source opened and this one has not reported yet. For a prompt, the one
+    /// that started closest to it (within [`ADOPT_WINDOW`]); for anything else, the latest turn.
+    /// The turn may have ended already: one source often reports a whole short turn before the
+    /// other's batch arrives.
     fn adoptable(&self, t: i64, from_hook: bool, timed: bool) -> Option<String> {
-        let open = |id: &str| self.turns.get(id).is_none_or(|turn| turn.status == "open");
         let unclaimed = |c: &Claim| {
             if from_hook {
                 c.shared && !c.hook
@@ -410,12 +410,12 @@ impl Live {
             return self
                 .claims
                 .get(cur)
-                .filter(|c| unclaimed(c) && open(cur))
+                .filter(|c| unclaimed(c))
                 .map(|_| cur.clone());
         }
         self.claims
             .iter()
-            .filter(|(id, c)| unclaimed(c) && open(id) && (c.started - t).abs() <= ADOPT_WINDOW)
+            .filter(|(_, c)| unclaimed(c) && (c.started - t).abs() <= ADOPT_WINDOW)
             .min_by_key(|(_, c)| (c.started - t).abs())
             .map(|(id, _)| id.clone())
     }
@@ -764,6 +764,290 @@ fn event_time(e: &Event, now: i64) -> i64 {
 mod tests {
     use super::*;
     use crate::normalize::{Agent, Signal};
+
+    const S: i64 = 1_000_000_000;
+
+    fn hook(kind: EventKind, turn: &str, t: i64) -> SessionEvent {
+        let mut e = ev(kind, turn, t);
+        e.event.source = hooks::SOURCE.into();
+        e
+    }
+
+    fn codex_hook(kind: EventKind, turn: &str, t: i64) -> SessionEvent {
+        let mut e = hook(kind, turn, t);
+        e.agent = Agent::Codex;
+        e.turn_ref = TurnRef::Hook;
+        e
+    }
+
+    fn codex_otlp(kind: EventKind, turn: &str, t: i64) -> SessionEvent {
+        let mut e = ev(kind, turn, t);
+        e.agent = Agent::Codex;
+        e
+    }
+
+    fn tool(mut e: SessionEvent, name: &str, id: &str) -> SessionEvent {
+        e.event.tool_name = name.into();
+        e.event.tool_call_id = id.into();
+        if !id.is_empty() {
+            let prefix = if e.kind() == Some(EventKind::ToolStarted) {
+                "tool_started"
+            } else {
+                "tool"
+            };
+            e.fact_key = Some(format!("{prefix}:{id}"));
+        }
+        e
+    }
+
+    /// Processes the tests say are alive.
+    struct Alive(Vec<u32>);
+
+    impl Liveness for Alive {
+        fn alive(&self, p: Process) -> bool {
+            self.0.contains(&p.pid)
+        }
+    }
+
+    fn apply(tr: &mut Tracker, batch: Vec<SessionEvent>, now: i64) -> Commit {
+        tr.apply(batch, now, &NoBacking).expect("apply").commit
+    }
+
+    fn state(tr: &Tracker, id: &str) -> String {
+        tr.session(id).map(|s| s.state.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn hook_and_telemetry_turns_of_one_prompt_are_one_turn_whichever_comes_first() {
+        // Codex: hooks know turn_id, telemetry a trace id; Codex hooks arrive first, usually.
+        for hooks_first in [true, false] {
+            let mut tr = Tracker::new(0);
+            let hook_side = vec![
+                codex_hook(EventKind::Prompt, "turn-1", 10 * S),
+                tool(
+                    codex_hook(EventKind::ToolStarted, "turn-1", 11 * S),
+                    "Bash",
+                    "c1",
+                ),
+                tool(
+                    codex_hook(EventKind::ToolFinished, "turn-1", 12 * S),
+                    "Bash",
+                    "c1",
+                ),
+                codex_hook(EventKind::TurnFinished, "turn-1", 13 * S),
+            ];
+            let otlp_side = vec![
+                codex_otlp(EventKind::Prompt, "trace-a", 10 * S + 5_000_000),
+                codex_otlp(EventKind::ApiRequest, "trace-a", 11 * S),
+                tool(
+                    codex_otlp(EventKind::ToolFinished, "trace-a", 12 * S),
+                    "exec_command",
+                    "c1",
+                ),
+                codex_otlp(EventKind::TurnFinished, "trace-a", 13 * S),
+            ];
+            let (first, second) = if hooks_first {
+                (hook_side, otlp_side)
+            } else {
+                (otlp_side, hook_side)
+            };
+            apply(&mut tr, first, 14 * S);
+            apply(&mut tr, second, 15 * S);
+            // a second prompt, 60 s later, is a turn of its own
+            apply(
+                &mut tr,
+                vec![codex_hook(EventKind::Prompt, "turn-2", 70 * S)],
+                70 * S,
+            );
+            apply(
+                &mut tr,
+                vec![codex_otlp(EventKind::Prompt, "trace-b", 70 * S)],
+                71 * S,
+            );
+            let s = tr.session("codex:s1").expect("session");
+            let c = s.counts.expect("counts");
+            assert_eq!(
+                (c.turns, c.tool_calls, c.api_requests),
+                (2, 1, 1),
+                "hooks first: {hooks_first}"
+            );
+            assert_eq!(s.state, "active");
+        }
+    }
+
+    #[test]
+    fn tool_ends_without_a_shared_id_pair_by_name() {
+        // Gemini and Copilot hooks name no call id; their telemetry does.
+        let mut tr = Tracker::new(0);
+        let c = apply(
+            &mut tr,
+            vec![
+                ev(EventKind::Prompt, "p1", S),
+                tool(hook(EventKind::ToolStarted, "p1", 2 * S), "bash", ""),
+                tool(hook(EventKind::ToolFinished, "p1", 5 * S), "bash", ""),
+                tool(ev(EventKind::ToolFinished, "p1", 5 * S), "bash", "x1"),
+                tool(ev(EventKind::ToolFinished, "p1", 6 * S), "grep", "x2"),
+            ],
+            7 * S,
+        );
+        let s = tr.session("claude_code:s1").expect("session");
+        assert_eq!(s.counts.expect("counts").tool_calls, 2);
+        let finished: Vec<_> = c
+            .events
+            .iter()
+            .filter(|e| e.kind == "tool_finished")
+            .collect();
+        // the hook's end arrived first and is kept, with its duration from the hook's start
+        assert_eq!(finished[0].source, "hook");
+        assert_eq!(finished[0].duration_ms, Some(3000.0));
+        assert_eq!(finished[1].tool_name, "grep");
+    }
+
+    #[test]
+    fn permission_and_questions_wait_until_newer_activity() {
+        let mut tr = Tracker::new(0);
+        let id = "claude_code:s1";
+        apply(
+            &mut tr,
+            vec![
+                ev(EventKind::Prompt, "p1", S),
+                tool(hook(EventKind::ToolStarted, "p1", 2 * S), "Bash", "t1"),
+            ],
+            2 * S,
+        );
+        apply(
+            &mut tr,
+            vec![hook(EventKind::PermissionRequested, "p1", 3 * S)],
+            3 * S,
+        );
+        assert_eq!(state(&tr, id), "awaiting_permission");
+        assert_eq!(
+            tr.session(id).map(|s| s.current_tool.as_str()),
+            Some("Bash")
+        );
+        // the telemetry batch describing the seconds before the prompt changes nothing
+        apply(&mut tr, vec![ev(EventKind::ApiRequest, "p1", 2 * S)], 4 * S);
+        assert_eq!(state(&tr, id), "awaiting_permission");
+        // heartbeats are not stored, but they are activity
+        let c = apply(&mut tr, vec![hook(EventKind::Heartbeat, "", 5 * S)], 5 * S);
+        assert_eq!(state(&tr, id), "active");
+        assert!(c.events.iter().all(|e| e.kind != "heartbeat"));
+        assert_eq!(states(&c.events), ["active"]);
+        apply(
+            &mut tr,
+            vec![hook(EventKind::InputRequested, "p1", 6 * S)],
+            6 * S,
+        );
+        assert_eq!(state(&tr, id), "awaiting_input");
+        apply(
+            &mut tr,
+            vec![hook(EventKind::TurnFinished, "p1", 7 * S)],
+            7 * S,
+        );
+        assert_eq!(state(&tr, id), "idle");
+        assert_eq!(tr.session(id).map(|s| s.current_tool.as_str()), Some(""));
+    }
+
+    #[test]
+    fn the_clock_stalls_and_expires_sessions_per_agent_limits() {
+        let mut limits = Limits::default();
+        limits.agents.insert(
+            "codex".into(),
+            Timers {
+                stall_after: 300 * S,
+                ..Timers::default()
+            },
+        );
+        let mut tr = Tracker::with_limits(0, limits);
+        let nobody = Alive(Vec::new());
+        apply(&mut tr, vec![ev(EventKind::Prompt, "p1", 0)], 0);
+        apply(&mut tr, vec![codex_otlp(EventKind::Prompt, "p1", 0)], 0);
+        assert!(tr.tick(119 * S, &nobody).events.is_empty());
+        let c = tr.tick(120 * S, &nobody);
+        assert_eq!(states(&c.events), ["stalled"]);
+        assert_eq!(c.events[0].reason, "no_progress");
+        assert_eq!(state(&tr, "codex:s1"), "active");
+        assert_eq!(states(&tr.tick(300 * S, &nobody).events), ["stalled"]);
+        // activity wakes it
+        apply(
+            &mut tr,
+            vec![ev(EventKind::ApiRequest, "p1", 301 * S)],
+            301 * S,
+        );
+        assert_eq!(state(&tr, "claude_code:s1"), "active");
+        // an open tool call waits longer
+        apply(
+            &mut tr,
+            vec![tool(
+                hook(EventKind::ToolStarted, "p1", 302 * S),
+                "Bash",
+                "t1",
+            )],
+            302 * S,
+        );
+        assert!(
+            tr.tick(302 * S + 599 * S, &nobody)
+                .events
+                .iter()
+                .all(|e| e.session_id != "claude_code:s1")
+        );
+        let c = tr.tick(902 * S, &nobody);
+        let stalled: Vec<_> = c
+            .events
+            .iter()
+            .filter(|e| e.session_id == "claude_code:s1")
+            .collect();
+        assert_eq!(stalled[0].reason, "tool_no_progress");
+        // silent for a day, no process known: ended (silent)
+        let c = tr.tick(302 * S + 86_400 * S, &nobody);
+        assert_eq!(states(&c.events), ["ended", "ended"]);
+        assert_eq!(
+            tr.session("claude_code:s1").map(|s| s.end_reason.as_str()),
+            Some("silent")
+        );
+    }
+
+    #[test]
+    fn a_process_gone_without_goodbye_crashed_and_one_that_said_it_ended() {
+        let mut tr = Tracker::new(0);
+        let with_pid = |mut e: SessionEvent, pid: u32| {
+            e.process = Some(Process {
+                pid,
+                start_ticks: 7,
+            });
+            e
+        };
+        let mut b = with_pid(hook(EventKind::Prompt, "p1", S), 42);
+        b.native_id = "s2".into();
+        apply(
+            &mut tr,
+            vec![with_pid(hook(EventKind::Prompt, "p1", S), 41), b],
+            S,
+        );
+        assert!(tr.tick(2 * S, &Alive(vec![41, 42])).events.is_empty());
+        let c = tr.tick(3 * S, &Alive(vec![42]));
+        assert_eq!(states(&c.events), ["crashed"]);
+        assert_eq!(c.events[0].session_id, "claude_code:s1");
+        assert_eq!(c.events[0].reason, "process_gone");
+        // s2 said SessionEnd as it went, but it reached us after its process was gone
+        let c = tr.tick(4 * S, &Alive(vec![]));
+        assert_eq!(states(&c.events), ["crashed"]);
+        let mut end = hook(EventKind::SessionEnded, "", 4 * S + S / 2);
+        end.native_id = "s2".into();
+        let c = apply(&mut tr, vec![end], 4 * S + S / 2);
+        assert_eq!(states(&c.events), ["ended"]);
+        // a crashed session stays crashed: late telemetry does not revive it
+        apply(&mut tr, vec![ev(EventKind::ApiRequest, "p1", 2 * S)], 5 * S);
+        assert_eq!(state(&tr, "claude_code:s1"), "crashed");
+        // ... a resume does, as a new run
+        let mut resume = with_pid(hook(EventKind::SessionStarted, "", 6 * S), 43);
+        resume.event.reason = "resume".into();
+        let c = apply(&mut tr, vec![resume], 6 * S);
+        assert_eq!(states(&c.events), ["active"]);
+        let s = tr.session("claude_code:s1").expect("session");
+        assert_eq!((s.runs, s.pid), (2, 43));
+        assert!(c.events.iter().all(|e| e.run == 2));
+    }
 
     fn ev(kind: EventKind, turn: &str, t: i64) -> SessionEvent {
         let mut e = SessionEvent::new(Agent::ClaudeCode, "s1", kind, Signal::Logs);
