@@ -6,39 +6,11 @@ mod common;
 
 use std::time::Duration;
 
+use common::ws::{Ws, connect, next_frame};
 use common::{Server, bodies};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(server: &Server, since: u64) -> (Ws, Value) {
-    let url = format!(
-        "ws://{}/api/stream?since={since}",
-        server.running.as_ref().expect("running").app_addr
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket");
-    let hello = next_frame(&mut ws).await.expect("hello");
-    assert_eq!(hello["type"], "hello", "{hello}");
-    (ws, hello)
-}
-
-/// The next JSON frame, or None when nothing comes within a second.
-async fn next_frame(ws: &mut Ws) -> Option<Value> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(1), ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => {
-                return Some(serde_json::from_str(&t).expect("JSON frame"));
-            }
-            Ok(Some(Ok(_))) => continue,
-            _ => return None,
-        }
-    }
-}
 
 /// Event seqs received until the feed is quiet.
 async fn event_seqs(ws: &mut Ws) -> Vec<u64> {

@@ -232,6 +232,7 @@ pub fn bodies(agent: &str, scenario: &str) -> Vec<Body> {
 }
 
 pub mod otlp_json;
+pub mod ws;
 
 /// The `observatory` binary running as a child process, as a user would run it.
 pub struct Process {
@@ -312,4 +313,73 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One recorded request of a scenario, OTLP body or hook payload, as the agent sent it.
+pub struct Recorded {
+    pub name: String,
+    /// Path and query on the OTLP/HTTP port.
+    pub path: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// The API's agent id of a fixture directory (`claude-code-2.1.328` → `claude_code`).
+pub fn agent_of(agent_dir: &str) -> &'static str {
+    [
+        ("claude-code", "claude_code"),
+        ("codex", "codex"),
+        ("gemini-cli", "gemini_cli"),
+        ("copilot-cli", "copilot_cli"),
+        ("opencode", "opencode"),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| agent_dir.starts_with(prefix))
+    .map(|(_, a)| a)
+    .unwrap_or_else(|| panic!("{agent_dir}: unknown agent"))
+}
+
+/// A scenario's OTLP bodies and hook payloads interleaved in recorded arrival order (one counter
+/// numbers both). Hooks go to `/v1/hooks/<agent>?event=<hook>`, the hook's name taken from the
+/// path it was recorded on, as `observatory hook --event` sends it.
+pub fn recording(agent_dir: &str, scenario: &str) -> Vec<Recorded> {
+    let mut all: Vec<Recorded> = bodies(agent_dir, scenario)
+        .into_iter()
+        .map(|b| Recorded {
+            path: b.signal.path().to_owned(),
+            content_type: if b.json {
+                "application/json"
+            } else {
+                "application/x-protobuf"
+            },
+            name: b.name,
+            bytes: b.bytes,
+        })
+        .collect();
+    let hooks = fixtures_root().join(agent_dir).join(scenario).join("hooks");
+    if let Ok(dir) = std::fs::read_dir(&hooks) {
+        for entry in dir.filter_map(|e| e.ok()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".meta.json") || !name.ends_with(".json") {
+                continue;
+            }
+            let meta: Value = serde_json::from_slice(
+                &std::fs::read(hooks.join(name.replace(".json", ".meta.json"))).expect("hook meta"),
+            )
+            .expect("hook meta JSON");
+            let event = meta["path"]
+                .as_str()
+                .and_then(|p| p.rsplit('/').next())
+                .expect("hook path")
+                .to_owned();
+            all.push(Recorded {
+                path: format!("/v1/hooks/{}?event={event}", agent_of(agent_dir)),
+                content_type: "application/json",
+                bytes: std::fs::read(entry.path()).expect("hook payload"),
+                name,
+            });
+        }
+    }
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
 }

@@ -1,0 +1,192 @@
+//! Live state over real sockets: hooks and telemetry replayed as recorded move sessions through
+//! their states on the WebSocket feed; a permission prompt shows at once; an agent process that
+//! dies is `crashed` within two seconds.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::ws::{Ws, connect, next_frame};
+use common::{Server, fixtures_root, recording};
+use serde_json::Value;
+
+/// Posts a scenario's recorded requests, OTLP and hooks, in their recorded order.
+async fn replay(server: &Server, agent_dir: &str, scenario: &str) {
+    for r in recording(agent_dir, scenario) {
+        let (status, _, body) = server.post(&r.path, r.content_type, r.bytes, false).await;
+        assert!(
+            status == 200 || status == 204,
+            "{}: {status} {}",
+            r.name,
+            String::from_utf8_lossy(&body)
+        );
+    }
+}
+
+/// The states a session moved through, as the feed told them, until the feed is quiet.
+async fn transitions(ws: &mut Ws, session: &str) -> Vec<String> {
+    let mut states = Vec::new();
+    while let Some(f) = next_frame(ws).await {
+        let e = &f["event"];
+        if f["type"] == "event" && e["kind"] == "state_changed" && e["session_id"] == session {
+            states.push(e["state"].as_str().unwrap_or("?").to_owned());
+        }
+    }
+    states
+}
+
+fn hook_payload(agent_dir: &str, scenario: &str, file: &str) -> Vec<u8> {
+    std::fs::read(
+        fixtures_root()
+            .join(agent_dir)
+            .join(scenario)
+            .join("hooks")
+            .join(file),
+    )
+    .expect("hook fixture")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_sessions_show_their_transitions_over_the_feed_in_order() {
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        // the permission prompt, answered (denied), then the turn ends and the session with it
+        (
+            "claude-code-2.1.328",
+            "denied",
+            "claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5",
+            &["awaiting_permission", "active", "idle", "ended"],
+        ),
+        // every model call fails: the turn fails, then the session ends
+        ("claude-code-2.1.328", "error500", "", &["errored", "ended"]),
+        // Codex: the Stop hook and the notify program both say the turn is done: idle once
+        ("codex-0.169.0", "bash", "", &["idle", "ended"]),
+    ];
+    for (agent_dir, scenario, session, expected) in cases {
+        let mut server = Server::start().await;
+        let (mut ws, _) = connect(&server, 0).await;
+        replay(&server, agent_dir, scenario).await;
+        let session = if session.is_empty() {
+            let sessions = server.sessions().await;
+            assert_eq!(sessions.len(), 1, "{scenario}: {sessions:?}");
+            sessions[0]["id"].as_str().expect("id").to_owned()
+        } else {
+            (*session).to_owned()
+        };
+        assert_eq!(
+            transitions(&mut ws, &session).await,
+            *expected,
+            "{agent_dir}/{scenario}"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_request_hook_makes_the_session_awaiting_permission_at_once() {
+    let mut server = Server::start().await;
+    let dir = "claude-code-2.1.328";
+    for file in [
+        "0001-claude-SessionStart.json",
+        "0002-claude-UserPromptSubmit.json",
+        "0004-claude-PreToolUse.json",
+    ] {
+        let body = hook_payload(dir, "denied", file);
+        let (status, _, _) = server
+            .post("/v1/hooks/claude_code", "application/json", body, false)
+            .await;
+        assert_eq!(status, 204, "{file}");
+    }
+    let (mut ws, hello) = connect(&server, 0).await;
+    let since = hello["seq"].as_u64().unwrap_or(0);
+    while next_frame(&mut ws)
+        .await
+        .is_some_and(|f| f["type"] != "tick")
+    {}
+
+    let body = hook_payload(dir, "denied", "0005-claude-PermissionRequest.json");
+    let sent = Instant::now();
+    let (status, _, _) = server
+        .post("/v1/hooks/claude_code", "application/json", body, false)
+        .await;
+    assert_eq!(status, 204);
+    // The hook is answered only once the state is stored: reading it now shows it.
+    let (_, s) = server
+        .get_json("/api/sessions/claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5")
+        .await;
+    assert_eq!(s["session"]["state"], "awaiting_permission", "{s}");
+    assert_eq!(s["session"]["current_tool"], "Bash", "{s}");
+    // ... and the feed carries the transition.
+    let mut latency = None;
+    while let Some(f) = next_frame(&mut ws).await {
+        if f["type"] == "event" && f["event"]["kind"] == "state_changed" {
+            assert!(f["event"]["seq"].as_u64() > Some(since));
+            assert_eq!(f["event"]["state"], "awaiting_permission");
+            assert_eq!(f["event"]["reason"], "permission_requested");
+            latency = Some(sent.elapsed());
+            break;
+        }
+    }
+    let latency = latency.expect("no state_changed frame");
+    eprintln!("PermissionRequest POST → awaiting_permission on the feed: {latency:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_agent_process_is_crashed_within_two_seconds() {
+    let mut server = Server::start().await;
+    let endpoint = format!(
+        "http://{}",
+        server.running.as_ref().expect("running").http_addr
+    );
+    let payload = hook_payload(
+        "claude-code-2.1.328",
+        "denied",
+        "0001-claude-SessionStart.json",
+    );
+    // A stand-in agent: a Python process that runs `observatory hook claude_code` as its hook
+    // (so the hook, walking up, finds it: no shell in between), then waits to be killed.
+    let mut agent = {
+        let script = "import subprocess, sys, time\n\
+                      subprocess.run([sys.argv[1], 'hook', 'claude_code', '--endpoint', sys.argv[2]], input=sys.argv[3].encode())\n\
+                      print('registered', flush=True)\n\
+                      time.sleep(60)\n";
+        std::process::Command::new("python3")
+            .args(["-c", script, env!("CARGO_BIN_EXE_observatory"), &endpoint])
+            .arg(String::from_utf8_lossy(&payload).into_owned())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3")
+    };
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(agent.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("agent output");
+    assert_eq!(line.trim(), "registered");
+    let id = "claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5";
+    let (_, s) = server.get_json(&format!("/api/sessions/{id}")).await;
+    assert_eq!(s["session"]["pid"], agent.id(), "{s}");
+    assert_eq!(s["session"]["state"], "active", "{s}");
+
+    let (mut ws, _) = connect(&server, 0).await;
+    agent.kill().expect("SIGKILL");
+    let killed = Instant::now();
+    agent.wait().expect("reap");
+    let mut crashed: Option<Value> = None;
+    while killed.elapsed() < Duration::from_secs(5) {
+        let Some(f) = next_frame(&mut ws).await else {
+            continue;
+        };
+        if f["type"] == "event" && f["event"]["state"] == "crashed" {
+            crashed = Some(f);
+            break;
+        }
+    }
+    let after = killed.elapsed();
+    let crashed = crashed.expect("no crashed transition within 5 s");
+    assert_eq!(crashed["event"]["reason"], "process_gone");
+    eprintln!("SIGKILL → crashed on the feed: {after:?}");
+    assert!(after < Duration::from_secs(2), "crashed after {after:?}");
+    server.stop().await;
+}
