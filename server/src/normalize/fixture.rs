@@ -134,3 +134,121 @@ pub fn replay(dir: &Path) -> (Vec<Session>, Commit) {
         .collect();
     (sessions, all)
 }
+
+/// One recorded request of a scenario, OTLP or hook, with the time it arrived.
+pub enum Step {
+    Otlp(Body),
+    Hook {
+        name: String,
+        agent: super::Agent,
+        /// The hook's name, from the path it was posted to (what `?event=` carries).
+        event: String,
+        bytes: Vec<u8>,
+    },
+}
+
+fn arrival_nanos(meta: &Path) -> i64 {
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(meta).unwrap_or_else(|e| panic!("{}: {e}", meta.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", meta.display()));
+    let t = v["t"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{}: no t", meta.display()));
+    (t * 1e9) as i64
+}
+
+fn meta_of(dir: &Path, name: &str) -> PathBuf {
+    let stem = name
+        .trim_end_matches(".gz")
+        .trim_end_matches(".json")
+        .trim_end_matches(".pb");
+    dir.join(format!("{stem}.meta.json"))
+}
+
+/// A scenario's OTLP bodies and hook payloads in recorded arrival order, with arrival times.
+pub fn timeline(dir: &Path, agent: super::Agent) -> Vec<(i64, Step)> {
+    let mut steps: Vec<(String, i64, Step)> = bodies(dir)
+        .into_iter()
+        .map(|b| {
+            let t = arrival_nanos(&meta_of(&dir.join("otlp"), &b.name));
+            (b.name.clone(), t, Step::Otlp(b))
+        })
+        .collect();
+    let hooks = dir.join("hooks");
+    for entry in std::fs::read_dir(&hooks).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".meta.json") {
+            continue;
+        }
+        let meta = meta_of(&hooks, &name);
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&meta).expect("meta")).expect("meta JSON");
+        let event = v["path"]
+            .as_str()
+            .and_then(|p| p.rsplit('/').next())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = std::fs::read(entry.path()).expect("hook payload");
+        let t = arrival_nanos(&meta);
+        steps.push((
+            name.clone(),
+            t,
+            Step::Hook {
+                name,
+                agent,
+                event,
+                bytes,
+            },
+        ));
+    }
+    steps.sort_by(|a, b| a.0.cmp(&b.0));
+    steps.into_iter().map(|(_, t, s)| (t, s)).collect()
+}
+
+/// Replays a scenario's OTLP and hooks through a fresh tracker, each request at the time it was
+/// recorded (hooks received then, too), and returns every committed event. Hook events carry
+/// `process` when one is given, as if `observatory hook` had found it.
+pub fn replay_timeline(
+    dir: &Path,
+    agent: super::Agent,
+    tracker: &mut Tracker,
+    process: Option<super::Process>,
+) -> (Vec<crate::proto::store::Event>, i64) {
+    let prices = Prices::default();
+    let mut events = Vec::new();
+    let mut last = 0;
+    for (t, step) in timeline(dir, agent) {
+        last = t;
+        let batch = match step {
+            Step::Otlp(b) => {
+                let mut out = Normalized::default();
+                match decode(&b) {
+                    Request::Logs(r) => super::logs(r, &prices, &mut out),
+                    Request::Traces(r) => super::traces(r, &prices, &mut out),
+                    Request::Metrics(r) => super::metrics(r, &prices, &mut out),
+                }
+                out.events
+            }
+            Step::Hook {
+                name,
+                agent,
+                event,
+                bytes,
+            } => {
+                let hook = super::hooks::Hook {
+                    event: Some(&event),
+                    process,
+                    received: t,
+                };
+                super::hooks::normalize(agent, &bytes, &hook)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"))
+            }
+        };
+        let applied = tracker
+            .apply(batch, t, &NoBacking)
+            .unwrap_or_else(|e| panic!("apply failed: {e}"));
+        events.extend(applied.commit.events);
+    }
+    (events, last)
+}

@@ -9,5 +9,8 @@ pub mod liveness;
 pub mod state;
 mod tracker;
 
+#[cfg(test)]
+mod scenarios;
+
 pub use state::{State, Timers};
 pub use tracker::{Backing, Limits, Liveness, NoBacking, Tracker};
