@@ -149,7 +149,7 @@ impl Stats {
         let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
         rows.iter()
             .map(|((signal, protocol, agent), c)| Row {
-                signal: *signal,
+                signal,
                 protocol: *protocol,
                 agent: agent.map(|a| a.as_str()).unwrap_or("unknown"),
                 counters: *c,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 
-use super::{Normalized, Prices, Signal};
+use super::{Normalized, Prices, SessionEvent, Signal};
 use crate::ingest::{Request, json};
 use crate::proto::store::Session;
 use crate::session::{NoBacking, Tracker};
@@ -206,47 +206,50 @@ pub fn timeline(dir: &Path, agent: super::Agent) -> Vec<(i64, Step)> {
     steps.into_iter().map(|(_, t, s)| (t, s)).collect()
 }
 
-/// Replays a scenario's OTLP and hooks through a fresh tracker, each request at the time it was
-/// recorded (hooks received then, too), and returns every committed event. Hook events carry
-/// `process` when one is given, as if `observatory hook` had found it.
+/// What the server makes of one recorded request arriving at `t`; hook events carry `process`
+/// when one is given, as if `observatory hook` had found it.
+pub fn step_events(step: &Step, t: i64, process: Option<super::Process>) -> Vec<SessionEvent> {
+    match step {
+        Step::Otlp(b) => {
+            let prices = Prices::default();
+            let mut out = Normalized::default();
+            match decode(b) {
+                Request::Logs(r) => super::logs(r, &prices, &mut out),
+                Request::Traces(r) => super::traces(r, &prices, &mut out),
+                Request::Metrics(r) => super::metrics(r, &prices, &mut out),
+            }
+            out.events
+        }
+        Step::Hook {
+            name,
+            agent,
+            event,
+            bytes,
+        } => {
+            let hook = super::hooks::Hook {
+                event: Some(event),
+                process,
+                received: t,
+            };
+            super::hooks::normalize(*agent, bytes, &hook).unwrap_or_else(|e| panic!("{name}: {e}"))
+        }
+    }
+}
+
+/// Replays a scenario's OTLP and hooks through `tracker`, each request at the time it was
+/// recorded (hooks received then, too), and returns every committed event and the last time.
 pub fn replay_timeline(
     dir: &Path,
     agent: super::Agent,
     tracker: &mut Tracker,
     process: Option<super::Process>,
 ) -> (Vec<crate::proto::store::Event>, i64) {
-    let prices = Prices::default();
     let mut events = Vec::new();
     let mut last = 0;
     for (t, step) in timeline(dir, agent) {
         last = t;
-        let batch = match step {
-            Step::Otlp(b) => {
-                let mut out = Normalized::default();
-                match decode(&b) {
-                    Request::Logs(r) => super::logs(r, &prices, &mut out),
-                    Request::Traces(r) => super::traces(r, &prices, &mut out),
-                    Request::Metrics(r) => super::metrics(r, &prices, &mut out),
-                }
-                out.events
-            }
-            Step::Hook {
-                name,
-                agent,
-                event,
-                bytes,
-            } => {
-                let hook = super::hooks::Hook {
-                    event: Some(&event),
-                    process,
-                    received: t,
-                };
-                super::hooks::normalize(agent, &bytes, &hook)
-                    .unwrap_or_else(|e| panic!("{name}: {e}"))
-            }
-        };
         let applied = tracker
-            .apply(batch, t, &NoBacking)
+            .apply(step_events(&step, t, process), t, &NoBacking)
             .unwrap_or_else(|e| panic!("apply failed: {e}"));
         events.extend(applied.commit.events);
     }

@@ -2,7 +2,7 @@
 //! order at their recorded times (a fixed clock), then the clock and the process check run on.
 
 use super::{Liveness, Tracker};
-use crate::normalize::fixture::{dir, replay_timeline};
+use crate::normalize::fixture::{Step, dir, replay_timeline, step_events, timeline};
 use crate::normalize::{Agent, Process};
 
 const S: i64 = 1_000_000_000;
@@ -140,5 +140,86 @@ fn recorded_sessions_move_through_the_states_the_evidence_says() {
             *expected,
             "{agent_dir}/{scenario}"
         );
+    }
+}
+
+/// Turns, tool calls and tool errors of every session, after replaying the chosen steps.
+fn counts(agent_dir: &str, agent: Agent, scenario: &str, order: Order) -> Vec<(String, u64, u64)> {
+    let mut steps = timeline(&dir(agent_dir, scenario), agent);
+    match order {
+        Order::Recorded => {}
+        Order::TelemetryOnly => steps.retain(|(_, s)| matches!(s, Step::Otlp(_))),
+        Order::HooksOnly => steps.retain(|(_, s)| matches!(s, Step::Hook { .. })),
+        // every hook before any telemetry, and the reverse
+        Order::HooksFirst => steps.sort_by_key(|(_, s)| !matches!(s, Step::Hook { .. })),
+        Order::TelemetryFirst => steps.sort_by_key(|(_, s)| matches!(s, Step::Hook { .. })),
+    }
+    let mut tracker = Tracker::new(0);
+    let mut ids = Vec::new();
+    for (t, step) in &steps {
+        let events = step_events(step, *t, None);
+        ids.extend(events.iter().map(|e| e.session_id()));
+        tracker.apply(events, *t, &super::NoBacking).expect("apply");
+    }
+    ids.sort();
+    ids.dedup();
+    ids.iter()
+        .filter_map(|id| tracker.session(id))
+        .map(|s| {
+            let c = s.counts.unwrap_or_default();
+            (s.id.clone(), c.turns, c.tool_calls)
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Order {
+    Recorded,
+    TelemetryOnly,
+    HooksOnly,
+    HooksFirst,
+    TelemetryFirst,
+}
+
+#[test]
+fn hooks_and_telemetry_agree_whichever_arrives_first_or_alone() {
+    // The last field: whether the telemetry alone reports the tool call (OpenCode's recorded
+    // OTLP carries no tool spans; its plugin events do).
+    let cases = [
+        ("claude-code-2.1.328", Agent::ClaudeCode, "bash", true),
+        ("claude-code-2.1.328", Agent::ClaudeCode, "write", true),
+        ("codex-0.169.0", Agent::Codex, "bash", true),
+        ("codex-0.169.0", Agent::Codex, "write", true),
+        ("gemini-cli-0.61.0", Agent::GeminiCli, "bash", true),
+        ("copilot-cli-1.0.102", Agent::CopilotCli, "bash", true),
+        ("copilot-cli-1.0.102", Agent::CopilotCli, "write", true),
+        ("opencode-1.18.33", Agent::Opencode, "bash", false),
+        ("opencode-1.18.33", Agent::Opencode, "write", false),
+    ];
+    for (agent_dir, agent, scenario, telemetry_has_tools) in cases {
+        let expected = counts(agent_dir, agent, scenario, Order::Recorded);
+        // one session, one turn, one tool call: both sources merged
+        assert_eq!(expected.len(), 1, "{agent_dir}/{scenario}: {expected:?}");
+        assert_eq!(
+            (expected[0].1, expected[0].2),
+            (1, 1),
+            "{agent_dir}/{scenario}"
+        );
+        for order in [
+            Order::TelemetryOnly,
+            Order::HooksOnly,
+            Order::HooksFirst,
+            Order::TelemetryFirst,
+        ] {
+            let mut want = expected.clone();
+            if matches!(order, Order::TelemetryOnly) && !telemetry_has_tools {
+                want[0].2 = 0;
+            }
+            assert_eq!(
+                counts(agent_dir, agent, scenario, order),
+                want,
+                "{agent_dir}/{scenario} {order:?}"
+            );
+        }
     }
 }

@@ -267,7 +267,8 @@ mod tests {
             tool_open,
             watched,
         };
-        let table: &[(State, Clock, Option<(State, &str)>)] = &[
+        type Row = (State, Clock, Option<(State, &'static str)>);
+        let table: &[Row] = &[
             (Active, clock(99, false, false), None),
             (
                 Active,

@@ -441,9 +441,9 @@ impl Live {
             return false;
         }
         let from_hook = ev.event.source == hooks::SOURCE;
-        let anonymous = ev.event.tool_call_id.is_empty();
-        // Hooks without ids pair with telemetry that has them, and the reverse.
-        if from_hook != anonymous {
+        // Hooks without ids pair with telemetry, and the reverse; hooks with ids meet the
+        // telemetry's report by fact key instead.
+        if from_hook && !ev.event.tool_call_id.is_empty() {
             return false;
         }
         let name = &ev.event.tool_name;
@@ -575,10 +575,11 @@ impl Live {
                         .iter()
                         .position(|o| o.name.eq_ignore_ascii_case(&event.tool_name))
                 });
-                if let Some(open) = pos.map(|i| self.open_tools.remove(i)) {
-                    if event.duration_ms.is_none() && t >= open.started {
-                        event.duration_ms = Some((t - open.started) as f64 / 1e6);
-                    }
+                if let Some(open) = pos.map(|i| self.open_tools.remove(i))
+                    && event.duration_ms.is_none()
+                    && t >= open.started
+                {
+                    event.duration_ms = Some((t - open.started) as f64 / 1e6);
                 }
             }
             EventKind::TurnFinished | EventKind::TurnFailed | EventKind::SessionEnded

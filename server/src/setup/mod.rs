@@ -1,14 +1,546 @@
-//! `observatory setup <agent>`: points an agent's telemetry and hooks at observatory (to be
-//! written).
+//! `observatory setup <agent>`: makes an agent send its OpenTelemetry and hook events to
+//! observatory, by merging entries into the agent's own config files (or writing our own small
+//! file where the agent loads a whole directory), and `--undo` takes them out again.
+//!
+//! It sits outside the data flow: it only edits files, once, so that the agents start talking to
+//! `ingest`. Each agent has its own module that knows where its files live and what to put in
+//! them; `json`, `toml_doc` and `journal` merge into existing files without losing the user's
+//! settings or comments, and `files` reads, backs up and writes them. Every planner builds the new content
+//! of each file first and changes nothing, so `--print` and a malformed file stop before any
+//! write.
 
-use clap::Args;
+mod claude_code;
+mod codex;
+mod copilot_cli;
+mod files;
+mod gemini_cli;
+mod journal;
+mod json;
+mod opencode;
+mod pi;
+mod toml_doc;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, ValueEnum};
+
+/// Where observatory listens for OTLP/HTTP and hooks unless told otherwise.
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4318";
 
 #[derive(Debug, Clone, Args)]
 pub struct SetupArgs {
     /// The agent to set up.
-    pub agent: String,
+    #[arg(value_enum)]
+    pub agent: AgentName,
+    /// Show which files would change and how, and change nothing.
+    #[arg(long)]
+    pub print: bool,
+    /// Take out what setup added, putting back any value it replaced.
+    #[arg(long)]
+    pub undo: bool,
+    /// Base URL of observatory's OTLP/HTTP and hook receiver.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_ENDPOINT)]
+    pub endpoint: String,
+    /// The observatory program the agents' hooks run [default: this executable].
+    #[arg(long, value_name = "PATH")]
+    pub observatory: Option<PathBuf>,
 }
 
-pub fn run(_args: &SetupArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet written")
+/// The agents setup knows, by the names people type (the underscore spellings of DESIGN.md's
+/// vocabulary are accepted too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgentName {
+    #[value(alias = "claude_code", alias = "claude")]
+    ClaudeCode,
+    Codex,
+    #[value(alias = "gemini_cli", alias = "gemini")]
+    GeminiCli,
+    #[value(alias = "copilot_cli", alias = "copilot")]
+    CopilotCli,
+    Opencode,
+    Pi,
+}
+
+pub fn run(args: &SetupArgs) -> Result<()> {
+    let observatory = match &args.observatory {
+        Some(p) => std::path::absolute(p)
+            .with_context(|| format!("--observatory {}: cannot make it absolute", p.display()))?,
+        None => std::env::current_exe().context("cannot find the observatory executable")?,
+    };
+    let ctx = Context::new(std::env::vars().collect(), &args.endpoint, observatory)?;
+    let plan = plan(args.agent, &ctx, args.undo)?;
+    let out = if args.print {
+        plan.render_preview(args.undo)
+    } else {
+        let done = plan.apply()?;
+        plan.render_done(&done, args.undo)
+    };
+    print!("{out}");
+    Ok(())
+}
+
+/// Builds what setup (or undo) would do for one agent, without changing anything.
+pub fn plan(agent: AgentName, ctx: &Context, undo: bool) -> Result<Plan> {
+    match agent {
+        AgentName::ClaudeCode => claude_code::plan(ctx, undo),
+        AgentName::Codex => codex::plan(ctx, undo),
+        AgentName::GeminiCli => gemini_cli::plan(ctx, undo),
+        AgentName::CopilotCli => copilot_cli::plan(ctx, undo),
+        AgentName::Opencode => opencode::plan(ctx, undo),
+        AgentName::Pi => pi::plan(ctx, undo),
+    }
+}
+
+/// Everything a planner needs from the outside world, gathered once so planners stay pure
+/// functions of it (and tests can hand them any environment).
+#[derive(Debug, Clone)]
+pub struct Context {
+    vars: HashMap<String, String>,
+    /// `$HOME`, the root of every default config directory.
+    pub home: PathBuf,
+    /// Base URL without a trailing slash: `<endpoint>/v1/logs`, `<endpoint>/v1/hooks/pi`, ...
+    pub endpoint: String,
+    /// Absolute path of the program hooks run.
+    pub observatory: PathBuf,
+}
+
+impl Context {
+    pub fn new(
+        vars: HashMap<String, String>,
+        endpoint: &str,
+        observatory: PathBuf,
+    ) -> Result<Self> {
+        let endpoint = endpoint.trim().trim_end_matches('/').to_owned();
+        let rest = endpoint
+            .strip_prefix("http://")
+            .or_else(|| endpoint.strip_prefix("https://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {}
+            _ => bail!(
+                "--endpoint {endpoint:?}: expected an http:// or https:// URL such as {DEFAULT_ENDPOINT}"
+            ),
+        }
+        let home = match vars.get("HOME") {
+            Some(h) if !h.is_empty() => PathBuf::from(h),
+            _ => bail!("HOME is not set: cannot find the agents' config directories"),
+        };
+        Ok(Context {
+            vars,
+            home,
+            endpoint,
+            observatory,
+        })
+    }
+
+    /// A directory named by an environment variable, when it is set and not empty.
+    pub fn dir_var(&self, name: &str) -> Option<PathBuf> {
+        self.vars
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    }
+
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `$XDG_CONFIG_HOME`, or `~/.config`.
+    pub fn xdg_config_home(&self) -> PathBuf {
+        self.dir_var("XDG_CONFIG_HOME")
+            .unwrap_or_else(|| self.home.join(".config"))
+    }
+
+    /// The shell command an agent runs as its hook: `<observatory> hook <agent>`.
+    pub fn hook_command(&self, agent: &str) -> String {
+        format!(
+            "{} hook {agent}",
+            shell_quote(&self.observatory.to_string_lossy())
+        )
+    }
+
+    /// Whether a hook command is one of ours for `agent`, whatever observatory path it was
+    /// written with (the binary may have moved since): the program is named `observatory*` or is
+    /// the one given now, and its arguments start with `hook <agent>`.
+    pub fn is_our_hook(&self, command: &str, agent: &str) -> bool {
+        let words = split_words(command);
+        self.is_our_argv(&words, agent)
+    }
+
+    pub fn is_our_argv(&self, words: &[String], agent: &str) -> bool {
+        let [program, hook, name, ..] = words else {
+            return false;
+        };
+        let program = Path::new(program);
+        let named_ours = program
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("observatory"));
+        (named_ours || program == self.observatory) && hook == "hook" && name == agent
+    }
+}
+
+/// Quotes a word for `sh -c`, the way agents run hook commands.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Splits a command line into words like `sh` does for the simple cases hooks use (quotes and
+/// backslashes; no expansions), enough to recognise our own hook commands.
+pub fn split_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    word.push(q);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(q) = chars.next() {
+                    match q {
+                        '"' => break,
+                        '\\' => word.extend(chars.next()),
+                        _ => word.push(q),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                word.extend(chars.next());
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// What setup or undo would do to one agent: the new content of each file it touches, and
+/// what to tell the user.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The agent's name as people know it, for the summary.
+    pub agent: &'static str,
+    /// Files whose content changes (created, rewritten or removed), in the order to write them.
+    pub changes: Vec<Change>,
+    /// Every file looked at, changed or not, so "already set up" can say where.
+    pub checked: Vec<PathBuf>,
+    /// Things the user should know: a value of theirs replaced, a part left alone.
+    pub warnings: Vec<String>,
+    /// What the user still has to do for the change to take effect.
+    pub next: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Change {
+    pub path: PathBuf,
+    /// Content now; `None` when the file does not exist.
+    pub before: Option<String>,
+    /// Content after; `None` removes the file.
+    pub after: Option<String>,
+    /// One line on what changes, for the summary.
+    pub what: String,
+    /// Whether to keep a copy of the old content first: off for files that hold nothing of
+    /// the user's (the journal, an unedited file of setup's own).
+    pub backup: bool,
+    /// Setup's own record (the journal): listed, but its content is not shown by `--print`.
+    pub bookkeeping: bool,
+}
+
+/// What applying a change did, for the summary.
+#[derive(Debug)]
+pub struct Done {
+    pub backup: Option<PathBuf>,
+}
+
+impl Plan {
+    fn new(agent: &'static str) -> Self {
+        Plan {
+            agent,
+            ..Plan::default()
+        }
+    }
+
+    /// Records a file's new content; a file whose content stays the same is no change.
+    fn file(
+        &mut self,
+        path: PathBuf,
+        before: Option<String>,
+        after: Option<String>,
+        what: impl Into<String>,
+    ) {
+        self.checked.push(path.clone());
+        if before != after {
+            self.changes.push(Change {
+                path,
+                before,
+                after,
+                what: what.into(),
+                backup: true,
+                bookkeeping: false,
+            });
+        }
+    }
+
+    /// Like [`Plan::file`] for a file setup owns whole (a plugin, an env file). Its old content
+    /// is backed up only when it differs from what setup writes there (the user edited it, or
+    /// an older setup wrote it), so undo does not leave copies of setup's own files around.
+    fn own_file(
+        &mut self,
+        path: PathBuf,
+        before: Option<String>,
+        after: Option<String>,
+        what: impl Into<String>,
+        generated: &str,
+    ) {
+        let backup = before.as_deref().is_some_and(|b| b != generated);
+        self.file(path, before, after, what);
+        if let Some(change) = self.changes.last_mut() {
+            change.backup &= backup;
+        }
+    }
+
+    /// Like [`Plan::file`] for setup's own bookkeeping: no backup, and not listed as checked.
+    fn bookkeeping(&mut self, path: PathBuf, before: Option<String>, after: Option<String>) {
+        if before != after {
+            let what = if after.is_some() {
+                "what setup set and any value it replaced, for --undo"
+            } else {
+                "setup's record of what it set"
+            };
+            self.changes.push(Change {
+                path,
+                before,
+                after,
+                what: what.to_owned(),
+                backup: false,
+                bookkeeping: true,
+            });
+        }
+    }
+
+    /// Writes every change, keeping a backup of each file that existed.
+    pub fn apply(&self) -> Result<Vec<Done>> {
+        let mut done = Vec::new();
+        for change in &self.changes {
+            let backup = match (&change.before, change.backup) {
+                (Some(_), true) => Some(files::backup(&change.path)?),
+                _ => None,
+            };
+            match &change.after {
+                Some(text) => files::write(&change.path, text)?,
+                None => files::remove(&change.path)?,
+            }
+            done.push(Done { backup });
+        }
+        Ok(done)
+    }
+
+    fn render_nothing(&self, undo: bool) -> String {
+        let mut out = String::new();
+        let where_ = self
+            .checked
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if undo {
+            out.push_str(&format!(
+                "{}: nothing to undo: no observatory entries in {where_}\n",
+                self.agent
+            ));
+        } else {
+            out.push_str(&format!(
+                "{}: already set up, nothing to change ({where_})\n",
+                self.agent
+            ));
+        }
+        self.render_notes(&mut out, undo);
+        out
+    }
+
+    fn render_notes(&self, out: &mut String, undo: bool) {
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+        if !undo && !self.next.is_empty() {
+            out.push_str("Next:\n");
+            for n in &self.next {
+                out.push_str(&format!("  - {n}\n"));
+            }
+        }
+    }
+
+    /// `--print`: every file that would change, as a diff, and nothing written.
+    pub fn render_preview(&self, undo: bool) -> String {
+        if self.changes.is_empty() {
+            return self.render_nothing(undo);
+        }
+        let verb = if undo { "undo" } else { "setup" };
+        let mut out = format!(
+            "{}: {verb} would change {} file(s); --print changes nothing.\n",
+            self.agent,
+            self.changes.len()
+        );
+        for c in &self.changes {
+            let path = c.path.display();
+            out.push('\n');
+            match (&c.before, &c.after) {
+                (_, Some(_)) if c.bookkeeping => {
+                    out.push_str(&format!("+++ {path} ({})\n", c.what));
+                }
+                (None, Some(after)) => {
+                    out.push_str(&format!("+++ {path} (new file: {})\n", c.what));
+                    for line in after.lines() {
+                        out.push_str(&format!("+{line}\n"));
+                    }
+                }
+                (Some(_), None) => {
+                    out.push_str(&format!("--- {path} (would be removed: {})\n", c.what));
+                }
+                (Some(before), Some(after)) => {
+                    out.push_str(&format!("--- {path}\n+++ {path} ({})\n", c.what));
+                    out.push_str(&files::diff(before, after));
+                }
+                (None, None) => {}
+            }
+        }
+        out.push('\n');
+        self.render_notes(&mut out, undo);
+        out
+    }
+
+    /// The summary after applying.
+    pub fn render_done(&self, done: &[Done], undo: bool) -> String {
+        if self.changes.is_empty() {
+            return self.render_nothing(undo);
+        }
+        let mut out = if undo {
+            format!("{}: observatory setup undone.\n", self.agent)
+        } else {
+            format!("{}: set up to report to observatory.\n", self.agent)
+        };
+        for (c, d) in self.changes.iter().zip(done) {
+            let verb = match (&c.before, &c.after) {
+                (None, _) => "created",
+                (Some(_), None) => "removed",
+                (Some(_), Some(_)) => "updated",
+            };
+            out.push_str(&format!("  {verb} {}: {}\n", c.path.display(), c.what));
+            if let Some(b) = &d.backup {
+                out.push_str(&format!("    backup of the old file: {}\n", b.display()));
+            }
+        }
+        self.render_notes(&mut out, undo);
+        out
+    }
+}
+
+/// A line for the user's shell profile that loads `path`, and does nothing once undo has
+/// removed the file (so an undo never leaves a profile that errors).
+fn source_line(path: &Path) -> String {
+    let quoted = shell_quote(&path.to_string_lossy());
+    format!("[ -f {quoted} ] && . {quoted}")
+}
+
+/// The "Next" lines every agent shares.
+fn restart_note(agent: &str) -> String {
+    format!(
+        "Restart {agent}: sessions already running keep the settings they started with. \
+         Keep `observatory` running to receive them (hooks do nothing while it is down)."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context {
+        let vars = HashMap::from([("HOME".to_owned(), "/home/u".to_owned())]);
+        Context::new(
+            vars,
+            "http://127.0.0.1:4318/",
+            "/opt/obs/observatory".into(),
+        )
+        .expect("context")
+    }
+
+    #[test]
+    fn endpoint_loses_its_trailing_slash_and_must_be_http() {
+        assert_eq!(ctx().endpoint, "http://127.0.0.1:4318");
+        let vars = HashMap::from([("HOME".to_owned(), "/h".to_owned())]);
+        for bad in ["127.0.0.1:4318", "ftp://x", "http://", "http://a b"] {
+            assert!(
+                Context::new(vars.clone(), bad, "/o".into()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn hook_commands_are_quoted_and_recognised() {
+        let c = ctx();
+        assert_eq!(
+            c.hook_command("claude_code"),
+            "/opt/obs/observatory hook claude_code"
+        );
+        assert!(c.is_our_hook("/opt/obs/observatory hook claude_code", "claude_code"));
+        // Written by an older setup with the binary somewhere else, and quoted.
+        assert!(c.is_our_hook("'/old place/observatory' hook codex", "codex"));
+        assert!(!c.is_our_hook("/opt/obs/observatory hook codex", "claude_code"));
+        assert!(!c.is_our_hook("curl -s http://x/hook/claude_code", "claude_code"));
+        assert!(!c.is_our_hook("my-notifier hook claude_code", "claude_code"));
+
+        let spaced = Context::new(
+            HashMap::from([("HOME".to_owned(), "/h".to_owned())]),
+            DEFAULT_ENDPOINT,
+            "/my tools/it's/obs".into(),
+        )
+        .expect("context");
+        let cmd = spaced.hook_command("pi");
+        assert_eq!(cmd, r"'/my tools/it'\''s/obs' hook pi");
+        assert_eq!(split_words(&cmd), ["/my tools/it's/obs", "hook", "pi"]);
+        assert!(spaced.is_our_hook(&cmd, "pi"));
+    }
+
+    #[test]
+    fn words_split_like_a_shell() {
+        assert_eq!(
+            split_words(r#"  a "b c" 'd e'f g\ h "i\"j"  "#),
+            ["a", "b c", "d ef", "g h", "i\"j"]
+        );
+        assert!(split_words("   ").is_empty());
+        assert_eq!(split_words("''"), [""]);
+    }
 }

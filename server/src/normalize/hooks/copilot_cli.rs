@@ -1,14 +1,581 @@
-//! Hook payloads of copilot_cli (to be written).
+//! GitHub Copilot CLI hooks. Copilot has two payload dialects, chosen by how the hook's event is
+//! spelled in its config:
+//! - camelCase events (`sessionStart`, `preToolUse`, …) get camelCase fields (`sessionId`,
+//!   `toolName`, `timestamp` in epoch ms) and **do not name themselves**: the event comes from
+//!   `?event=` (`permissionRequest` alone says `hookName`, and `notification` says
+//!   `hook_event_name: "Notification"`);
+//! - PascalCase events ("VS Code compatible": `SessionStart`, `PreToolUse`, `Stop`, …) get
+//!   snake_case fields (`hook_event_name`, `session_id`, `tool_name`, ISO `timestamp`).
+//!
+//! The event name is `hook_event_name`, else `hookName`, else `?event=`; names of both dialects
+//! map onto the same events. Fields are read in either spelling.
+//!
+//! Turns. Turn-scoped payloads carry a W3C `traceparent` whose trace id is the OTel trace of the
+//! turn's `invoke_agent` span — the turn id the OTLP adapter uses — so turns are
+//! [`TurnRef::Shared`] with the hex trace id (empty when there is no `traceparent`).
+//!
+//! | hook | event |
+//! |---|---|
+//! | `sessionStart` / `SessionStart` | `SessionStarted`: reason = `source` |
+//! | `userPromptSubmitted` / `UserPromptSubmit` | `Prompt` |
+//! | `preToolUse` / `PreToolUse` | `ToolStarted`: tool = `toolName` (no call id in camelCase) |
+//! | `permissionRequest` / `PermissionRequest` | `PermissionRequested`: tool |
+//! | `postToolUse` / `PostToolUse` | `ToolFinished`: success = `toolResult.resultType` is `success` (no result type: success) |
+//! | `postToolUseFailure` / `PostToolUseFailure` | `ToolFinished`, failed, error = `error` |
+//! | `agentStop` / `Stop` | `TurnFinished` |
+//! | `subagentStart` / `subagentStop` | `SubagentStarted` / `SubagentFinished`: tool = `agentName` (else `agentType`), call id = `agentId` |
+//! | `errorOccurred`, `recoverable: false` | `TurnFailed`: error = `error.message`, reason = `errorContext`; fact `turn_failed:<trace id>` |
+//! | `errorOccurred`, otherwise | `ApiError`: error = `error.message`, reason = `errorContext` |
+//! | `notification` `permission_prompt` | `PermissionRequested` |
+//! | `notification` `elicitation_dialog` | `InputRequested` |
+//! | `sessionEnd` / `SessionEnd` | `SessionEnded`: reason = `reason`; reason `error` is preceded by `TurnFailed` (the failed turn has no hook of its own) |
+//! | anything else (`preCompact`, `userPromptTransformed`, other notifications, …) | `Heartbeat` |
+//!
+//! **Sub-agents.** A sub-agent's own hooks (marked by `parentAgentId`) say `sessionId` = the
+//! sub-agent's `agentId`, but its spans carry the parent's `gen_ai.conversation.id` and the
+//! parent turn's trace id: the sub-agent is part of the parent's session and turn. So its hooks go
+//! to the parent's session (`parentAgentId`), and those that would end or start the parent's turn
+//! or session are not taken as such: its prompt, `agentStop`, `sessionStart` and `sessionEnd`
+//! are heartbeats, its unrecoverable error an `ApiError`. Its tool calls and permission requests
+//! count in the parent (its `permissionRequest` already names the parent's session).
+//!
+//! Session starts and ends carry no turn.
 
 use serde_json::Value;
 
-use super::{Hook, HookError};
-use crate::normalize::SessionEvent;
+use super::{
+    Hook, HookError, event, required, set_tool, str_at, str_field, time_nanos, traceparent_trace_id,
+};
+use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
+
+const WHAT: &str = "Copilot CLI hook";
 
 pub fn normalize(
-    _payload: &Value,
-    _hook: &Hook,
-    _out: &mut Vec<SessionEvent>,
+    payload: &Value,
+    hook: &Hook,
+    out: &mut Vec<SessionEvent>,
 ) -> Result<(), HookError> {
-    Err(HookError("not yet supported".into()))
+    let name = event_name(payload, hook)?;
+    let session_key = if payload.get("sessionId").is_none() && payload.get("session_id").is_some() {
+        "session_id"
+    } else {
+        "sessionId"
+    };
+    let session = required(payload, session_key, WHAT)?;
+    let field = |keys: &[&str]| keys.iter().find_map(|k| str_field(payload, k));
+
+    let mut kind = match name.to_ascii_lowercase().as_str() {
+        "sessionstart" => EventKind::SessionStarted,
+        "userpromptsubmitted" | "userpromptsubmit" => EventKind::Prompt,
+        "pretooluse" => EventKind::ToolStarted,
+        "permissionrequest" => EventKind::PermissionRequested,
+        "posttooluse" | "posttoolusefailure" => EventKind::ToolFinished,
+        "agentstop" | "stop" => EventKind::TurnFinished,
+        "subagentstart" => EventKind::SubagentStarted,
+        "subagentstop" => EventKind::SubagentFinished,
+        "erroroccurred" => {
+            if payload.get("recoverable") == Some(&Value::Bool(false)) {
+                EventKind::TurnFailed
+            } else {
+                EventKind::ApiError
+            }
+        }
+        "notification" => match field(&["notification_type", "notificationType"]) {
+            Some("permission_prompt") => EventKind::PermissionRequested,
+            Some("elicitation_dialog") => EventKind::InputRequested,
+            _ => EventKind::Heartbeat,
+        },
+        "sessionend" => EventKind::SessionEnded,
+        _ => EventKind::Heartbeat,
+    };
+
+    // A sub-agent's own hook: part of the parent's session and turn.
+    let agent_id = field(&["agentId", "agent_id"]);
+    let parent_agent = field(&["parentAgentId", "parent_agent_id"]);
+    let in_subagent = parent_agent.is_some()
+        && !matches!(
+            kind,
+            EventKind::SubagentStarted | EventKind::SubagentFinished
+        );
+    let session = match parent_agent {
+        Some(parent) if in_subagent && agent_id == Some(session) => parent,
+        _ => session,
+    };
+    if in_subagent {
+        kind = match kind {
+            EventKind::Prompt
+            | EventKind::TurnFinished
+            | EventKind::SessionStarted
+            | EventKind::SessionEnded => EventKind::Heartbeat,
+            EventKind::TurnFailed => EventKind::ApiError,
+            other => other,
+        };
+    }
+
+    let mut e = event(Agent::CopilotCli, session, kind, name, payload);
+    e.turn_ref = TurnRef::Shared;
+    e.cwd = str_field(payload, "cwd").map(str::to_owned);
+    e.event.time_unix_nano = time_nanos(payload.get("timestamp"));
+    // Lowercase, as the OTLP adapter writes trace ids.
+    let trace = str_field(payload, "traceparent")
+        .and_then(traceparent_trace_id)
+        .map(str::to_ascii_lowercase);
+    if !matches!(kind, EventKind::SessionStarted | EventKind::SessionEnded) {
+        e.event.turn_id = trace.clone().unwrap_or_default();
+    }
+    let tool_name = field(&["toolName", "tool_name"]);
+    let call_id = field(&["toolCallId", "toolUseId", "tool_use_id", "tool_call_id"]);
+    match kind {
+        EventKind::SessionStarted => {
+            e.event.reason = field(&["source"]).unwrap_or_default().to_owned();
+        }
+        EventKind::ToolStarted | EventKind::PermissionRequested => {
+            set_tool(&mut e, tool_name, call_id);
+        }
+        EventKind::ToolFinished => {
+            set_tool(&mut e, tool_name, call_id);
+            if name.eq_ignore_ascii_case("postToolUseFailure") {
+                e.event.success = Some(false);
+                e.event.error = error_text(payload.get("error"));
+            } else {
+                let result_type = ["toolResult", "tool_result", "tool_response"]
+                    .iter()
+                    .find_map(|k| {
+                        let result = payload.get(*k)?;
+                        str_at(result, &["resultType"]).or_else(|| str_at(result, &["result_type"]))
+                    });
+                let success = result_type.is_none_or(|t| t == "success");
+                e.event.success = Some(success);
+                if !success {
+                    e.event.error = result_type.unwrap_or_default().to_owned();
+                }
+            }
+        }
+        EventKind::SubagentStarted | EventKind::SubagentFinished => {
+            e.event.tool_name = field(&["agentName", "agent_name", "agentType", "agent_type"])
+                .unwrap_or_default()
+                .to_owned();
+            e.event.tool_call_id = agent_id.unwrap_or_default().to_owned();
+        }
+        EventKind::ApiError | EventKind::TurnFailed => {
+            e.event.error = error_text(payload.get("error"));
+            e.event.reason = field(&["errorContext", "error_context"])
+                .unwrap_or_default()
+                .to_owned();
+            if kind == EventKind::TurnFailed {
+                e.fact_key = trace.map(|t| format!("turn_failed:{t}"));
+            }
+        }
+        EventKind::SessionEnded => {
+            e.event.reason = field(&["reason"]).unwrap_or_default().to_owned();
+            if e.event.reason == "error" {
+                // Copilot ends a session whose turn failed for good (retries exhausted) with
+                // reason "error" and no hook of its own for the failure: the turn failed first.
+                let mut failed = event(
+                    Agent::CopilotCli,
+                    session,
+                    EventKind::TurnFailed,
+                    name,
+                    payload,
+                );
+                failed.event.time_unix_nano = e.event.time_unix_nano;
+                failed.event.error = "the session ended with an error".to_owned();
+                failed.event.turn_id = trace.clone().unwrap_or_default();
+                failed.fact_key = trace.map(|t| format!("turn_failed:{t}"));
+                out.push(failed);
+            }
+        }
+        _ => {}
+    }
+    out.push(e);
+    Ok(())
+}
+
+/// The hook's name: the payload's own (`hook_event_name`, `hookName`), else `?event=`.
+fn event_name<'a>(payload: &'a Value, hook: &Hook<'a>) -> Result<&'a str, HookError> {
+    for key in ["hook_event_name", "hookName"] {
+        if payload.get(key).is_some() {
+            return required(payload, key, WHAT);
+        }
+    }
+    hook.event.filter(|e| !e.is_empty()).ok_or_else(|| {
+        HookError(format!(
+            "{WHAT}: the event name is missing: Copilot's camelCase payloads do not name \
+             themselves, so post them to ?event=<hook name> (e.g. ?event=preToolUse)"
+        ))
+    })
+}
+
+/// An `error` that is a string or an `{message, name, stack}` object.
+fn error_text(error: Option<&Value>) -> String {
+    match error {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ Value::Object(_)) => str_at(v, &["message"])
+            .or_else(|| str_at(v, &["name"]))
+            .unwrap_or_default()
+            .to_owned(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::testing::{kinds, recorded, run, run_all, run_json, scenarios};
+    use super::*;
+
+    const AGENT_DIR: &str = "copilot-cli-1.0.102";
+
+    fn events(scenario: &str) -> Vec<SessionEvent> {
+        run_all(Agent::CopilotCli, AGENT_DIR, scenario, true)
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    fn of_kind(events: &[SessionEvent], kind: EventKind) -> Vec<&SessionEvent> {
+        events.iter().filter(|e| e.kind() == Some(kind)).collect()
+    }
+
+    #[test]
+    fn every_recorded_payload_gives_its_events_at_its_own_time() {
+        let all = scenarios(AGENT_DIR);
+        assert_eq!(all.len(), 6, "{all:?}");
+        for scenario in all {
+            for r in recorded(AGENT_DIR, &scenario) {
+                let events = run(Agent::CopilotCli, &r, true)
+                    .unwrap_or_else(|e| panic!("{scenario}/{}: {e}", r.file));
+                // one event each; a session ending in error also fails its turn
+                let ends_in_error = r.payload["reason"] == "error";
+                assert_eq!(
+                    events.len(),
+                    1 + usize::from(ends_in_error),
+                    "{scenario}/{}",
+                    r.file
+                );
+                let e = &events[events.len() - 1];
+                assert_eq!(e.event.name, r.event, "{}", r.file);
+                assert_eq!(e.turn_ref, TurnRef::Shared);
+                let ms = r.payload["timestamp"].as_i64().expect("timestamp");
+                assert_eq!(e.event.time_unix_nano, ms * 1_000_000, "{}", r.file);
+                assert_eq!(e.cwd.as_deref(), r.payload["cwd"].as_str());
+                // The turn is the traceparent's trace id.
+                if !matches!(
+                    e.kind(),
+                    Some(EventKind::SessionStarted | EventKind::SessionEnded)
+                ) {
+                    let tp = r.payload["traceparent"].as_str().expect("traceparent");
+                    assert_eq!(e.event.turn_id, tp[3..35], "{}", r.file);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bash_asks_permission_for_its_tool() {
+        let ev = events("bash");
+        assert_eq!(
+            kinds(&ev),
+            [
+                "session_started",
+                "prompt",
+                "tool_started",
+                "permission_requested",
+                "tool_finished",
+                "turn_finished",
+                "session_ended"
+            ]
+        );
+        const TURN: &str = "fffd951d19ef42c7675ad9f579758a20";
+        assert!(
+            ev.iter()
+                .all(|e| e.native_id == "2dfb2bc5-2735-4d6e-8b24-4947fed1d9c2")
+        );
+        let turns: Vec<&str> = ev.iter().map(|e| e.event.turn_id.as_str()).collect();
+        assert_eq!(turns, ["", TURN, TURN, TURN, TURN, TURN, ""]);
+        assert_eq!(ev[0].event.reason, "new");
+        for e in &ev[2..5] {
+            assert_eq!(
+                (
+                    e.event.tool_name.as_str(),
+                    e.event.tool_call_id.as_str(),
+                    e.fact_key.as_deref()
+                ),
+                ("bash", "", None)
+            );
+        }
+        assert_eq!(ev[4].event.success, Some(true));
+        assert_eq!(ev[6].event.reason, "complete");
+    }
+
+    #[test]
+    fn recoverable_errors_are_api_errors_of_the_turn() {
+        let ev = events("error529");
+        assert_eq!(
+            kinds(&ev),
+            [
+                "session_started",
+                "prompt",
+                "api_error",
+                "api_error",
+                "api_error",
+                "api_error",
+                "api_error",
+                "api_error",
+                "turn_failed",
+                "session_ended"
+            ]
+        );
+        for e in of_kind(&ev, EventKind::ApiError) {
+            assert_eq!(
+                (
+                    e.event.error.as_str(),
+                    e.event.reason.as_str(),
+                    e.event.turn_id.as_str(),
+                    e.fact_key.as_deref()
+                ),
+                (
+                    "{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}",
+                    "model_call",
+                    "1a6222e583269791a922aafd8ea6e737",
+                    None
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_subagents_hooks_are_part_of_the_parent_session_and_turn() {
+        const PARENT: &str = "82ead76e-bc40-41e2-85c6-13ecc40214b1";
+        const TURN: &str = "6375a7dd60bc0039bb8c885b7378839d";
+        let ev = events("subagent");
+        let rows: Vec<(&str, &str, &str)> = ev
+            .iter()
+            .map(|e| {
+                (
+                    e.event.name.as_str(),
+                    e.event.kind.as_str(),
+                    e.event.tool_name.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("sessionStart", "session_started", ""),
+                ("userPromptSubmitted", "prompt", ""),
+                ("preToolUse", "tool_started", "task"),
+                ("subagentStart", "subagent_started", "general-purpose"),
+                // The sub-agent's own prompt, tool call and stop.
+                ("userPromptSubmitted", "heartbeat", ""),
+                ("preToolUse", "tool_started", "bash"),
+                ("permissionRequest", "permission_requested", "bash"),
+                ("postToolUse", "tool_finished", "bash"),
+                ("agentStop", "heartbeat", ""),
+                ("subagentStop", "subagent_finished", "general-purpose"),
+                ("postToolUse", "tool_finished", "task"),
+                ("agentStop", "turn_finished", ""),
+                ("sessionEnd", "session_ended", ""),
+            ]
+        );
+        assert!(ev.iter().all(|e| e.native_id == PARENT), "one session");
+        assert!(
+            ev[1..12].iter().all(|e| e.event.turn_id == TURN),
+            "one turn"
+        );
+        for sub in [&ev[3], &ev[9]] {
+            assert_eq!(
+                sub.event.tool_call_id,
+                "f39168af-5fef-4fe6-b9d0-303d2a62c097"
+            );
+        }
+    }
+
+    #[test]
+    fn killed_and_plain_runs() {
+        assert_eq!(
+            kinds(&events("plain")),
+            [
+                "session_started",
+                "prompt",
+                "turn_finished",
+                "session_ended"
+            ]
+        );
+        assert_eq!(
+            kinds(&events("sigterm_stream")),
+            ["session_started", "prompt", "session_ended"]
+        );
+    }
+
+    #[test]
+    fn camel_case_payloads_need_the_event_name() {
+        let r = &recorded(AGENT_DIR, "bash")[2];
+        assert_eq!(r.event, "preToolUse");
+        let err = run(Agent::CopilotCli, r, false).expect_err("rejected");
+        assert_eq!(
+            err.0,
+            "Copilot CLI hook: the event name is missing: Copilot's camelCase payloads do not \
+             name themselves, so post them to ?event=<hook name> (e.g. ?event=preToolUse)"
+        );
+        // permissionRequest names itself.
+        let r = &recorded(AGENT_DIR, "bash")[3];
+        let events = run(Agent::CopilotCli, r, false).expect("accepted");
+        assert_eq!(events[0].kind(), Some(EventKind::PermissionRequested));
+    }
+
+    fn one(payload: Value, event: Option<&str>) -> SessionEvent {
+        let mut events = run_json(Agent::CopilotCli, &payload, event).expect("accepted");
+        assert_eq!(events.len(), 1);
+        events.remove(0)
+    }
+
+    const TP: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    #[test]
+    fn documented_hooks_that_were_not_recorded() {
+        let e = one(
+            json!({"sessionId": "s1", "traceparent": TP, "recoverable": false,
+                   "errorContext": "model_call", "error": {"message": "boom", "name": "Error"}}),
+            Some("errorOccurred"),
+        );
+        assert_eq!(
+            (e.kind(), e.event.error.as_str(), e.fact_key.as_deref()),
+            (
+                Some(EventKind::TurnFailed),
+                "boom",
+                Some("turn_failed:0af7651916cd43dd8448eb211c80319c")
+            )
+        );
+        let e = one(
+            json!({"sessionId": "s1", "traceparent": TP.to_uppercase()}),
+            Some("agentStop"),
+        );
+        assert_eq!(e.event.turn_id, "0af7651916cd43dd8448eb211c80319c");
+        let e = one(
+            json!({"sessionId": "s1", "traceparent": "00-00000000000000000000000000000000-b7ad6b7169203331-01"}),
+            Some("agentStop"),
+        );
+        assert_eq!(e.event.turn_id, "", "an all-zero trace id is no trace");
+        let e = one(
+            json!({"sessionId": "s1", "toolName": "bash", "error": "exit 1"}),
+            Some("postToolUseFailure"),
+        );
+        assert_eq!(
+            (
+                e.kind(),
+                e.event.success,
+                e.event.error.as_str(),
+                e.event.turn_id.as_str()
+            ),
+            (Some(EventKind::ToolFinished), Some(false), "exit 1", "")
+        );
+        let e = one(
+            json!({"sessionId": "s1", "toolName": "bash",
+                   "toolResult": {"resultType": "rejected", "textResultForLlm": "no"}}),
+            Some("postToolUse"),
+        );
+        assert_eq!(
+            (e.event.success, e.event.error.as_str()),
+            (Some(false), "rejected")
+        );
+        for (kind, notification) in [
+            (EventKind::PermissionRequested, "permission_prompt"),
+            (EventKind::InputRequested, "elicitation_dialog"),
+            (EventKind::Heartbeat, "agent_idle"),
+        ] {
+            let e = one(
+                json!({"sessionId": "s1", "hook_event_name": "Notification",
+                       "notification_type": notification, "message": "m"}),
+                Some("notification"),
+            );
+            assert_eq!(e.kind(), Some(kind), "{notification}");
+        }
+        for event in ["preCompact", "userPromptTransformed", "somethingNew"] {
+            assert_eq!(
+                one(json!({"sessionId": "s1"}), Some(event)).kind(),
+                Some(EventKind::Heartbeat)
+            );
+        }
+    }
+
+    #[test]
+    fn the_pascal_case_dialect_maps_onto_the_same_events() {
+        let base = |name: &str| {
+            json!({"hook_event_name": name, "session_id": "s2", "cwd": "/w",
+                   "timestamp": "2026-01-01T00:00:01Z", "traceparent": TP})
+        };
+        let rows: Vec<(&str, &str)> = [
+            "SessionStart",
+            "UserPromptSubmit",
+            "PreToolUse",
+            "PermissionRequest",
+            "PostToolUse",
+            "Stop",
+            "SessionEnd",
+            "PreCompact",
+        ]
+        .into_iter()
+        .map(|name| {
+            let e = one(base(name), None);
+            assert_eq!(e.native_id, "s2");
+            assert_eq!(e.event.time_unix_nano, 1_767_225_601_000_000_000);
+            (
+                name,
+                EventKind::parse(&e.event.kind).expect("kind").as_str(),
+            )
+        })
+        .collect();
+        assert_eq!(
+            rows,
+            [
+                ("SessionStart", "session_started"),
+                ("UserPromptSubmit", "prompt"),
+                ("PreToolUse", "tool_started"),
+                ("PermissionRequest", "permission_requested"),
+                ("PostToolUse", "tool_finished"),
+                ("Stop", "turn_finished"),
+                ("SessionEnd", "session_ended"),
+                ("PreCompact", "heartbeat"),
+            ]
+        );
+        let mut tool = base("PreToolUse");
+        tool["tool_name"] = json!("Bash");
+        tool["tool_use_id"] = json!("toolu_1");
+        let e = one(tool, None);
+        assert_eq!(
+            (e.event.tool_name.as_str(), e.fact_key.as_deref()),
+            ("Bash", Some("tool_started:toolu_1"))
+        );
+    }
+
+    #[test]
+    fn malformed_payloads_are_rejected_with_the_field_named() {
+        let err = |payload: Value, event: Option<&str>| {
+            run_json(Agent::CopilotCli, &payload, event)
+                .expect_err("rejected")
+                .0
+        };
+        assert_eq!(
+            err(json!({"timestamp": 1}), Some("agentStop")),
+            "Copilot CLI hook: \"sessionId\" is missing"
+        );
+        assert_eq!(
+            err(json!({"sessionId": ""}), Some("agentStop")),
+            "Copilot CLI hook: \"sessionId\" must be a non-empty string"
+        );
+        assert_eq!(
+            err(json!({"hook_event_name": "Stop", "session_id": 3}), None),
+            "Copilot CLI hook: \"session_id\" must be a non-empty string"
+        );
+        assert_eq!(
+            err(json!({"hookName": 3, "sessionId": "s"}), None),
+            "Copilot CLI hook: \"hookName\" must be a non-empty string"
+        );
+        assert!(
+            err(json!({"sessionId": "s"}), None).contains("?event="),
+            "names the fix"
+        );
+    }
 }

@@ -78,7 +78,10 @@ pub fn normalize(agent: Agent, body: &[u8], hook: &Hook) -> Result<Vec<SessionEv
     Ok(events)
 }
 
-/// A new hook event of `agent`, with the payload's fields kept as its attributes.
+/// A new hook event of `agent`, with the payload's fields kept as its attributes. A
+/// [`EventKind::Heartbeat`] keeps only the payload's small scalar fields (see
+/// [`heartbeat_keeps`]): heartbeats are frequent and some carry whole model requests and
+/// responses (Gemini's `BeforeModel` / `AfterModel`).
 pub(crate) fn event(
     agent: Agent,
     native_id: &str,
@@ -92,6 +95,7 @@ pub(crate) fn event(
     if let Value::Object(map) = payload {
         e.event.attributes = map
             .iter()
+            .filter(|(_, v)| kind != EventKind::Heartbeat || heartbeat_keeps(v))
             .map(|(k, v)| KeyValue {
                 key: k.clone(),
                 value: Some(any_value_of(v)),
@@ -100,6 +104,61 @@ pub(crate) fn event(
             .collect();
     }
     e
+}
+
+/// The longest string a heartbeat keeps as an attribute (a path or an id fits, a message body
+/// or a model response does not).
+pub(crate) const HEARTBEAT_MAX_STRING: usize = 256;
+
+/// Whether a heartbeat keeps a payload field: null, booleans, numbers and short strings, never
+/// objects or arrays.
+pub(crate) fn heartbeat_keeps(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => true,
+        Value::String(s) => s.len() <= HEARTBEAT_MAX_STRING,
+        Value::Array(_) | Value::Object(_) => false,
+    }
+}
+
+/// Names the tool of an event and, when the call id is known, the fact it reports: a
+/// `ToolStarted` is `tool_started:<id>`, a `ToolFinished` is `tool:<id>` (the key the OTLP
+/// adapters give a finished call, so the hook and the telemetry count once).
+pub(crate) fn set_tool(e: &mut SessionEvent, name: Option<&str>, call_id: Option<&str>) {
+    e.event.tool_name = name.unwrap_or_default().to_owned();
+    e.event.tool_call_id = call_id.unwrap_or_default().to_owned();
+    if let Some(id) = call_id.filter(|id| !id.is_empty()) {
+        e.fact_key = match e.kind() {
+            Some(EventKind::ToolStarted) => Some(format!("tool_started:{id}")),
+            Some(EventKind::ToolFinished) => Some(format!("tool:{id}")),
+            _ => None,
+        };
+    }
+}
+
+/// A non-empty string at a path of object keys (`["properties", "info", "id"]`).
+pub(crate) fn str_at<'a>(payload: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter()
+        .try_fold(payload, |v, key| v.get(key))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// A number field, also when it is written as a string (`"43"`).
+pub(crate) fn f64_field(payload: &Value, key: &str) -> Option<f64> {
+    match payload.get(key)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A payload time: epoch milliseconds (a number) or an RFC 3339 string; 0 (unknown) otherwise.
+pub(crate) fn time_nanos(v: Option<&Value>) -> i64 {
+    match v {
+        Some(Value::String(s)) => rfc3339_nanos(s).unwrap_or(0),
+        Some(v @ Value::Number(_)) => millis_nanos(v).unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// A required string field, or a 400 naming it.
@@ -131,10 +190,16 @@ pub(crate) fn rfc3339_nanos(s: &str) -> Option<i64> {
     i64::try_from(t.unix_timestamp_nanos()).ok()
 }
 
-/// Epoch milliseconds (a JSON number) as Unix nanoseconds.
+/// Epoch milliseconds (a JSON number) as Unix nanoseconds; `None` outside 1970–2255 (an `i64`
+/// of nanoseconds ends in 2262). Whole milliseconds are converted exactly (an `f64` of today's
+/// nanoseconds is off by up to 128 ns).
 pub(crate) fn millis_nanos(v: &Value) -> Option<i64> {
+    const MAX_MS: i64 = 9_000_000_000_000;
+    if let Some(ms) = v.as_i64() {
+        return (ms > 0 && ms < MAX_MS).then(|| ms * 1_000_000);
+    }
     let ms = v.as_f64()?;
-    (ms > 0.0 && ms < 1e15).then(|| (ms * 1e6) as i64)
+    (ms > 0.0 && ms < MAX_MS as f64).then_some((ms * 1e6) as i64)
 }
 
 /// The trace id of a W3C `traceparent` (`00-<trace id>-<parent id>-<flags>`).
@@ -172,4 +237,233 @@ fn any_value_of(v: &Value) -> AnyValue {
         })),
     };
     AnyValue { value }
+}
+
+/// Test support: the recorded hook payloads of `server/tests/fixtures/<agent>/<scenario>/hooks/`.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::{Path, PathBuf};
+
+    use serde_json::Value;
+
+    use super::{Hook, HookError};
+    use crate::normalize::{Agent, SessionEvent};
+    use crate::proto::common::any_value;
+
+    /// One recorded hook call: `NNNN-<agent>-<Event>.json` and the `.meta.json` beside it.
+    pub struct Recorded {
+        pub file: String,
+        /// The last segment of the path it was posted to (`/hook/<agent>/<Event>`).
+        pub event: String,
+        /// When it arrived, Unix ns.
+        pub received: i64,
+        pub body: Vec<u8>,
+        pub payload: Value,
+    }
+
+    fn agent_dir(agent_dir: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(agent_dir)
+    }
+
+    /// The scenarios of an agent's fixtures that recorded hooks, sorted.
+    pub fn scenarios(agent: &str) -> Vec<String> {
+        let dir = agent_dir(agent);
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("hooks").is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A scenario's hook calls in arrival order.
+    pub fn recorded(agent: &str, scenario: &str) -> Vec<Recorded> {
+        let dir = agent_dir(agent).join(scenario).join("hooks");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json") && !n.ends_with(".meta.json"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|file| {
+                let body = std::fs::read(dir.join(&file))
+                    .unwrap_or_else(|e| panic!("reading {file}: {e}"));
+                let payload: Value = serde_json::from_slice(&body)
+                    .unwrap_or_else(|e| panic!("{file}: not JSON: {e}"));
+                let meta_file = file.replace(".json", ".meta.json");
+                let meta: Value = serde_json::from_slice(
+                    &std::fs::read(dir.join(&meta_file))
+                        .unwrap_or_else(|e| panic!("reading {meta_file}: {e}")),
+                )
+                .unwrap_or_else(|e| panic!("{meta_file}: not JSON: {e}"));
+                let path = meta["path"].as_str().expect("meta path");
+                let event = path.rsplit('/').next().expect("path segment").to_owned();
+                let received = (meta["t"].as_f64().expect("meta t") * 1e9) as i64;
+                Recorded {
+                    file,
+                    event,
+                    received,
+                    body,
+                    payload,
+                }
+            })
+            .collect()
+    }
+
+    /// Runs one recorded call through [`super::normalize`] as the server would; with
+    /// `with_event`, the hook's name from the path is passed as `?event=`.
+    pub fn run(
+        agent: Agent,
+        r: &Recorded,
+        with_event: bool,
+    ) -> Result<Vec<SessionEvent>, HookError> {
+        let hook = Hook {
+            event: with_event.then_some(r.event.as_str()),
+            process: None,
+            received: r.received,
+        };
+        super::normalize(agent, &r.body, &hook)
+    }
+
+    /// Every call of a scenario, each one accepted, with the file each event came from.
+    pub fn run_all(
+        agent: Agent,
+        agent_dir: &str,
+        scenario: &str,
+        with_event: bool,
+    ) -> Vec<(String, SessionEvent)> {
+        recorded(agent_dir, scenario)
+            .iter()
+            .flat_map(|r| {
+                run(agent, r, with_event)
+                    .unwrap_or_else(|e| panic!("{scenario}/{}: rejected: {e}", r.file))
+                    .into_iter()
+                    .map(|e| (r.file.clone(), e))
+            })
+            .collect()
+    }
+
+    /// Runs an inline payload with an optional `?event=`, received at time 1.
+    pub fn run_json(
+        agent: Agent,
+        payload: &Value,
+        event: Option<&str>,
+    ) -> Result<Vec<SessionEvent>, HookError> {
+        let hook = Hook {
+            event,
+            process: None,
+            received: 1,
+        };
+        super::normalize(agent, payload.to_string().as_bytes(), &hook)
+    }
+
+    /// The kinds of a sequence of events.
+    pub fn kinds<'a>(events: impl IntoIterator<Item = &'a SessionEvent>) -> Vec<&'a str> {
+        events.into_iter().map(|e| e.event.kind.as_str()).collect()
+    }
+
+    /// The attribute keys an event kept.
+    pub fn attr_keys(e: &SessionEvent) -> Vec<&str> {
+        e.event
+            .attributes
+            .iter()
+            .map(|kv| kv.key.as_str())
+            .collect()
+    }
+
+    /// A string attribute of an event.
+    pub fn attr_str<'a>(e: &'a SessionEvent, key: &str) -> Option<&'a str> {
+        e.event
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|v| match &v.value {
+                Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
+                _ => None,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn epoch_millis_are_converted_exactly() {
+        assert_eq!(
+            millis_nanos(&json!(1_795_320_279_118_i64)),
+            Some(1_795_320_279_118_000_000)
+        );
+        assert_eq!(millis_nanos(&json!(1.5)), Some(1_500_000));
+        assert_eq!(millis_nanos(&json!(0)), None);
+        assert_eq!(millis_nanos(&json!(-5)), None);
+        assert_eq!(millis_nanos(&json!(i64::MAX)), None);
+        assert_eq!(millis_nanos(&json!(1e300)), None);
+        assert_eq!(
+            time_nanos(Some(&json!("1970-01-01T00:00:01.5Z"))),
+            1_500_000_000
+        );
+        assert_eq!(time_nanos(Some(&json!("yesterday"))), 0);
+        assert_eq!(time_nanos(Some(&json!(true))), 0);
+        assert_eq!(time_nanos(None), 0);
+    }
+
+    #[test]
+    fn heartbeats_keep_small_scalars_only() {
+        let payload = json!({
+            "a": "x", "b": 1, "c": null, "d": true, "e": [1], "f": {"g": 1},
+            "long": "y".repeat(HEARTBEAT_MAX_STRING + 1),
+            "edge": "z".repeat(HEARTBEAT_MAX_STRING),
+        });
+        let keys = |kind| -> Vec<String> {
+            event(Agent::Pi, "s", kind, "n", &payload)
+                .event
+                .attributes
+                .into_iter()
+                .map(|kv| kv.key)
+                .collect()
+        };
+        assert_eq!(keys(EventKind::Heartbeat), ["a", "b", "c", "d", "edge"]);
+        assert_eq!(keys(EventKind::Prompt).len(), 8);
+    }
+
+    #[test]
+    fn tool_facts_need_a_call_id() {
+        let mut e = event(Agent::Pi, "s", EventKind::ToolStarted, "n", &json!({}));
+        set_tool(&mut e, Some("bash"), Some("c1"));
+        assert_eq!(e.fact_key.as_deref(), Some("tool_started:c1"));
+        let mut e = event(Agent::Pi, "s", EventKind::ToolFinished, "n", &json!({}));
+        set_tool(&mut e, Some("bash"), None);
+        assert_eq!((e.event.tool_name.as_str(), e.fact_key), ("bash", None));
+        let mut e = event(
+            Agent::Pi,
+            "s",
+            EventKind::PermissionRequested,
+            "n",
+            &json!({}),
+        );
+        set_tool(&mut e, Some("bash"), Some("c1"));
+        assert_eq!((e.event.tool_call_id.as_str(), e.fact_key), ("c1", None));
+    }
+
+    #[test]
+    fn nested_strings() {
+        let v = json!({"a": {"b": {"c": "d", "e": ""}}});
+        assert_eq!(str_at(&v, &["a", "b", "c"]), Some("d"));
+        assert_eq!(str_at(&v, &["a", "b", "e"]), None);
+        assert_eq!(str_at(&v, &["a", "x"]), None);
+        assert_eq!(f64_field(&json!({"n": "43"}), "n"), Some(43.0));
+        assert_eq!(f64_field(&json!({"n": 43}), "n"), Some(43.0));
+        assert_eq!(f64_field(&json!({"n": [1]}), "n"), None);
+    }
 }

@@ -1,14 +1,521 @@
-//! Hook payloads of opencode (to be written).
+//! OpenCode plugin calls. OpenCode has no command hooks: a plugin's functions are called, and
+//! `observatory`'s plugin posts each call's arguments here, named by `?event=`: the direct hooks
+//! by their own names (`chat.message`, `tool.execute.before`, …) and bus events as
+//! `event.<type>` (`event.session.idle`). A bus event that comes without a name (or as plain
+//! `event`) is named from its own `type`.
+//!
+//! The session is `properties.sessionID` (bus events), `properties.info.id` (`session.*` events,
+//! whose `info` is the session), `properties.info.sessionID` (`message.*` events) or
+//! `input.sessionID` (direct hooks). Calls of no session — `plugin.init`, `plugin.added`,
+//! `catalog.updated`, `file.edited`, … — give no events. OpenCode names no turn in its plugin
+//! calls, so every event joins the turn in progress ([`TurnRef::Hook`], empty turn id).
+//!
+//! | call | event |
+//! |---|---|
+//! | `event.session.created` | `SessionStarted`: cwd = `info.directory` |
+//! | `chat.message` of a `user` message | `Prompt`: model = `output.message.model.modelID` |
+//! | `tool.execute.before` | `ToolStarted`: tool = `input.tool`, call id = `input.callID`; fact `tool_started:<id>` |
+//! | `tool.execute.after` | `ToolFinished`: failed on a non-zero `output.metadata.exit` or an error; fact `tool:<id>` |
+//! | `permission.ask`, `event.permission.asked`, `event.permission.updated` | `PermissionRequested` |
+//! | `event.session.idle` | `TurnFinished` |
+//! | `event.session.error` | `TurnFailed`: error = the error's message |
+//! | `event.session.status` `retry` | `ApiError`: error = `status.message` |
+//! | `event.session.deleted` | `SessionEnded`, reason `deleted` |
+//! | other calls of a session (`event.session.status` busy / idle, `event.message.updated`, `event.session.updated`, `event.session.diff`, `event.permission.replied`, `chat.params`, …) | `Heartbeat` |
+//!
+//! A sub-agent (the `task` tool) runs in a child session of its own (`info.parentID`), as in the
+//! OTLP: its calls land there. OpenCode's plugin calls carry no time: the receive time is used.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::{Hook, HookError};
-use crate::normalize::SessionEvent;
+use super::{Hook, HookError, event, set_tool, str_at, str_field};
+use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
+
+const WHAT: &str = "OpenCode plugin call";
 
 pub fn normalize(
-    _payload: &Value,
-    _hook: &Hook,
-    _out: &mut Vec<SessionEvent>,
+    payload: &Value,
+    hook: &Hook,
+    out: &mut Vec<SessionEvent>,
 ) -> Result<(), HookError> {
-    Err(HookError("not yet supported".into()))
+    let name = event_name(payload, hook)?;
+    let Some(session) = session_id(payload, &name)? else {
+        return Ok(());
+    };
+    let properties = payload.get("properties").unwrap_or(&Value::Null);
+    let input = payload.get("input").unwrap_or(&Value::Null);
+    let output = payload.get("output").unwrap_or(&Value::Null);
+    let kind = match name.as_ref() {
+        "event.session.created" => EventKind::SessionStarted,
+        "chat.message" => {
+            let role = str_at(output, &["message", "role"])
+                .or_else(|| str_at(input, &["message", "role"]));
+            if role == Some("user") {
+                EventKind::Prompt
+            } else {
+                EventKind::Heartbeat
+            }
+        }
+        "tool.execute.before" => EventKind::ToolStarted,
+        "tool.execute.after" => EventKind::ToolFinished,
+        "permission.ask" | "event.permission.asked" | "event.permission.updated" => {
+            EventKind::PermissionRequested
+        }
+        "event.session.idle" => EventKind::TurnFinished,
+        "event.session.error" => EventKind::TurnFailed,
+        "event.session.status" if str_at(properties, &["status", "type"]) == Some("retry") => {
+            EventKind::ApiError
+        }
+        "event.session.deleted" => EventKind::SessionEnded,
+        _ => EventKind::Heartbeat,
+    };
+
+    let mut e = event(Agent::Opencode, session, kind, &name, payload);
+    e.turn_ref = TurnRef::Hook;
+    e.cwd = str_at(properties, &["info", "directory"])
+        .or_else(|| str_at(properties, &["info", "path", "cwd"]))
+        .map(str::to_owned);
+    match kind {
+        EventKind::Prompt => {
+            e.event.model = str_at(output, &["message", "model", "modelID"])
+                .or_else(|| str_at(input, &["model", "modelID"]))
+                .unwrap_or_default()
+                .to_owned();
+        }
+        EventKind::ToolStarted => {
+            set_tool(&mut e, str_field(input, "tool"), str_field(input, "callID"));
+        }
+        EventKind::ToolFinished => {
+            set_tool(&mut e, str_field(input, "tool"), str_field(input, "callID"));
+            let error = tool_error(output);
+            e.event.success = Some(error.is_none());
+            e.event.error = error.unwrap_or_default();
+        }
+        EventKind::PermissionRequested => {
+            // `permission.asked` says `permission` and `tool.callID`; the older
+            // `permission.updated` (and the `permission.ask` hook's input) `type` and `callID`.
+            let asked = if name.starts_with("event.") {
+                properties
+            } else {
+                input
+            };
+            let tool = ["permission", "type"]
+                .iter()
+                .find_map(|k| str_field(asked, k));
+            let call = str_at(asked, &["tool", "callID"]).or_else(|| str_field(asked, "callID"));
+            set_tool(&mut e, tool, call);
+        }
+        EventKind::TurnFailed => {
+            let error = properties.get("error").unwrap_or(&Value::Null);
+            e.event.error = str_at(error, &["data", "message"])
+                .or_else(|| str_field(error, "message"))
+                .or_else(|| str_field(error, "name"))
+                .or_else(|| error.as_str())
+                .unwrap_or_default()
+                .to_owned();
+        }
+        EventKind::ApiError => {
+            e.event.error = str_at(properties, &["status", "message"])
+                .unwrap_or_default()
+                .to_owned();
+        }
+        EventKind::SessionEnded => e.event.reason = "deleted".to_owned(),
+        _ => {}
+    }
+    out.push(e);
+    Ok(())
+}
+
+/// The call's name: `?event=`, else (or for a plain `event`) `event.<type>` of a bus event.
+fn event_name<'a>(payload: &'a Value, hook: &Hook<'a>) -> Result<Cow<'a, str>, HookError> {
+    match hook.event.filter(|e| !e.is_empty()) {
+        Some(name) if name != "event" => Ok(Cow::Borrowed(name)),
+        _ => match payload.get("type") {
+            Some(Value::String(t)) if !t.is_empty() => Ok(Cow::Owned(format!("event.{t}"))),
+            Some(_) => Err(HookError(format!(
+                "{WHAT}: \"type\" must be a non-empty string"
+            ))),
+            None => Err(HookError(format!(
+                "{WHAT}: the hook name is missing: post plugin calls to ?event=<hook name> \
+                 (e.g. ?event=tool.execute.before), or send bus events with their \"type\""
+            ))),
+        },
+    }
+}
+
+/// The session a call belongs to, if any; a session id of the wrong type is an error.
+fn session_id<'a>(payload: &'a Value, name: &str) -> Result<Option<&'a str>, HookError> {
+    let properties = payload.get("properties").unwrap_or(&Value::Null);
+    let input = payload.get("input").unwrap_or(&Value::Null);
+    for (place, v) in [
+        ("properties.sessionID", properties.get("sessionID")),
+        ("input.sessionID", input.get("sessionID")),
+    ] {
+        match v {
+            Some(Value::String(s)) if !s.is_empty() => return Ok(Some(s)),
+            Some(_) => {
+                return Err(HookError(format!(
+                    "{WHAT}: \"{place}\" must be a non-empty string"
+                )));
+            }
+            None => {}
+        }
+    }
+    let info = properties.get("info").unwrap_or(&Value::Null);
+    if name.starts_with("event.session.")
+        && let Some(id) = str_field(info, "id")
+    {
+        return Ok(Some(id));
+    }
+    Ok(str_field(info, "sessionID"))
+}
+
+/// What a tool's output says went wrong, when it says so.
+fn tool_error(output: &Value) -> Option<String> {
+    let metadata = output.get("metadata").unwrap_or(&Value::Null);
+    if let Some(code) = metadata
+        .get("exit")
+        .and_then(Value::as_i64)
+        .filter(|c| *c != 0)
+    {
+        return Some(format!("exit code {code}"));
+    }
+    [metadata.get("error"), output.get("error")]
+        .into_iter()
+        .flatten()
+        .find_map(|error| match error {
+            Value::Null | Value::Bool(false) => None,
+            Value::String(s) if s.is_empty() => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(str_field(other, "message").unwrap_or("error").to_owned()),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::testing::{kinds, recorded, run, run_all, run_json, scenarios};
+    use super::*;
+
+    const AGENT_DIR: &str = "opencode-1.18.33";
+
+    fn events(scenario: &str) -> Vec<(String, SessionEvent)> {
+        run_all(Agent::Opencode, AGENT_DIR, scenario, true)
+    }
+
+    fn facts(events: &[(String, SessionEvent)]) -> Vec<&str> {
+        kinds(
+            events
+                .iter()
+                .map(|(_, e)| e)
+                .filter(|e| e.kind() != Some(EventKind::Heartbeat)),
+        )
+    }
+
+    #[test]
+    fn every_recorded_call_is_accepted_and_sessionless_ones_give_nothing() {
+        let all = scenarios(AGENT_DIR);
+        assert_eq!(all.len(), 5, "{all:?}");
+        for scenario in all {
+            for r in recorded(AGENT_DIR, &scenario) {
+                let events = run(Agent::Opencode, &r, true)
+                    .unwrap_or_else(|e| panic!("{scenario}/{}: {e}", r.file));
+                let sessionless = [
+                    "plugin.init",
+                    "event.plugin.added",
+                    "event.catalog.updated",
+                    "event.reference.updated",
+                    "event.integration.updated",
+                    "event.file.edited",
+                    "event.file.watcher.updated",
+                ]
+                .contains(&r.event.as_str());
+                assert_eq!(
+                    events.len(),
+                    usize::from(!sessionless),
+                    "{scenario}/{}",
+                    r.file
+                );
+                for e in &events {
+                    assert!(e.native_id.starts_with("ses_"), "{}", r.file);
+                    assert_eq!(e.event.name, r.event);
+                    assert_eq!((e.turn_ref, e.event.turn_id.as_str()), (TurnRef::Hook, ""));
+                    assert_eq!(e.event.time_unix_nano, r.received);
+                }
+                // A bus event names itself: without ?event= it reads the same.
+                if r.payload.get("type").is_some() {
+                    let again = run(Agent::Opencode, &r, false).expect("accepted");
+                    assert_eq!(again, events, "{}", r.file);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bash_is_one_turn_with_one_tool_call() {
+        let ev = events("bash");
+        assert_eq!(
+            facts(&ev),
+            [
+                "session_started",
+                "prompt",
+                "tool_started",
+                "tool_finished",
+                "turn_finished"
+            ]
+        );
+        const SESSION: &str = "ses_dfe917e2effespqcZQ6j5vsw8L";
+        assert!(ev.iter().all(|(_, e)| e.native_id == SESSION));
+        let fact = |kind: EventKind| {
+            &ev.iter()
+                .find(|(_, e)| e.kind() == Some(kind))
+                .expect("event")
+                .1
+        };
+        assert_eq!(
+            fact(EventKind::SessionStarted).cwd.as_deref(),
+            Some("/srv/agent-runs/opencode-bash/proj")
+        );
+        assert_eq!(fact(EventKind::Prompt).event.model, "claude-sonnet-4-5");
+        let started = fact(EventKind::ToolStarted);
+        assert_eq!(
+            (
+                started.event.tool_name.as_str(),
+                started.event.tool_call_id.as_str(),
+                started.fact_key.as_deref()
+            ),
+            (
+                "bash",
+                "toolu_14bbb0bb1c8847eb951cb382",
+                Some("tool_started:toolu_14bbb0bb1c8847eb951cb382")
+            )
+        );
+        let finished = fact(EventKind::ToolFinished);
+        assert_eq!(
+            (
+                finished.event.tool_name.as_str(),
+                finished.event.success,
+                finished.fact_key.as_deref()
+            ),
+            (
+                "bash",
+                Some(true),
+                Some("tool:toolu_14bbb0bb1c8847eb951cb382")
+            )
+        );
+        let heartbeats = ev
+            .iter()
+            .filter(|(_, e)| e.kind() == Some(EventKind::Heartbeat))
+            .count();
+        // session.updated ×6, message.updated ×9, session.status ×6, chat.params ×3, session.diff ×3.
+        assert_eq!(heartbeats, 27);
+    }
+
+    #[test]
+    fn a_subagent_runs_in_its_own_child_session() {
+        const PARENT: &str = "ses_dfe90fae1ffe1C45RgBp2QcBRy";
+        const CHILD: &str = "ses_dfe90ef7dffeqWO6y9mzBGFqbM";
+        let ev = events("subagent");
+        let rows: Vec<(&str, &str, &str)> = ev
+            .iter()
+            .filter(|(_, e)| e.kind() != Some(EventKind::Heartbeat))
+            .map(|(_, e)| {
+                (
+                    if e.native_id == PARENT {
+                        "parent"
+                    } else if e.native_id == CHILD {
+                        "child"
+                    } else {
+                        "?"
+                    },
+                    e.event.kind.as_str(),
+                    e.event.tool_name.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("parent", "session_started", ""),
+                ("parent", "prompt", ""),
+                ("parent", "tool_started", "task"),
+                ("child", "session_started", ""),
+                ("child", "prompt", ""),
+                ("child", "tool_started", "bash"),
+                ("child", "tool_finished", "bash"),
+                ("child", "turn_finished", ""),
+                ("parent", "tool_finished", "task"),
+                ("parent", "turn_finished", ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn write_and_the_killed_run() {
+        assert_eq!(
+            facts(&events("write")),
+            [
+                "session_started",
+                "prompt",
+                "tool_started",
+                "tool_finished",
+                "turn_finished"
+            ]
+        );
+        assert_eq!(
+            facts(&events("sigterm_stream")),
+            ["session_started", "prompt"]
+        );
+    }
+
+    fn one(payload: Value, event: Option<&str>) -> SessionEvent {
+        let mut events = run_json(Agent::Opencode, &payload, event).expect("accepted");
+        assert_eq!(events.len(), 1);
+        events.remove(0)
+    }
+
+    #[test]
+    fn documented_events_that_were_not_recorded() {
+        let e = one(
+            json!({"type": "session.error", "properties": {"sessionID": "ses_1",
+                   "error": {"name": "APIError", "data": {"message": "Overloaded", "statusCode": 529}}}}),
+            Some("event.session.error"),
+        );
+        assert_eq!(
+            (e.kind(), e.event.error.as_str(), e.fact_key),
+            (Some(EventKind::TurnFailed), "Overloaded", None)
+        );
+        let e = one(
+            json!({"type": "session.status", "properties": {"sessionID": "ses_1",
+                   "status": {"type": "retry", "attempt": 2, "message": "Overloaded", "next": 1}}}),
+            None,
+        );
+        assert_eq!(
+            (e.kind(), e.event.error.as_str()),
+            (Some(EventKind::ApiError), "Overloaded")
+        );
+        let e = one(
+            json!({"type": "permission.asked", "properties": {"id": "per_1", "sessionID": "ses_1",
+                   "permission": "bash", "patterns": ["rm *"], "tool": {"messageID": "m", "callID": "c1"}}}),
+            Some("event.permission.asked"),
+        );
+        assert_eq!(
+            (
+                e.kind(),
+                e.event.tool_name.as_str(),
+                e.event.tool_call_id.as_str(),
+                e.fact_key
+            ),
+            (Some(EventKind::PermissionRequested), "bash", "c1", None)
+        );
+        let e = one(
+            json!({"type": "permission.updated", "properties": {"id": "per_1", "type": "edit",
+                   "sessionID": "ses_1", "callID": "c2", "title": "Edit x"}}),
+            None,
+        );
+        assert_eq!(
+            (
+                e.kind(),
+                e.event.tool_name.as_str(),
+                e.event.tool_call_id.as_str()
+            ),
+            (Some(EventKind::PermissionRequested), "edit", "c2")
+        );
+        let e = one(
+            json!({"input": {"id": "per_1", "type": "bash", "sessionID": "ses_1", "callID": "c3"},
+                   "output": {"status": "ask"}}),
+            Some("permission.ask"),
+        );
+        assert_eq!(
+            (e.kind(), e.event.tool_name.as_str(), e.native_id.as_str()),
+            (Some(EventKind::PermissionRequested), "bash", "ses_1")
+        );
+        let e = one(
+            json!({"type": "permission.replied", "properties": {"sessionID": "ses_1",
+                   "permissionID": "per_1", "response": "once"}}),
+            None,
+        );
+        assert_eq!(e.kind(), Some(EventKind::Heartbeat));
+        let e = one(
+            json!({"type": "session.deleted", "properties": {"info": {"id": "ses_9", "directory": "/p"}}}),
+            None,
+        );
+        assert_eq!(
+            (
+                e.kind(),
+                e.native_id.as_str(),
+                e.event.reason.as_str(),
+                e.cwd.as_deref()
+            ),
+            (
+                Some(EventKind::SessionEnded),
+                "ses_9",
+                "deleted",
+                Some("/p")
+            )
+        );
+        let e = one(
+            json!({"input": {"tool": "bash", "sessionID": "ses_1", "callID": "c4"},
+                   "output": {"title": "false", "metadata": {"exit": 1}, "output": ""}}),
+            Some("tool.execute.after"),
+        );
+        assert_eq!(
+            (
+                e.event.success,
+                e.event.error.as_str(),
+                e.fact_key.as_deref()
+            ),
+            (Some(false), "exit code 1", Some("tool:c4"))
+        );
+        // An assistant message is no prompt.
+        let e = one(
+            json!({"input": {"sessionID": "ses_1"}, "output": {"message": {"role": "assistant"}}}),
+            Some("chat.message"),
+        );
+        assert_eq!(e.kind(), Some(EventKind::Heartbeat));
+        // A call of no session.
+        assert_eq!(
+            run_json(
+                Agent::Opencode,
+                &json!({"type": "server.connected", "properties": {}}),
+                None
+            )
+            .expect("accepted"),
+            []
+        );
+    }
+
+    #[test]
+    fn malformed_calls_are_rejected_with_the_problem_named() {
+        let err = |payload: Value, event: Option<&str>| {
+            run_json(Agent::Opencode, &payload, event)
+                .expect_err("rejected")
+                .0
+        };
+        assert!(
+            err(json!({"input": {"sessionID": "ses_1"}}), None)
+                .starts_with("OpenCode plugin call: the hook name is missing"),
+        );
+        assert_eq!(
+            err(json!({"type": 5, "properties": {}}), None),
+            "OpenCode plugin call: \"type\" must be a non-empty string"
+        );
+        assert_eq!(
+            err(
+                json!({"properties": {"sessionID": 5}}),
+                Some("event.session.idle")
+            ),
+            "OpenCode plugin call: \"properties.sessionID\" must be a non-empty string"
+        );
+        assert_eq!(
+            err(
+                json!({"input": {"sessionID": ""}}),
+                Some("tool.execute.before")
+            ),
+            "OpenCode plugin call: \"input.sessionID\" must be a non-empty string"
+        );
+    }
 }

@@ -1,14 +1,247 @@
-//! Hook payloads of pi (to be written).
+//! Pi hooks. Pi has no hook configuration of its own and no OpenTelemetry: its extensions
+//! subscribe to agent events (`pi.on("tool_execution_start", …)`). The extension that
+//! `observatory setup pi` writes posts each event it sees here, so this module defines the
+//! payload — there are no recorded ones:
+//!
+//! ```json
+//! {"event": "tool_execution_start", "session_id": "<id>", "cwd": "/project",
+//!  "timestamp": 1767225600000, "toolCallId": "call_1", "toolName": "bash", "args": {…}}
+//! ```
+//!
+//! - `event`: Pi's event name (or `?event=` when the body has none);
+//! - `session_id` (required): the session, e.g. the session file's id;
+//! - `cwd`: the working directory; `timestamp`: epoch milliseconds (else the receive time);
+//! - the rest: the Pi event's own fields, as Pi gives them (`toolCallId`, `toolName`, `isError`,
+//!   `error`, `reason`, …).
+//!
+//! | `event` | event |
+//! |---|---|
+//! | `session_start` | `SessionStarted`: reason = `reason` |
+//! | `agent_start` | `Prompt` (once per user prompt) |
+//! | `agent_end` without an `error` | `TurnFinished` |
+//! | `agent_end` with a non-empty `error` | `TurnFailed`: error = `error` (a string or `{message}`) |
+//! | `tool_execution_start` | `ToolStarted`: tool = `toolName`, call id = `toolCallId`; fact `tool_started:<id>` |
+//! | `tool_execution_end` | `ToolFinished`: success = not `isError`; fact `tool:<id>` |
+//! | `session_shutdown` | `SessionEnded`, reason `shutdown` |
+//! | anything else (`turn_start`, `turn_end`, `message_*`, `tool_call`, …) | `Heartbeat` |
+//!
+//! Pi names no turn: every event joins the turn in progress ([`TurnRef::Hook`], empty turn id).
 
 use serde_json::Value;
 
-use super::{Hook, HookError};
-use crate::normalize::SessionEvent;
+use super::{Hook, HookError, event, required, set_tool, str_field, time_nanos};
+use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
+
+const WHAT: &str = "Pi hook";
 
 pub fn normalize(
-    _payload: &Value,
-    _hook: &Hook,
-    _out: &mut Vec<SessionEvent>,
+    payload: &Value,
+    hook: &Hook,
+    out: &mut Vec<SessionEvent>,
 ) -> Result<(), HookError> {
-    Err(HookError("not yet supported".into()))
+    let name = if payload.get("event").is_some() {
+        required(payload, "event", WHAT)?
+    } else {
+        hook.event.filter(|e| !e.is_empty()).ok_or_else(|| {
+            HookError(format!(
+                "{WHAT}: \"event\" is missing (give Pi's event name in the body or as ?event=)"
+            ))
+        })?
+    };
+    let session = required(payload, "session_id", WHAT)?;
+    let error = match payload.get("error") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ Value::Object(_)) => str_field(v, "message").unwrap_or("error").to_owned(),
+        _ => String::new(),
+    };
+    let kind = match name {
+        "session_start" => EventKind::SessionStarted,
+        "agent_start" => EventKind::Prompt,
+        "agent_end" if !error.is_empty() => EventKind::TurnFailed,
+        "agent_end" => EventKind::TurnFinished,
+        "tool_execution_start" => EventKind::ToolStarted,
+        "tool_execution_end" => EventKind::ToolFinished,
+        "session_shutdown" => EventKind::SessionEnded,
+        _ => EventKind::Heartbeat,
+    };
+
+    let mut e = event(Agent::Pi, session, kind, name, payload);
+    e.turn_ref = TurnRef::Hook;
+    e.cwd = str_field(payload, "cwd").map(str::to_owned);
+    e.event.time_unix_nano = time_nanos(payload.get("timestamp"));
+    match kind {
+        EventKind::SessionStarted => {
+            e.event.reason = str_field(payload, "reason").unwrap_or_default().to_owned();
+        }
+        EventKind::ToolStarted | EventKind::ToolFinished => {
+            set_tool(
+                &mut e,
+                str_field(payload, "toolName"),
+                str_field(payload, "toolCallId"),
+            );
+            if kind == EventKind::ToolFinished {
+                let failed = payload.get("isError") == Some(&Value::Bool(true));
+                e.event.success = Some(!failed);
+                if failed {
+                    e.event.error = error;
+                }
+            }
+        }
+        EventKind::TurnFailed => e.event.error = error,
+        EventKind::SessionEnded => e.event.reason = "shutdown".to_owned(),
+        _ => {}
+    }
+    out.push(e);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::testing::{attr_keys, kinds, run_json};
+    use super::*;
+
+    fn run(payloads: &[Value]) -> Vec<SessionEvent> {
+        payloads
+            .iter()
+            .flat_map(|p| run_json(Agent::Pi, p, None).unwrap_or_else(|e| panic!("{p}: {e}")))
+            .collect()
+    }
+
+    fn pi(event: &str, extra: Value) -> Value {
+        let mut v = json!({"event": event, "session_id": "pi-1", "cwd": "/p", "timestamp": 1_767_225_600_000_i64});
+        for (k, x) in extra.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        v
+    }
+
+    #[test]
+    fn a_session_with_a_tool_call() {
+        let ev = run(&[
+            pi("session_start", json!({"reason": "startup"})),
+            pi("agent_start", json!({})),
+            pi("turn_start", json!({"turnIndex": 0})),
+            pi(
+                "message_update",
+                json!({"message": {"role": "assistant", "content": "x".repeat(1000)}}),
+            ),
+            pi(
+                "tool_execution_start",
+                json!({"toolCallId": "call_1", "toolName": "bash", "args": {"command": "ls"}}),
+            ),
+            pi(
+                "tool_execution_end",
+                json!({"toolCallId": "call_1", "toolName": "bash", "result": {}, "isError": false}),
+            ),
+            pi("turn_end", json!({"turnIndex": 0})),
+            pi("agent_end", json!({"messages": []})),
+            pi("session_shutdown", json!({})),
+        ]);
+        assert_eq!(
+            kinds(&ev),
+            [
+                "session_started",
+                "prompt",
+                "heartbeat",
+                "heartbeat",
+                "tool_started",
+                "tool_finished",
+                "heartbeat",
+                "turn_finished",
+                "session_ended"
+            ]
+        );
+        for e in &ev {
+            assert_eq!(e.native_id, "pi-1");
+            assert_eq!(e.agent, Agent::Pi);
+            assert_eq!((e.turn_ref, e.event.turn_id.as_str()), (TurnRef::Hook, ""));
+            assert_eq!(e.cwd.as_deref(), Some("/p"));
+            assert_eq!(e.event.time_unix_nano, 1_767_225_600_000_000_000);
+            assert_eq!(e.event.source, "hook");
+        }
+        assert_eq!(ev[0].event.reason, "startup");
+        assert_eq!(
+            attr_keys(&ev[3]),
+            ["cwd", "event", "session_id", "timestamp"],
+            "a heartbeat drops the message"
+        );
+        assert_eq!(
+            (
+                ev[4].event.tool_name.as_str(),
+                ev[4].event.tool_call_id.as_str(),
+                ev[4].fact_key.as_deref()
+            ),
+            ("bash", "call_1", Some("tool_started:call_1"))
+        );
+        assert_eq!(
+            (ev[5].event.success, ev[5].fact_key.as_deref()),
+            (Some(true), Some("tool:call_1"))
+        );
+        assert_eq!(ev[8].event.reason, "shutdown");
+    }
+
+    #[test]
+    fn failures() {
+        let ev = run(&[
+            pi(
+                "tool_execution_end",
+                json!({"toolCallId": "c2", "toolName": "read", "isError": true, "error": "ENOENT"}),
+            ),
+            pi("agent_end", json!({"error": "Overloaded"})),
+            pi("agent_end", json!({"error": {"message": "rate limited"}})),
+            pi("agent_end", json!({"error": ""})),
+        ]);
+        assert_eq!(
+            kinds(&ev),
+            [
+                "tool_finished",
+                "turn_failed",
+                "turn_failed",
+                "turn_finished"
+            ]
+        );
+        assert_eq!(
+            (ev[0].event.success, ev[0].event.error.as_str()),
+            (Some(false), "ENOENT")
+        );
+        assert_eq!(ev[1].event.error, "Overloaded");
+        assert_eq!(ev[2].event.error, "rate limited");
+        assert_eq!(ev[1].fact_key, None);
+    }
+
+    #[test]
+    fn the_event_name_may_come_as_a_query_parameter() {
+        let e = run_json(
+            Agent::Pi,
+            &json!({"session_id": "pi-1"}),
+            Some("session_shutdown"),
+        )
+        .expect("accepted");
+        assert_eq!(kinds(&e), ["session_ended"]);
+        // Without a timestamp: the receive time.
+        assert_eq!(e[0].event.time_unix_nano, 1);
+    }
+
+    #[test]
+    fn malformed_payloads_are_rejected_with_the_field_named() {
+        let err = |payload: Value| run_json(Agent::Pi, &payload, None).expect_err("rejected").0;
+        assert_eq!(
+            err(json!({"session_id": "pi-1"})),
+            "Pi hook: \"event\" is missing (give Pi's event name in the body or as ?event=)"
+        );
+        assert_eq!(
+            err(json!({"event": "agent_start"})),
+            "Pi hook: \"session_id\" is missing"
+        );
+        assert_eq!(
+            err(json!({"event": "agent_start", "session_id": 12})),
+            "Pi hook: \"session_id\" must be a non-empty string"
+        );
+        assert_eq!(
+            err(json!({"event": true, "session_id": "pi-1"})),
+            "Pi hook: \"event\" must be a non-empty string"
+        );
+    }
 }

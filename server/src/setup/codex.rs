@@ -1,0 +1,224 @@
+//! Codex: `<CODEX_HOME or ~/.codex>/config.toml` gets the three `[otel]` exporters (Codex reads
+//! its OTLP endpoints only from there, each the full URL of its signal) and `notify`;
+//! `<CODEX_HOME>/hooks.json` gets a command hook on each event (Claude-compatible format).
+//!
+//! `notify` holds one program. When the user already has one of their own, setup leaves it and
+//! says so rather than replacing it: the Stop hook tells observatory the same thing (a turn
+//! finished), so nothing is lost but a fallback for when hooks are not trusted yet.
+
+use anyhow::Result;
+use toml_edit::{Array, Item, Value};
+
+use super::journal::{self, JournalFile, Setting};
+use super::json::{self, HookSpec, Json, JsonFile, Object};
+use super::toml_doc::{TomlDoc, TomlFile};
+use super::{Context, Plan, restart_note};
+
+const AGENT: &str = "codex";
+const HOOK_TIMEOUT_S: i64 = 5;
+
+/// Events we hook; the tool events match every tool.
+pub const HOOK_EVENTS: &[(&str, Option<&str>)] = &[
+    ("SessionStart", None),
+    ("SessionEnd", None),
+    ("UserPromptSubmit", None),
+    ("PreToolUse", Some("*")),
+    ("PermissionRequest", Some("*")),
+    ("PostToolUse", Some("*")),
+    ("PreCompact", None),
+    ("PostCompact", None),
+    ("SubagentStart", None),
+    ("SubagentStop", None),
+    ("Stop", None),
+    ("StopFailure", None),
+    // A turn the user interrupted: without it the session would look busy until it stalls.
+    ("Interrupt", None),
+];
+
+fn exporter(endpoint: &str, signal: &str) -> String {
+    format!(r#"{{ otlp-http = {{ endpoint = "{endpoint}/v1/{signal}", protocol = "binary" }} }}"#)
+}
+
+fn settings(ctx: &Context) -> Vec<Setting<'static>> {
+    [
+        ("exporter", "logs"),
+        ("trace_exporter", "traces"),
+        ("metrics_exporter", "metrics"),
+    ]
+    .into_iter()
+    .map(|(key, signal)| Setting {
+        path: vec!["otel", key],
+        value: exporter(&toml_string_safe(&ctx.endpoint), signal),
+        accepts: None,
+    })
+    .collect()
+}
+
+/// The endpoint inside a TOML basic string (it was checked to be a URL; quotes and backslashes
+/// are escaped all the same).
+fn toml_string_safe(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn notify_argv(ctx: &Context) -> Vec<String> {
+    vec![
+        ctx.observatory.to_string_lossy().into_owned(),
+        "hook".to_owned(),
+        AGENT.to_owned(),
+    ]
+}
+
+fn as_argv(item: &Item) -> Option<Vec<String>> {
+    let array = item.as_array()?;
+    array
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Sets `notify` to ours unless the user has their own program there.
+fn set_notify(ctx: &Context, config: &mut TomlFile, warnings: &mut Vec<String>, name: &str) {
+    let ours = notify_argv(ctx);
+    match config.doc.get("notify").map(as_argv) {
+        Some(Some(argv)) if !ctx.is_our_argv(&argv, AGENT) => warnings.push(format!(
+            "{name}: `notify` already runs {argv:?}; left as it is (Codex runs only one notify \
+             program). The Stop hook gives observatory the same signal once the hooks are \
+             trusted."
+        )),
+        Some(None) => warnings.push(format!(
+            "{name}: `notify` is not a list of strings; left as it is"
+        )),
+        Some(Some(argv)) if argv == ours => {}
+        _ => {
+            let array: Array = ours.iter().map(String::as_str).collect();
+            match config.doc.get_mut("notify") {
+                // An older entry of ours: replaced in place, keeping its comments.
+                Some(Item::Value(old)) => {
+                    let decor = old.decor().clone();
+                    *old = Value::Array(array);
+                    *old.decor_mut() = decor;
+                }
+                _ => {
+                    config
+                        .doc
+                        .insert("notify", Item::Value(Value::Array(array)));
+                }
+            }
+        }
+    }
+}
+
+pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
+    let dir = ctx
+        .dir_var("CODEX_HOME")
+        .unwrap_or_else(|| ctx.home.join(".codex"));
+    let mut config = TomlFile::open(dir.join("config.toml"))?;
+    let mut hooks = JsonFile::open(dir.join("hooks.json"))?;
+    let mut journal = JournalFile::open(&config.path)?;
+    let mut plan = Plan::new("Codex");
+    let config_name = config.path.display().to_string();
+    let settings = settings(ctx);
+    let is_ours = |cmd: &str| ctx.is_our_hook(cmd, AGENT);
+
+    let (config_what, hooks_what);
+    if undo {
+        let notify = config.doc.get("notify").and_then(as_argv);
+        if notify.is_some_and(|argv| ctx.is_our_argv(&argv, AGENT)) {
+            config.doc.remove("notify");
+        }
+        let mut doc = TomlDoc {
+            doc: &mut config.doc,
+            name: config_name.clone(),
+        };
+        let recorded = journal.original.is_some().then_some(&journal.journal);
+        journal::undo_all(
+            &mut doc,
+            &settings,
+            recorded,
+            &config_name,
+            &mut plan.warnings,
+        )?;
+        journal.journal = journal::Journal::default();
+        json::remove_hooks(&mut hooks.root, &is_ours);
+        hooks.prefer_backup_text();
+        config_what = "took out observatory's [otel] exporters and notify".to_owned();
+        hooks_what = "took out observatory's hooks".to_owned();
+    } else {
+        let mut doc = TomlDoc {
+            doc: &mut config.doc,
+            name: config_name.clone(),
+        };
+        journal::set_all(
+            &mut doc,
+            &settings,
+            &mut journal.journal,
+            &config_name,
+            &mut plan.warnings,
+        )?;
+        set_notify(ctx, &mut config, &mut plan.warnings, &config_name);
+        for key in ["hooks", "codex_hooks"] {
+            let off = config
+                .doc
+                .get("features")
+                .and_then(|f| f.get(key))
+                .and_then(Item::as_bool)
+                == Some(false);
+            if off {
+                plan.warnings.push(format!(
+                    "{config_name}: `[features] {key} = false` turns Codex hooks off; \
+                     observatory gets telemetry and notify only until you remove it"
+                ));
+            }
+        }
+        if config.doc.get("hooks").is_some() {
+            plan.warnings.push(format!(
+                "{config_name} also has inline [hooks]: Codex merges them with hooks.json and \
+                 warns at start-up"
+            ));
+        }
+        let spec = HookSpec {
+            events: HOOK_EVENTS,
+            handler: Object::from_pairs([
+                ("type", Json::str("command")),
+                ("command", Json::str(&ctx.hook_command(AGENT))),
+                ("timeout", Json::int(HOOK_TIMEOUT_S)),
+            ]),
+            is_ours: &is_ours,
+        };
+        let hooks_name = hooks.name();
+        json::add_hooks(&mut hooks.root, &spec, &hooks_name)?;
+        config_what = format!(
+            "[otel] logs, traces and metrics to {} (OTLP/HTTP protobuf), notify",
+            ctx.endpoint
+        );
+        hooks_what = format!(
+            "`{} hook {AGENT}` on {} hook events",
+            ctx.observatory.display(),
+            HOOK_EVENTS.len()
+        );
+        plan.next.push(
+            "Trust the new hooks: Codex skips hooks it has not reviewed. Start Codex, open \
+             /hooks and trust the observatory hooks (or, for one run, `codex exec \
+             --dangerously-bypass-hook-trust`)."
+                .to_owned(),
+        );
+        plan.next.push(restart_note("Codex"));
+    }
+    let config_after = config.render();
+    plan.file(
+        config.path.clone(),
+        config.original.clone(),
+        config_after,
+        config_what,
+    );
+    let hooks_after = hooks.render()?;
+    plan.file(
+        hooks.path.clone(),
+        hooks.original.clone(),
+        hooks_after,
+        hooks_what,
+    );
+    let journal_text = journal.render("config.toml")?;
+    plan.bookkeeping(journal.path.clone(), journal.original.clone(), journal_text);
+    Ok(plan)
+}
