@@ -456,3 +456,195 @@ async fn the_read_api_answers_bad_requests_with_json_errors() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_hook_payloads_get_a_clear_error_and_good_ones_still_land() {
+    let server = Server::start().await;
+    let claude =
+        r#"{"session_id":"h1","hook_event_name":"UserPromptSubmit","prompt_id":"p1","cwd":"/p"}"#;
+    // (name, method, path, extra header, body, status, what the message says)
+    let cases: Vec<(&str, &str, &str, Option<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+        (
+            "not JSON",
+            "POST",
+            "/v1/hooks/claude_code",
+            None,
+            b"hello".to_vec(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "truncated JSON",
+            "POST",
+            "/v1/hooks/codex",
+            None,
+            br#"{"session_id": "#.to_vec(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "an array",
+            "POST",
+            "/v1/hooks/gemini_cli",
+            None,
+            b"[1, 2]".to_vec(),
+            400,
+            "JSON object",
+        ),
+        (
+            "empty body",
+            "POST",
+            "/v1/hooks/claude_code",
+            None,
+            Vec::new(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "no session id",
+            "POST",
+            "/v1/hooks/claude_code",
+            None,
+            br#"{"hook_event_name":"Stop"}"#.to_vec(),
+            400,
+            "session_id",
+        ),
+        (
+            "session id not a string",
+            "POST",
+            "/v1/hooks/claude_code",
+            None,
+            br#"{"hook_event_name":"Stop","session_id":7}"#.to_vec(),
+            400,
+            "session_id",
+        ),
+        (
+            "no event name",
+            "POST",
+            "/v1/hooks/claude_code",
+            None,
+            br#"{"session_id":"h1"}"#.to_vec(),
+            400,
+            "hook_event_name",
+        ),
+        (
+            "Copilot camelCase without ?event=",
+            "POST",
+            "/v1/hooks/copilot_cli",
+            None,
+            br#"{"sessionId":"c1","timestamp":1795320279118}"#.to_vec(),
+            400,
+            "?event=",
+        ),
+        (
+            "Codex payload neither hook nor notify",
+            "POST",
+            "/v1/hooks/codex",
+            None,
+            br#"{"session_id":"x"}"#.to_vec(),
+            400,
+            "codex",
+        ),
+        (
+            "unknown agent",
+            "POST",
+            "/v1/hooks/cursor",
+            None,
+            claude.as_bytes().to_vec(),
+            404,
+            "agents with hooks",
+        ),
+        (
+            "generic has no hooks",
+            "POST",
+            "/v1/hooks/generic",
+            None,
+            claude.as_bytes().to_vec(),
+            404,
+            "agents with hooks",
+        ),
+        (
+            "pid not a number",
+            "POST",
+            "/v1/hooks/claude_code",
+            Some(("x-observatory-pid", "abc")),
+            claude.as_bytes().to_vec(),
+            400,
+            "x-observatory-pid",
+        ),
+        (
+            "pid without start time",
+            "POST",
+            "/v1/hooks/claude_code",
+            Some(("x-observatory-pid", "12")),
+            claude.as_bytes().to_vec(),
+            400,
+            "come together",
+        ),
+        (
+            "payload over the limit",
+            "POST",
+            "/v1/hooks/claude_code",
+            None,
+            vec![b' '; 17 * 1024 * 1024],
+            413,
+            "larger than",
+        ),
+        (
+            "GET",
+            "GET",
+            "/v1/hooks/claude_code",
+            None,
+            Vec::new(),
+            405,
+            "only POST",
+        ),
+    ];
+    for (name, method, path, header, body, status, says) in cases {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = server
+            .http
+            .request(method, server.otlp_url(path))
+            .body(body);
+        if let Some((k, v)) = header {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got = resp.status().as_u16();
+        let body = resp.bytes().await.expect("body");
+        assert_eq!(got, status, "{name}: {}", String::from_utf8_lossy(&body));
+        let msg = status_message(JSON, &body);
+        assert!(
+            msg.to_lowercase().contains(&says.to_lowercase()),
+            "{name}: message {msg:?} should mention {says:?}"
+        );
+    }
+    // The server still takes good hooks, and kept nothing of the bad ones.
+    let (status, _, _) = server
+        .post(
+            "/v1/hooks/claude-code",
+            JSON,
+            claude.as_bytes().to_vec(),
+            false,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let sessions = server.sessions().await;
+    let ids: Vec<&str> = sessions.iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(ids, ["claude_code:h1"]);
+    let (_, stats) = server.get_json("/api/stats").await;
+    let hooks: Vec<&Value> = stats["records"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["signal"] == "hooks")
+        .collect();
+    let sum = |k: &str| {
+        hooks
+            .iter()
+            .map(|r| r[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    // every refusal but the 405 (no hook route took it) is counted
+    assert_eq!((sum("accepted"), sum("rejected")), (1, 14), "{stats}");
+}

@@ -113,8 +113,8 @@ async fn a_permission_request_hook_makes_the_session_awaiting_permission_at_once
     let (_, s) = server
         .get_json("/api/sessions/claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5")
         .await;
-    assert_eq!(s["session"]["state"], "awaiting_permission", "{s}");
-    assert_eq!(s["session"]["current_tool"], "Bash", "{s}");
+    assert_eq!(s["state"], "awaiting_permission", "{s}");
+    assert_eq!(s["current_tool"], "Bash", "{s}");
     // ... and the feed carries the transition.
     let mut latency = None;
     while let Some(f) = next_frame(&mut ws).await {
@@ -166,8 +166,8 @@ async fn a_killed_agent_process_is_crashed_within_two_seconds() {
     assert_eq!(line.trim(), "registered");
     let id = "claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5";
     let (_, s) = server.get_json(&format!("/api/sessions/{id}")).await;
-    assert_eq!(s["session"]["pid"], agent.id(), "{s}");
-    assert_eq!(s["session"]["state"], "active", "{s}");
+    assert_eq!(s["pid"], agent.id(), "{s}");
+    assert_eq!(s["state"], "active", "{s}");
 
     let (mut ws, _) = connect(&server, 0).await;
     agent.kill().expect("SIGKILL");

@@ -109,17 +109,22 @@ async fn hook(
         .into_response();
     };
     let result = async {
-        let process = process_headers(&headers).map_err(|m| err(StatusCode::BAD_REQUEST, m))?;
+        let refused = |e: OtlpError| {
+            p.stats().hook(Some(agent), HookOutcome::Refused);
+            e
+        };
+        let process =
+            process_headers(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
         let max = p.max_body_bytes();
-        let body = read_limited(req.into_body(), max)
-            .await
-            .map_err(|e| match e {
+        let body = read_limited(req.into_body(), max).await.map_err(|e| {
+            refused(match e {
                 ReadError::TooLarge => err(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("hook payload is larger than the {max}-byte limit"),
                 ),
                 ReadError::Io(m) => err(StatusCode::BAD_REQUEST, format!("reading the body: {m}")),
-            })?;
+            })
+        })?;
         let h = hooks::Hook {
             event: q.event.as_deref().filter(|e| !e.is_empty()),
             process,
