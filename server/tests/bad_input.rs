@@ -463,7 +463,16 @@ async fn bad_hook_payloads_get_a_clear_error_and_good_ones_still_land() {
     let claude =
         r#"{"session_id":"h1","hook_event_name":"UserPromptSubmit","prompt_id":"p1","cwd":"/p"}"#;
     // (name, method, path, extra header, body, status, what the message says)
-    let cases: Vec<(&str, &str, &str, Option<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    type HookCase = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<(&'static str, &'static str)>,
+        Vec<u8>,
+        u16,
+        &'static str,
+    );
+    let cases: Vec<HookCase> = vec![
         (
             "not JSON",
             "POST",
