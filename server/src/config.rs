@@ -397,4 +397,29 @@ mod tests {
             .is_err()
         );
     }
+
+    #[test]
+    fn session_timers_take_per_agent_overrides() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[session]\nstall_after_secs = 60\n[session.agents.codex]\nstall_after_secs = 300\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&file), no_env, &Overrides::default()).expect("load");
+        let limits = c.session.limits();
+        const S: i64 = 1_000_000_000;
+        assert_eq!(limits.default.stall_after, 60 * S);
+        let codex = limits.agents.get("codex").expect("codex");
+        assert_eq!(codex.stall_after, 300 * S);
+        // what codex does not set comes from [session]
+        assert_eq!(codex.tool_stall_after, 600 * S);
+
+        std::fs::write(&file, "[session.agents.cursor]\nstall_after_secs = 1\n").expect("write");
+        let Err(err) = Config::load(Some(&file), no_env, &Overrides::default()) else {
+            panic!("an unknown agent is refused");
+        };
+        assert!(err.to_string().contains("session.agents.cursor"), "{err}");
+    }
 }
