@@ -6,7 +6,13 @@ use observatory::cli::{Cli, Command, ServeArgs};
 use observatory::config::{self, Config, LogFormat};
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A hook must never fail its agent (to Claude Code, exit 2 blocks the tool call), not
+        // even when the command line an older or newer setup wrote does not parse.
+        Err(e) if observatory::hook::swallows_parse_error(&e, std::env::args_os()) => return Ok(()),
+        Err(e) => e.exit(),
+    };
     match cli.command {
         Some(Command::PrintConfig) => {
             print!("{}", config::EXAMPLE);

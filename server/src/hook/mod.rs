@@ -1,25 +1,291 @@
-//! `observatory hook <agent>`: the command agents run as their hook (to be written).
+//! `observatory hook <agent>`: the command agents run as their hook. It takes one hook payload
+//! (stdin, or the last argument for Codex's `notify`), names the agent's process (pid and start
+//! ticks, found by walking up past shells), and POSTs it unchanged to the server's
+//! `/v1/hooks/{agent}` on the OTLP/HTTP port. It sits before ingest in the data flow and shares
+//! nothing with the server but the `/proc` reading the liveness check reuses ([`process`]).
+//!
+//! Hooks fail open (DESIGN.md, security model): whatever happens — server down, slow, erroring,
+//! garbage payload, stdin never closed — it prints nothing and exits 0 within its time budget, so
+//! the agent never waits on us. `OBSERVATORY_HOOK_DEBUG=1` prints what happened to stderr, for
+//! people setting it up. `main.rs` calls it before any logging or runtime set-up: the whole
+//! exchange must stay within a few milliseconds.
+
+pub mod process;
+pub mod wire;
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
+pub use process::{agent_process, process_start_ticks};
+
+/// Where hooks go when neither `--endpoint` nor `OBSERVATORY_HOOK_ENDPOINT` says otherwise: the
+/// default OTLP/HTTP port.
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4318";
+/// The agents that have hooks, as they appear in `/v1/hooks/{agent}`.
+pub const AGENTS: &[&str] = &[
+    "claude_code",
+    "codex",
+    "gemini_cli",
+    "copilot_cli",
+    "opencode",
+    "pi",
+];
+/// Larger payloads are not hook events worth holding an agent for; they are dropped whole
+/// rather than cut (a cut JSON document is useless to the server).
+pub const MAX_PAYLOAD: usize = 1 << 20;
+/// However long `--timeout-ms` asks for, a hook never holds its agent longer than this.
+const MAX_TIMEOUT_MS: u64 = 60_000;
+
 #[derive(Debug, Clone, Args)]
 pub struct HookArgs {
-    /// The agent whose hook this is (claude_code, codex, gemini_cli, copilot_cli, opencode, pi).
+    /// The agent whose hook this is: claude_code, codex, gemini_cli, copilot_cli, opencode, pi
+    /// (claude-code, gemini-cli and copilot-cli also work).
     pub agent: String,
+    /// The hook event's name, for agents whose payload does not carry it (sent as `?event=`).
+    #[arg(long, value_name = "NAME")]
+    pub event: Option<String>,
+    /// The server's OTLP/HTTP address, as http://host:port [default: http://127.0.0.1:4318]
+    #[arg(long, value_name = "URL", env = "OBSERVATORY_HOOK_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Hard time budget in milliseconds: reading stdin, connecting, sending and reading the
+    /// answer's status line all fit in it.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub timeout_ms: u64,
+    /// The payload, for agents that pass it as an argument (Codex `notify`); without it the
+    /// payload is read from stdin.
+    #[arg(value_name = "PAYLOAD")]
+    pub payload: Option<OsString>,
 }
 
-/// Always succeeds: a hook must never fail or block its agent.
-pub fn run(_args: &HookArgs) {}
-
-/// The start time (clock ticks after boot) of a running process; `None` when there is none.
-pub fn process_start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold anything.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    // field 3 is the state: a zombie has exited
-    if fields.next()? == "Z" {
-        return None;
+/// Always succeeds and prints nothing (unless `OBSERVATORY_HOOK_DEBUG=1`): a hook must never
+/// fail or block its agent.
+pub fn run(args: &HookArgs) {
+    let started = Instant::now();
+    let timeout = Duration::from_millis(args.timeout_ms.min(MAX_TIMEOUT_MS));
+    let deadline = started.checked_add(timeout).unwrap_or(started);
+    let outcome = forward(args, deadline);
+    if std::env::var_os("OBSERVATORY_HOOK_DEBUG").is_some_and(|v| v == "1") {
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        let line = match outcome {
+            Ok(sent) => format!(
+                "observatory hook {}: sent {} bytes to {}, agent process {}: HTTP {} ({ms:.1} ms)",
+                args.agent,
+                sent.bytes,
+                sent.url,
+                sent.agent_process
+                    .map_or("unknown".to_owned(), |(pid, start)| format!(
+                        "pid {pid} (start {start})"
+                    )),
+                sent.status,
+            ),
+            Err(why) => format!(
+                "observatory hook {}: nothing sent: {why} ({ms:.1} ms)",
+                args.agent
+            ),
+        };
+        // Even a closed stderr must not turn into a panic (and a non-zero exit).
+        let _ = writeln!(std::io::stderr(), "{line}");
     }
-    fields.nth(18)?.parse().ok()
+}
+
+/// Whether a command-line parse error should be swallowed (exit 0, silent) rather than reported
+/// by clap with its exit code 2: true when `argv` runs `observatory hook`. A hook that fails to
+/// parse must still fail open — and to Claude Code, exit code 2 means "block this tool call".
+/// `main` asks this before letting clap report the error; help and version requests are not
+/// errors and still print.
+pub fn swallows_parse_error(err: &clap::Error, mut argv: impl Iterator<Item = OsString>) -> bool {
+    let is_hook = argv.nth(1).is_some_and(|a| a == "hook");
+    if is_hook
+        && err.use_stderr()
+        && std::env::var_os("OBSERVATORY_HOOK_DEBUG").is_some_and(|v| v == "1")
+    {
+        let _ = writeln!(std::io::stderr(), "observatory hook: nothing sent: {err}");
+    }
+    is_hook && err.use_stderr()
+}
+
+/// What one successful forward did, for the debug line.
+struct Sent {
+    url: String,
+    bytes: usize,
+    agent_process: Option<(u32, u64)>,
+    status: u16,
+}
+
+fn forward(args: &HookArgs, deadline: Instant) -> Result<Sent, String> {
+    let agent = canonical_agent(&args.agent).ok_or_else(|| {
+        format!(
+            "unknown agent {:?} (one of {})",
+            args.agent,
+            AGENTS.join(", ")
+        )
+    })?;
+    let url = args
+        .endpoint
+        .as_deref()
+        .filter(|e| !e.is_empty())
+        .unwrap_or(DEFAULT_ENDPOINT);
+    let endpoint = wire::Endpoint::parse(url)?;
+    let body = match &args.payload {
+        Some(arg) => payload_from_arg(arg)?,
+        None => payload_from_stdin(deadline)?,
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err("empty payload".into());
+    }
+    let agent_process = agent_process();
+    let req = wire::request(
+        &endpoint,
+        agent,
+        args.event.as_deref(),
+        agent_process,
+        &body,
+    );
+    let status = wire::send(&endpoint, &req, deadline).map_err(|e| format!("{url}: {e}"))?;
+    Ok(Sent {
+        url: url.to_owned(),
+        bytes: body.len(),
+        agent_process,
+        status,
+    })
+}
+
+/// `claude-code` → `claude_code`; `None` for an agent without hooks.
+pub fn canonical_agent(name: &str) -> Option<&'static str> {
+    let snake = name.replace('-', "_");
+    AGENTS.iter().find(|a| **a == snake).copied()
+}
+
+fn payload_from_arg(arg: &OsString) -> Result<Vec<u8>, String> {
+    // The bytes as the agent passed them, UTF-8 or not: the server judges the payload.
+    let bytes = arg.as_encoded_bytes();
+    if bytes.len() > MAX_PAYLOAD {
+        return Err(format!(
+            "payload of {} bytes is over {MAX_PAYLOAD}",
+            bytes.len()
+        ));
+    }
+    Ok(bytes.to_vec())
+}
+
+/// Reads stdin until it closes, holds a complete JSON document, runs over [`MAX_PAYLOAD`], or
+/// the deadline passes. `std` cannot time out a read from stdin, so a thread reads and this one
+/// waits with a timeout; a thread still blocked in `read` dies with the process.
+fn payload_from_stdin(deadline: Instant) -> Result<Vec<u8>, String> {
+    let (tx, rx) = mpsc::channel::<std::io::Result<Vec<u8>>>();
+    std::thread::Builder::new()
+        .name("hook-stdin".into())
+        .spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let got = match stdin.read(&mut chunk) {
+                    Ok(n) => Ok(chunk.get(..n).unwrap_or_default().to_vec()),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+                let done = !matches!(&got, Ok(c) if !c.is_empty());
+                if tx.send(got).is_err() || done {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the stdin reader: {e}"))?;
+
+    let mut buf = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Ok(chunk)) if chunk.is_empty() => return Ok(buf),
+            Ok(Ok(chunk)) => {
+                buf.extend_from_slice(&chunk);
+                if buf.len() > MAX_PAYLOAD {
+                    return Err(format!("payload on stdin is over {MAX_PAYLOAD} bytes"));
+                }
+                // An agent that writes its payload but keeps stdin open still gets its event
+                // through, without spending the budget waiting for an end of file.
+                if is_complete_json(&buf) {
+                    return Ok(buf);
+                }
+            }
+            Ok(Err(e)) => return Err(format!("reading stdin: {e}")),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "stdin was not closed within the time budget ({} bytes read, not a complete JSON document)",
+                    buf.len()
+                ));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(buf),
+        }
+    }
+}
+
+/// Whether `buf` is one whole JSON object or array. Checked only when the last byte that is not
+/// whitespace closes one, so a large payload arriving in chunks is not re-parsed at every chunk.
+fn is_complete_json(buf: &[u8]) -> bool {
+    let last = buf.iter().rev().find(|b| !b.is_ascii_whitespace());
+    matches!(last, Some(b'}' | b']'))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(buf).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_names() {
+        assert_eq!(canonical_agent("claude_code"), Some("claude_code"));
+        assert_eq!(canonical_agent("claude-code"), Some("claude_code"));
+        assert_eq!(canonical_agent("gemini-cli"), Some("gemini_cli"));
+        assert_eq!(canonical_agent("copilot-cli"), Some("copilot_cli"));
+        for a in AGENTS {
+            assert_eq!(canonical_agent(a), Some(*a));
+        }
+        assert_eq!(canonical_agent("generic"), None);
+        assert_eq!(canonical_agent("claude"), None);
+        assert_eq!(canonical_agent("../claude_code"), None);
+    }
+
+    #[test]
+    fn parse_errors_of_hook_invocations_are_swallowed() {
+        use clap::Parser;
+        let check = |argv: &[&str]| {
+            let err = crate::cli::Cli::try_parse_from(argv).expect_err("does not parse");
+            swallows_parse_error(&err, argv.iter().map(OsString::from))
+        };
+        assert!(check(&[
+            "observatory",
+            "hook",
+            "claude_code",
+            "--unknown-flag"
+        ]));
+        assert!(check(&["observatory", "hook", "codex", "{}", "extra"]));
+        assert!(check(&[
+            "observatory",
+            "hook",
+            "codex",
+            "--timeout-ms",
+            "soon"
+        ]));
+        assert!(check(&["observatory", "hook"]));
+        // Help is not an error, and other commands report their errors as usual.
+        assert!(!check(&["observatory", "hook", "--help"]));
+        assert!(!check(&["observatory", "--no-such-flag"]));
+        assert!(!check(&["observatory", "serve", "--http-addr", "nope"]));
+    }
+
+    #[test]
+    fn complete_json() {
+        assert!(is_complete_json(br#"{"a":[1,2]}"#));
+        assert!(is_complete_json(b"[1]\n"));
+        assert!(!is_complete_json(br#"{"a":[1,2]"#));
+        assert!(!is_complete_json(br#"{"a":"}"#));
+        assert!(!is_complete_json(br#"{"a":1}{"b":"#));
+        assert!(!is_complete_json(b"42"));
+        assert!(!is_complete_json(b""));
+    }
 }
