@@ -156,12 +156,21 @@ async fn live_figures(store: Store, hub: Hub, cancel: CancellationToken) -> Resu
     let now = crate::store::writer::now_unix_nano();
     let (s, h) = (store.clone(), hub.clone());
     // Bounded: a busy day beyond this many events starts its figures partly empty.
+    let stop = cancel.clone();
     let seeded = tokio::task::spawn_blocking(move || {
-        s.recent_events(now - now.rem_euclid(DAY), 500_000)
-            .map(|events| h.seed(&events))
+        s.scan_recent(now - now.rem_euclid(DAY), 500_000, |e| {
+            if e.kind == "api_request" || e.kind == "tool_finished" {
+                h.seed(std::slice::from_ref(&e));
+            }
+            // A shutdown must not wait for the scan.
+            !stop.is_cancelled()
+        })
     });
-    if let Ok(Err(e)) = seeded.await {
-        tracing::warn!(error = %e, "could not read today's events for the live figures");
+    tokio::select! {
+        r = seeded => if let Ok(Err(e)) = r {
+            tracing::warn!(error = %e, "could not read today's events for the live figures");
+        },
+        _ = cancel.cancelled() => return Ok(()),
     }
     let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
     loop {

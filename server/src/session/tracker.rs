@@ -110,6 +110,8 @@ struct Live {
     claims: HashMap<String, Claim>,
     open_tools: Vec<OpenTool>,
     unmatched: VecDeque<Unmatched>,
+    /// Taken up at start-up without its turns and facts, which are read on its next report.
+    partial: bool,
     /// Changed by the batch being applied, and so to be written with it.
     dirty: bool,
     /// Turns changed by the batch being applied.
@@ -153,10 +155,16 @@ impl Tracker {
             if state.is_final() || self.sessions.contains_key(&s.id) {
                 continue;
             }
-            if let Some(l) = store.load(&s.id)? {
-                self.sessions.insert(s.id.clone(), Live::loaded(l));
-                n += 1;
-            }
+            // Only the session: its turns and facts are read when it next reports (see
+            // `Live::partial`), so a restart with many open sessions stays quick and small.
+            let mut live = Live::loaded(Loaded {
+                session: s,
+                turns: Vec::new(),
+                facts: Vec::new(),
+            });
+            live.partial = true;
+            self.sessions.insert(live.session.id.clone(), live);
+            n += 1;
         }
         Ok(n)
     }
@@ -178,12 +186,21 @@ impl Tracker {
             if !same_session(&id, &ev) {
                 id = ev.session_id();
             }
-            if !self.sessions.contains_key(&id) {
-                let live = match backing.load(&id)? {
-                    Some(l) => Live::loaded(l),
-                    None => Live::new(&id, &ev, now),
-                };
-                self.sessions.insert(id.clone(), live);
+            match self.sessions.get_mut(&id) {
+                None => {
+                    let live = match backing.load(&id)? {
+                        Some(l) => Live::loaded(l),
+                        None => Live::new(&id, &ev, now),
+                    };
+                    self.sessions.insert(id.clone(), live);
+                }
+                Some(live) if live.partial => {
+                    if let Some(l) = backing.load(&id)? {
+                        live.complete(l.turns, l.facts);
+                    }
+                    live.partial = false;
+                }
+                Some(_) => {}
             }
             let Some(live) = self.sessions.get_mut(&id) else {
                 continue;
@@ -311,30 +328,36 @@ impl Live {
     }
 
     fn loaded(l: Loaded) -> Live {
-        // Turns from before a restart are settled: no source adopts them any more.
-        let claims = l
-            .turns
-            .iter()
-            .map(|t| {
-                let c = Claim {
-                    hook: true,
-                    shared: true,
-                    started: t.started_unix_nano,
-                };
-                (t.id.clone(), c)
-            })
-            .collect();
-        Live {
+        let mut live = Live {
             session: l.session,
-            turns: l.turns.into_iter().map(|t| (t.id.clone(), t)).collect(),
-            facts: l.facts.into_iter().collect(),
+            turns: HashMap::new(),
+            facts: HashSet::new(),
             aliases: HashMap::new(),
-            claims,
+            claims: HashMap::new(),
             open_tools: Vec::new(),
             unmatched: VecDeque::new(),
+            partial: false,
             dirty: false,
             dirty_turns: Vec::new(),
+        };
+        live.complete(l.turns, l.facts);
+        live
+    }
+
+    /// Takes the stored turns and facts; the session itself stays as held (the clock may have
+    /// moved it since it was read).
+    fn complete(&mut self, turns: Vec<Turn>, facts: Vec<String>) {
+        for t in turns {
+            // Turns from before a restart are settled: no source adopts them any more.
+            let c = Claim {
+                hook: true,
+                shared: true,
+                started: t.started_unix_nano,
+            };
+            self.claims.insert(t.id.clone(), c);
+            self.turns.insert(t.id.clone(), t);
         }
+        self.facts.extend(facts);
     }
 
     fn state(&self) -> State {

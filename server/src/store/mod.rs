@@ -259,22 +259,30 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest events with a time at or after `since` (Unix ns), oldest first, reading back
-    /// from the newest and at most `max` of them.
-    pub fn recent_events(&self, since: i64, max: usize) -> Result<Vec<Event>> {
+    /// Visits the newest events with a time at or after `since` (Unix ns), newest first, reading
+    /// back at most `max` of them. Events are handed over one at a time and without their
+    /// attributes (the bulk of a stored event), so a scan over many holds little memory. The
+    /// scan stops early when `visit` says `false`.
+    pub fn scan_recent(
+        &self,
+        since: i64,
+        max: usize,
+        mut visit: impl FnMut(Event) -> bool,
+    ) -> Result<()> {
         let tx = self.db.begin_read()?;
         let events = tx.open_table(EVENTS)?;
-        let mut out = Vec::new();
         for row in events.iter()?.rev().take(max) {
             let (_, v) = row?;
-            let e = Event::decode(v.value())?;
+            let mut e = Event::decode(v.value())?;
             if e.time_unix_nano < since {
                 break;
             }
-            out.push(e);
+            e.attributes = Vec::new();
+            if !visit(e) {
+                break;
+            }
         }
-        out.reverse();
-        Ok(out)
+        Ok(())
     }
 
     pub fn event_count(&self) -> Result<u64> {
@@ -375,5 +383,44 @@ mod tests {
             .expect("session");
         assert_eq!(s.counts.map(|c| c.tool_calls), Some(3));
         assert_eq!(store.event_count().expect("count"), 3);
+    }
+
+    #[test]
+    fn a_restarted_tracker_keeps_timing_open_sessions_and_still_knows_their_facts() {
+        struct NoProcess;
+        impl crate::session::Liveness for NoProcess {
+            fn alive(&self, _: crate::normalize::Process) -> bool {
+                false
+            }
+        }
+        const S: i64 = 1_000_000_000;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let mut tracker = Tracker::new(0);
+        let a = tracker
+            .apply(vec![tool("t1", S)], S, &store)
+            .expect("apply");
+        store.write(&a.commit).expect("write");
+
+        // Restart: the open session is taken up (without reading its facts yet) ...
+        let mut tracker = Tracker::new(store.last_seq().expect("seq"));
+        assert_eq!(tracker.resume(&store).expect("resume"), 1);
+        // ... so its stall timer runs on from the stored last activity ...
+        let c = tracker.tick(S + 120 * S, &NoProcess);
+        assert_eq!(c.events.len(), 1);
+        assert_eq!(c.events[0].state, "stalled");
+        store.write(&c).expect("write");
+        // ... and a repeat of a stored fact is still dropped when it next reports.
+        let a = tracker
+            .apply(
+                vec![tool("t1", 200 * S), tool("t2", 201 * S)],
+                202 * S,
+                &store,
+            )
+            .expect("apply");
+        assert_eq!(a.duplicates, [0]);
+        let s = tracker.session("claude_code:s1").expect("session");
+        assert_eq!(s.counts.map(|c| c.tool_calls), Some(2));
+        assert_eq!(s.state, "active");
     }
 }
