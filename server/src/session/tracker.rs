@@ -403,11 +403,19 @@ impl Live {
     }
 
     fn claim(&mut self, turn: &str, from_hook: bool, t: i64) {
-        let c = self.claims.entry(turn.to_owned()).or_insert(Claim {
-            hook: false,
-            shared: false,
-            started: t,
-        });
+        // Looked up before inserting: nearly every event names a turn already claimed, and the
+        // key need not be copied for those.
+        if !self.claims.contains_key(turn) {
+            let c = Claim {
+                hook: false,
+                shared: false,
+                started: t,
+            };
+            self.claims.insert(turn.to_owned(), c);
+        }
+        let Some(c) = self.claims.get_mut(turn) else {
+            return;
+        };
         c.started = c.started.min(t);
         if from_hook {
             c.hook = true;
@@ -612,11 +620,20 @@ impl Live {
             }
             _ => {}
         }
-        s.current_tool = self
-            .open_tools
-            .last()
-            .map(|o| o.name.clone())
-            .unwrap_or_default();
+        if matches!(
+            kind,
+            EventKind::ToolStarted
+                | EventKind::ToolFinished
+                | EventKind::TurnFinished
+                | EventKind::TurnFailed
+                | EventKind::SessionEnded
+        ) {
+            s.current_tool = self
+                .open_tools
+                .last()
+                .map(|o| o.name.clone())
+                .unwrap_or_default();
+        }
 
         // Counters, on the session and on its turn.
         count(
