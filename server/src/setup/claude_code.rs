@@ -8,9 +8,9 @@
 
 use anyhow::Result;
 
-use super::journal::{self, JournalFile, Setting};
-use super::json::{self, HookSpec, Json, JsonDoc, JsonFile, Object};
-use super::{Context, Plan, restart_note};
+use super::journal::Setting;
+use super::json::{self, Json};
+use super::{CommandHooks, Context, JsonEdit, Plan, hooks_what, restart_note};
 
 /// The hook's agent argument, as `observatory hook` and `/v1/hooks/{agent}` name it.
 const AGENT: &str = "claude_code";
@@ -75,63 +75,36 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
     let dir = ctx
         .dir_var("CLAUDE_CONFIG_DIR")
         .unwrap_or_else(|| ctx.home.join(".claude"));
-    let mut file = JsonFile::open(dir.join("settings.json"))?;
-    let mut journal = JournalFile::open(&file.path)?;
     let mut plan = Plan::new("Claude Code");
-    let name = file.name();
-    let settings = settings(ctx);
-    let is_ours = |cmd: &str| ctx.is_our_hook(cmd, AGENT);
-    let what;
-    if undo {
-        json::remove_hooks(&mut file.root, &is_ours);
-        let mut doc = JsonDoc {
-            root: &mut file.root,
-            name: name.clone(),
-        };
-        let recorded = journal.original.is_some().then_some(&journal.journal);
-        journal::undo_all(&mut doc, &settings, recorded, &name, &mut plan.warnings)?;
-        journal.journal = journal::Journal::default();
-        file.prefer_backup_text();
-        what = "took out observatory's env settings and hooks".to_owned();
+    let what = if undo {
+        "took out observatory's env settings and hooks".to_owned()
     } else {
-        let mut doc = JsonDoc {
-            root: &mut file.root,
-            name: name.clone(),
-        };
-        journal::set_all(
-            &mut doc,
-            &settings,
-            &mut journal.journal,
-            &name,
-            &mut plan.warnings,
-        )?;
-        let spec = HookSpec {
+        format!(
+            "OpenTelemetry to {} in `env`, {}",
+            ctx.endpoint,
+            hooks_what(ctx, AGENT, HOOK_EVENTS.len())
+        )
+    };
+    let edit = JsonEdit {
+        path: dir.join("settings.json"),
+        settings: settings(ctx),
+        hooks: Some(CommandHooks {
+            agent: AGENT,
             events: HOOK_EVENTS,
-            handler: Object::from_pairs([
-                ("type", Json::str("command")),
-                ("command", Json::str(&ctx.hook_command(AGENT))),
-                ("timeout", Json::int(HOOK_TIMEOUT_S)),
-            ]),
-            is_ours: &is_ours,
-        };
-        json::add_hooks(&mut file.root, &spec, &name)?;
-        if json::get_path(&file.root, &["disableAllHooks"]) == Some(&Json::Bool(true)) {
-            plan.warnings.push(format!(
+            timeout: HOOK_TIMEOUT_S,
+        }),
+        what,
+    };
+    plan.json_file(ctx, edit, undo, |root, name, warnings| {
+        if json::get_path(root, &["disableAllHooks"]) == Some(&Json::Bool(true)) {
+            warnings.push(format!(
                 "{name}: `disableAllHooks` is true, so Claude Code runs no hooks; observatory \
                  gets telemetry only until you turn it off"
             ));
         }
-        what = format!(
-            "OpenTelemetry to {} in `env`, `{} hook {AGENT}` on {} hook events",
-            ctx.endpoint,
-            ctx.observatory.display(),
-            HOOK_EVENTS.len()
-        );
+    })?;
+    if !undo {
         plan.next.push(restart_note("Claude Code"));
     }
-    let after = file.render()?;
-    plan.file(file.path.clone(), file.original.clone(), after, what);
-    let journal_text = journal.render("settings.json")?;
-    plan.bookkeeping(journal.path.clone(), journal.original.clone(), journal_text);
     Ok(plan)
 }

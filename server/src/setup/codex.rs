@@ -9,10 +9,9 @@
 use anyhow::Result;
 use toml_edit::{Array, Item, Value};
 
-use super::journal::{self, JournalFile, Setting};
-use super::json::{self, HookSpec, Json, JsonFile, Object};
+use super::journal::{JournalFile, Setting};
 use super::toml_doc::{TomlDoc, TomlFile};
-use super::{Context, Plan, restart_note};
+use super::{CommandHooks, Context, JsonEdit, Plan, hooks_what, restart_note};
 
 const AGENT: &str = "codex";
 const HOOK_TIMEOUT_S: i64 = 5;
@@ -113,48 +112,23 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
         .dir_var("CODEX_HOME")
         .unwrap_or_else(|| ctx.home.join(".codex"));
     let mut config = TomlFile::open(dir.join("config.toml"))?;
-    let mut hooks = JsonFile::open(dir.join("hooks.json"))?;
     let mut journal = JournalFile::open(&config.path)?;
     let mut plan = Plan::new("Codex");
     let config_name = config.path.display().to_string();
     let settings = settings(ctx);
-    let is_ours = |cmd: &str| ctx.is_our_hook(cmd, AGENT);
 
-    let (config_what, hooks_what);
     if undo {
         let notify = config.doc.get("notify").and_then(as_argv);
         if notify.is_some_and(|argv| ctx.is_our_argv(&argv, AGENT)) {
             config.doc.remove("notify");
         }
-        let mut doc = TomlDoc {
-            doc: &mut config.doc,
-            name: config_name.clone(),
-        };
-        let recorded = journal.original.is_some().then_some(&journal.journal);
-        journal::undo_all(
-            &mut doc,
-            &settings,
-            recorded,
-            &config_name,
-            &mut plan.warnings,
-        )?;
-        journal.journal = journal::Journal::default();
-        json::remove_hooks(&mut hooks.root, &is_ours);
-        hooks.prefer_backup_text();
-        config_what = "took out observatory's [otel] exporters and notify".to_owned();
-        hooks_what = "took out observatory's hooks".to_owned();
-    } else {
-        let mut doc = TomlDoc {
-            doc: &mut config.doc,
-            name: config_name.clone(),
-        };
-        journal::set_all(
-            &mut doc,
-            &settings,
-            &mut journal.journal,
-            &config_name,
-            &mut plan.warnings,
-        )?;
+    }
+    let mut doc = TomlDoc {
+        doc: &mut config.doc,
+        name: config_name.clone(),
+    };
+    journal.apply(&mut doc, &settings, &config_name, undo, &mut plan.warnings)?;
+    if !undo {
         set_notify(ctx, &mut config, &mut plan.warnings, &config_name);
         for key in ["hooks", "codex_hooks"] {
             let off = config
@@ -176,26 +150,42 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
                  warns at start-up"
             ));
         }
-        let spec = HookSpec {
+    }
+    let (config_what, hooks_summary) = if undo {
+        (
+            "took out observatory's [otel] exporters and notify".to_owned(),
+            "took out observatory's hooks".to_owned(),
+        )
+    } else {
+        (
+            format!(
+                "[otel] logs, traces and metrics to {} (OTLP/HTTP protobuf), notify",
+                ctx.endpoint
+            ),
+            hooks_what(ctx, AGENT, HOOK_EVENTS.len()),
+        )
+    };
+    let config_after = config.render();
+    plan.file(
+        config.path.clone(),
+        config.original.clone(),
+        config_after,
+        config_what,
+    );
+    // hooks.json holds nothing but hooks: no settings, so no journal of its own.
+    let hooks = JsonEdit {
+        path: dir.join("hooks.json"),
+        settings: Vec::new(),
+        hooks: Some(CommandHooks {
+            agent: AGENT,
             events: HOOK_EVENTS,
-            handler: Object::from_pairs([
-                ("type", Json::str("command")),
-                ("command", Json::str(&ctx.hook_command(AGENT))),
-                ("timeout", Json::int(HOOK_TIMEOUT_S)),
-            ]),
-            is_ours: &is_ours,
-        };
-        let hooks_name = hooks.name();
-        json::add_hooks(&mut hooks.root, &spec, &hooks_name)?;
-        config_what = format!(
-            "[otel] logs, traces and metrics to {} (OTLP/HTTP protobuf), notify",
-            ctx.endpoint
-        );
-        hooks_what = format!(
-            "`{} hook {AGENT}` on {} hook events",
-            ctx.observatory.display(),
-            HOOK_EVENTS.len()
-        );
+            timeout: HOOK_TIMEOUT_S,
+        }),
+        what: hooks_summary,
+    };
+    plan.json_file(ctx, hooks, undo, |_, _, _| {})?;
+    plan.journal(&journal)?;
+    if !undo {
         plan.next.push(
             "Trust the new hooks: Codex skips hooks it has not reviewed. Start Codex, open \
              /hooks and trust the observatory hooks (or, for one run, `codex exec \
@@ -204,21 +194,5 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
         );
         plan.next.push(restart_note("Codex"));
     }
-    let config_after = config.render();
-    plan.file(
-        config.path.clone(),
-        config.original.clone(),
-        config_after,
-        config_what,
-    );
-    let hooks_after = hooks.render()?;
-    plan.file(
-        hooks.path.clone(),
-        hooks.original.clone(),
-        hooks_after,
-        hooks_what,
-    );
-    let journal_text = journal.render("config.toml")?;
-    plan.bookkeeping(journal.path.clone(), journal.original.clone(), journal_text);
     Ok(plan)
 }

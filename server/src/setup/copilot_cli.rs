@@ -9,7 +9,7 @@
 use anyhow::Result;
 
 use super::json::{self, Json, Object};
-use super::{Context, Plan, files, restart_note, shell_quote, source_line};
+use super::{Context, Plan, hooks_what, restart_note, shell_quote, source_line};
 
 const AGENT: &str = "copilot_cli";
 const HOOK_TIMEOUT_S: i64 = 5;
@@ -75,41 +75,19 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
     let env_path = env_path(ctx);
     let mut plan = Plan::new("Copilot CLI");
     let (hooks, env) = (hooks_file(ctx)?, env_file(ctx));
-    let (hooks_after, env_after) = if undo {
-        (None, None)
-    } else {
-        (Some(hooks.clone()), Some(env.clone()))
-    };
     let hooks_what = if undo {
         "observatory's hooks".to_owned()
     } else {
-        format!(
-            "`{} hook {AGENT}` on {} hook events",
-            ctx.observatory.display(),
-            HOOK_EVENTS.len()
-        )
+        hooks_what(ctx, AGENT, HOOK_EVENTS.len())
     };
-    plan.own_file(
-        hooks_path.clone(),
-        files::read(&hooks_path)?,
-        hooks_after,
-        hooks_what,
-        &hooks,
-    );
+    plan.own_file(hooks_path, &hooks, hooks_what, undo)?;
     let env_what = if undo {
         "the OpenTelemetry variables for your shell profile".to_owned()
     } else {
         format!("OpenTelemetry variables to {}", ctx.endpoint)
     };
-    let env_before = files::read(&env_path)?;
-    let had_env = env_before.is_some();
-    plan.own_file(env_path.clone(), env_before, env_after, env_what, &env);
-    let source = source_line(&env_path);
-    if undo && had_env {
-        plan.warnings.push(format!(
-            "remove the line `{source}` from your shell profile if you added it"
-        ));
-    } else if !undo {
+    let source = plan.profile_env_file(env_path, &env, env_what, undo)?;
+    if !undo {
         plan.next.push(format!(
             "Copilot CLI takes OpenTelemetry settings only from its environment: add \
              `{source}` to your shell profile (~/.bashrc, ~/.zshrc) and open a new shell. The \

@@ -8,9 +8,9 @@
 
 use anyhow::Result;
 
-use super::journal::{self, JournalFile, Setting};
-use super::json::{self, HookSpec, Json, JsonDoc, JsonFile, Object};
-use super::{Context, Plan, restart_note};
+use super::journal::Setting;
+use super::json::{self, Json};
+use super::{CommandHooks, Context, JsonEdit, Plan, hooks_what, restart_note};
 
 const AGENT: &str = "gemini_cli";
 /// Gemini's hook timeouts are in milliseconds.
@@ -54,57 +54,40 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
     let home = ctx
         .dir_var("GEMINI_CLI_HOME")
         .unwrap_or_else(|| ctx.home.clone());
-    let mut file = JsonFile::open(home.join(".gemini").join("settings.json"))?;
-    let mut journal = JournalFile::open(&file.path)?;
     let mut plan = Plan::new("Gemini CLI");
-    let name = file.name();
-    let settings = settings(ctx);
-    let is_ours = |cmd: &str| ctx.is_our_hook(cmd, AGENT);
-    let what;
-    if undo {
-        json::remove_hooks(&mut file.root, &is_ours);
-        let mut doc = JsonDoc {
-            root: &mut file.root,
-            name: name.clone(),
-        };
-        let recorded = journal.original.is_some().then_some(&journal.journal);
-        journal::undo_all(&mut doc, &settings, recorded, &name, &mut plan.warnings)?;
-        journal.journal = journal::Journal::default();
-        file.prefer_backup_text();
-        what = "took out observatory's telemetry settings and hooks".to_owned();
+    let what = if undo {
+        "took out observatory's telemetry settings and hooks".to_owned()
     } else {
-        let mut doc = JsonDoc {
-            root: &mut file.root,
-            name: name.clone(),
-        };
-        journal::set_all(
-            &mut doc,
-            &settings,
-            &mut journal.journal,
-            &name,
-            &mut plan.warnings,
-        )?;
-        let spec = HookSpec {
+        format!(
+            "telemetry to {} (OTLP/HTTP), {}",
+            ctx.endpoint,
+            hooks_what(ctx, AGENT, HOOK_EVENTS.len())
+        )
+    };
+    let edit = JsonEdit {
+        path: home.join(".gemini").join("settings.json"),
+        settings: settings(ctx),
+        hooks: Some(CommandHooks {
+            agent: AGENT,
             events: HOOK_EVENTS,
-            handler: Object::from_pairs([
-                ("type", Json::str("command")),
-                ("command", Json::str(&ctx.hook_command(AGENT))),
-                ("timeout", Json::int(HOOK_TIMEOUT_MS)),
-            ]),
-            is_ours: &is_ours,
-        };
-        json::add_hooks(&mut file.root, &spec, &name)?;
-        if json::get_path(&file.root, &["telemetry", "outfile"]).is_some() {
-            plan.warnings.push(format!(
+            timeout: HOOK_TIMEOUT_MS,
+        }),
+        what,
+    };
+    plan.json_file(ctx, edit, undo, |root, name, warnings| {
+        if json::get_path(root, &["telemetry", "outfile"]).is_some() {
+            warnings.push(format!(
                 "{name}: `telemetry.outfile` is set and wins over the endpoint: remove it for \
                  Gemini CLI to send telemetry to observatory"
             ));
         }
-        if json::get_path(&file.root, &["hooksConfig", "enabled"]) == Some(&Json::Bool(false)) {
-            plan.warnings.push(format!(
+        if json::get_path(root, &["hooksConfig", "enabled"]) == Some(&Json::Bool(false)) {
+            warnings.push(format!(
                 "{name}: `hooksConfig.enabled` is false, so Gemini CLI runs no hooks"
             ));
         }
+    })?;
+    if !undo {
         for var in OVERRIDING_VARS {
             if ctx.var(var).is_some() {
                 plan.warnings.push(format!(
@@ -112,17 +95,7 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
                 ));
             }
         }
-        what = format!(
-            "telemetry to {} (OTLP/HTTP), `{} hook {AGENT}` on {} hook events",
-            ctx.endpoint,
-            ctx.observatory.display(),
-            HOOK_EVENTS.len()
-        );
         plan.next.push(restart_note("Gemini CLI"));
     }
-    let after = file.render()?;
-    plan.file(file.path.clone(), file.original.clone(), after, what);
-    let journal_text = journal.render("settings.json")?;
-    plan.bookkeeping(journal.path.clone(), journal.original.clone(), journal_text);
     Ok(plan)
 }

@@ -54,6 +54,8 @@ pub struct JournalFile {
     pub path: PathBuf,
     pub original: Option<String>,
     pub journal: Journal,
+    /// The config file's name (`settings.json`), for the journal's own explanation.
+    file_name: String,
 }
 
 pub fn path_for(config: &Path) -> PathBuf {
@@ -76,15 +78,40 @@ impl JournalFile {
             })?,
             None => Journal::default(),
         };
+        let file_name = config
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         Ok(JournalFile {
             path,
             original,
             journal,
+            file_name,
         })
     }
 
+    /// Sets every value in `doc` ([`set_all`]), or for undo takes them out ([`undo_all`], by
+    /// what this journal recorded when there is one) and forgets them.
+    pub fn apply(
+        &mut self,
+        doc: &mut dyn Doc,
+        settings: &[Setting],
+        file: &str,
+        undo: bool,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
+        if undo {
+            let recorded = self.original.is_some().then_some(&self.journal);
+            undo_all(doc, settings, recorded, file, warnings)?;
+            self.journal = Journal::default();
+            Ok(())
+        } else {
+            set_all(doc, settings, &mut self.journal, file, warnings)
+        }
+    }
+
     /// The journal's new text: `None` once it records nothing.
-    pub fn render(&self, file_name: &str) -> Result<Option<String>> {
+    pub fn render(&self) -> Result<Option<String>> {
         if self.journal.set.is_empty() {
             return Ok(None);
         }
@@ -101,7 +128,8 @@ impl JournalFile {
         let mut journal = self.journal.clone();
         journal.about = format!(
             "Written by `observatory setup`: the values it set in {file_name} and the ones they \
-             replaced, so that `observatory setup <agent> --undo` can put yours back."
+             replaced, so that `observatory setup <agent> --undo` can put yours back.",
+            file_name = self.file_name
         );
         Ok(Some(serde_json::to_string_pretty(&journal)? + "\n"))
     }

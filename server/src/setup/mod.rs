@@ -5,9 +5,11 @@
 //! It sits outside the data flow: it only edits files, once, so that the agents start talking to
 //! `ingest`. Each agent has its own module that knows where its files live and what to put in
 //! them; `json`, `toml_doc` and `journal` merge into existing files without losing the user's
-//! settings or comments, and `files` reads, backs up and writes them. Every planner builds the new content
-//! of each file first and changes nothing, so `--print` and a malformed file stop before any
-//! write.
+//! settings or comments, and `files` reads, backs up and writes them. The flow agents share
+//! (settings through the journal plus our hooks in a JSON file, and its undo) is
+//! [`Plan::json_file`] here, so each agent's module says only what is its own. Every planner
+//! builds the new content of each file first and changes nothing, so `--print` and a malformed
+//! file stop before any write.
 
 mod claude_code;
 mod codex;
@@ -25,6 +27,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
+
+use journal::{JournalFile, Setting};
+use json::{HookSpec, Json, JsonDoc, JsonFile};
 
 /// Where observatory listens for OTLP/HTTP and hooks unless told otherwise.
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4318";
@@ -313,26 +318,53 @@ impl Plan {
         }
     }
 
-    /// Like [`Plan::file`] for a file setup owns whole (a plugin, an env file). Its old content
-    /// is backed up only when it differs from what setup writes there (the user edited it, or
-    /// an older setup wrote it), so undo does not leave copies of setup's own files around.
+    /// A file setup owns whole (a plugin, an env file), whose content is `generated`: written,
+    /// or for undo removed. Its old content is backed up only when it differs from `generated`
+    /// (the user edited it, or an older setup wrote it), so undo does not leave copies of
+    /// setup's own files around. Returns whether the file existed.
     fn own_file(
         &mut self,
         path: PathBuf,
-        before: Option<String>,
-        after: Option<String>,
-        what: impl Into<String>,
         generated: &str,
-    ) {
+        what: String,
+        undo: bool,
+    ) -> Result<bool> {
+        let before = files::read(&path)?;
+        let existed = before.is_some();
         let backup = before.as_deref().is_some_and(|b| b != generated);
-        self.file(path, before, after, what);
-        if let Some(change) = self.changes.last_mut() {
+        let changes = self.changes.len();
+        self.file(path, before, (!undo).then(|| generated.to_owned()), what);
+        if self.changes.len() > changes
+            && let Some(change) = self.changes.last_mut()
+        {
             change.backup &= backup;
         }
+        Ok(existed)
     }
 
-    /// Like [`Plan::file`] for setup's own bookkeeping: no backup, and not listed as checked.
-    fn bookkeeping(&mut self, path: PathBuf, before: Option<String>, after: Option<String>) {
+    /// [`Plan::own_file`] for an env file for the user's shell profile (for an agent that reads
+    /// its OpenTelemetry settings only from its environment); for undo, with a reminder to take
+    /// its line out of the profile. Returns that line.
+    fn profile_env_file(
+        &mut self,
+        path: PathBuf,
+        generated: &str,
+        what: String,
+        undo: bool,
+    ) -> Result<String> {
+        let source = source_line(&path);
+        if self.own_file(path, generated, what, undo)? && undo {
+            self.warnings.push(format!(
+                "remove the line `{source}` from your shell profile if you added it"
+            ));
+        }
+        Ok(source)
+    }
+
+    /// Like [`Plan::file`] for setup's own bookkeeping, the journal: no backup, and not listed as
+    /// checked.
+    fn journal(&mut self, journal: &JournalFile) -> Result<()> {
+        let (before, after) = (journal.original.clone(), journal.render()?);
         if before != after {
             let what = if after.is_some() {
                 "what setup set and any value it replaced, for --undo"
@@ -340,7 +372,7 @@ impl Plan {
                 "setup's record of what it set"
             };
             self.changes.push(Change {
-                path,
+                path: journal.path.clone(),
                 before,
                 after,
                 what: what.to_owned(),
@@ -348,6 +380,60 @@ impl Plan {
                 bookkeeping: true,
             });
         }
+        Ok(())
+    }
+
+    /// The shared flow for a JSON config file of the agent's: sets `edit.settings` through the
+    /// file's journal and adds our hooks, or for undo takes both out again, and records the
+    /// file (and its journal). `check` looks at the set-up file (by its name) for anything that
+    /// would stop it working, and adds warnings.
+    fn json_file(
+        &mut self,
+        ctx: &Context,
+        edit: JsonEdit,
+        undo: bool,
+        check: impl FnOnce(&json::Object, &str, &mut Vec<String>),
+    ) -> Result<()> {
+        let mut file = JsonFile::open(edit.path)?;
+        let name = file.name();
+        let mut journal = (!edit.settings.is_empty())
+            .then(|| JournalFile::open(&file.path))
+            .transpose()?;
+        if let Some(journal) = &mut journal {
+            let mut doc = JsonDoc {
+                root: &mut file.root,
+                name: name.clone(),
+            };
+            journal.apply(&mut doc, &edit.settings, &name, undo, &mut self.warnings)?;
+        }
+        if let Some(hooks) = &edit.hooks {
+            let is_ours = |cmd: &str| ctx.is_our_hook(cmd, hooks.agent);
+            if undo {
+                json::remove_hooks(&mut file.root, &is_ours);
+            } else {
+                let spec = HookSpec {
+                    events: hooks.events,
+                    handler: json::Object::from_pairs([
+                        ("type", Json::str("command")),
+                        ("command", Json::str(&ctx.hook_command(hooks.agent))),
+                        ("timeout", Json::int(hooks.timeout)),
+                    ]),
+                    is_ours: &is_ours,
+                };
+                json::add_hooks(&mut file.root, &spec, &name)?;
+            }
+        }
+        if undo {
+            file.prefer_backup_text();
+        } else {
+            check(&file.root, &name, &mut self.warnings);
+        }
+        let after = file.render()?;
+        self.file(file.path.clone(), file.original.clone(), after, edit.what);
+        if let Some(journal) = &journal {
+            self.journal(journal)?;
+        }
+        Ok(())
     }
 
     /// Writes every change, keeping a backup of each file that existed.
@@ -465,6 +551,34 @@ impl Plan {
         self.render_notes(&mut out, undo);
         out
     }
+}
+
+/// One JSON config file of the agent's that setup merges into.
+struct JsonEdit<'a> {
+    path: PathBuf,
+    /// Single values setup owns, kept in the file's journal (none: the file has no journal).
+    settings: Vec<Setting<'a>>,
+    hooks: Option<CommandHooks>,
+    /// One line on what changes, for the summary.
+    what: String,
+}
+
+/// Our command hook, `<observatory> hook <agent>`, in a Claude-style `hooks` object (Claude
+/// Code's and Gemini CLI's settings.json, Codex's hooks.json).
+struct CommandHooks {
+    agent: &'static str,
+    /// Each event, with the matcher of our entry.
+    events: &'static [(&'static str, Option<&'static str>)],
+    /// How long the agent waits for the hook, in its own unit.
+    timeout: i64,
+}
+
+/// The summary line for hooks of ours: "`<observatory> hook <agent>` on N hook events".
+fn hooks_what(ctx: &Context, agent: &str, events: usize) -> String {
+    format!(
+        "`{} hook {agent}` on {events} hook events",
+        ctx.observatory.display()
+    )
 }
 
 /// A line for the user's shell profile that loads `path`, and does nothing once undo has

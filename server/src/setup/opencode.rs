@@ -10,9 +10,9 @@
 
 use anyhow::Result;
 
-use super::journal::{self, JournalFile, Setting};
-use super::json::{Json, JsonDoc, JsonFile};
-use super::{Context, Plan, files, restart_note, shell_quote, source_line};
+use super::journal::Setting;
+use super::json::Json;
+use super::{Context, JsonEdit, Plan, restart_note, shell_quote, source_line};
 
 const PLUGIN_SOURCE: &str = include_str!("../../../config/agents/opencode-plugin.js");
 /// The placeholder in the plugin source, with its quotes: replaced by the endpoint as a JS string.
@@ -44,19 +44,12 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
     let mut plan = Plan::new("OpenCode");
 
     let plugin = plugin_source(&ctx.endpoint)?;
-    let plugin_after = (!undo).then(|| plugin.clone());
     let plugin_what = if undo {
         "observatory's plugin".to_owned()
     } else {
         format!("plugin forwarding OpenCode's events to {}", ctx.endpoint)
     };
-    plan.own_file(
-        plugin_path.clone(),
-        files::read(&plugin_path)?,
-        plugin_after,
-        plugin_what,
-        &plugin,
-    );
+    plan.own_file(plugin_path, &plugin, plugin_what, undo)?;
 
     // opencode.jsonc would need its comments kept, which this JSON editor cannot: leave the
     // switch to the user there.
@@ -71,44 +64,25 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
             ));
         }
     } else {
-        let mut file = JsonFile::open(json_path)?;
-        let mut journal = JournalFile::open(&file.path)?;
-        let name = file.name();
-        let settings = vec![Setting {
-            path: vec!["experimental", "openTelemetry"],
-            value: Json::Bool(true).to_compact(),
-            accepts: None,
-        }];
-        let mut doc = JsonDoc {
-            root: &mut file.root,
-            name: name.clone(),
+        let edit = JsonEdit {
+            path: json_path,
+            settings: vec![Setting {
+                path: vec!["experimental", "openTelemetry"],
+                value: Json::Bool(true).to_compact(),
+                accepts: None,
+            }],
+            hooks: None,
+            what: if undo {
+                "took out `experimental.openTelemetry`"
+            } else {
+                "`experimental.openTelemetry` (model-call spans in OpenCode's OpenTelemetry)"
+            }
+            .to_owned(),
         };
-        let what = if undo {
-            let recorded = journal.original.is_some().then_some(&journal.journal);
-            journal::undo_all(&mut doc, &settings, recorded, &name, &mut plan.warnings)?;
-            journal.journal = journal::Journal::default();
-            file.prefer_backup_text();
-            "took out `experimental.openTelemetry`"
-        } else {
-            journal::set_all(
-                &mut doc,
-                &settings,
-                &mut journal.journal,
-                &name,
-                &mut plan.warnings,
-            )?;
-            "`experimental.openTelemetry` (model-call spans in OpenCode's OpenTelemetry)"
-        };
-        let after = file.render()?;
-        plan.file(file.path.clone(), file.original.clone(), after, what);
-        let journal_text = journal.render("opencode.json")?;
-        plan.bookkeeping(journal.path.clone(), journal.original.clone(), journal_text);
+        plan.json_file(ctx, edit, undo, |_, _, _| {})?;
     }
 
-    let env_before = files::read(&env_path)?;
-    let had_env = env_before.is_some();
     let env = env_file(&ctx.endpoint, &env_path);
-    let env_after = (!undo).then(|| env.clone());
     let env_what = if undo {
         "the OpenTelemetry variable for your shell profile".to_owned()
     } else {
@@ -117,15 +91,8 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
             ctx.endpoint
         )
     };
-    plan.own_file(env_path.clone(), env_before, env_after, env_what, &env);
-    let source = source_line(&env_path);
-    if undo {
-        if had_env {
-            plan.warnings.push(format!(
-                "remove the line `{source}` from your shell profile if you added it"
-            ));
-        }
-    } else {
+    let source = plan.profile_env_file(env_path, &env, env_what, undo)?;
+    if !undo {
         plan.next.push(format!(
             "Optional, for OpenCode's own OpenTelemetry: add `{source}` to your shell profile \
              (~/.bashrc, ~/.zshrc). The plugin reports sessions without it."

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use super::{Context, Plan, files, restart_note};
+use super::{Context, Plan, restart_note};
 
 const EXTENSION_SOURCE: &str = include_str!("../../../config/agents/pi-extension.ts");
 pub const ENDPOINT_PLACEHOLDER: &str = "\"__OBSERVATORY_ENDPOINT__\"";
@@ -21,15 +21,12 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
     let path = dir.join("extensions").join("observatory.ts");
     let mut plan = Plan::new("Pi");
     let generated = extension_source(&ctx.endpoint)?;
-    let (after, what) = if undo {
-        (None, "observatory's extension".to_owned())
+    let what = if undo {
+        "observatory's extension".to_owned()
     } else {
-        (
-            Some(generated.clone()),
-            format!("extension forwarding Pi's events to {}", ctx.endpoint),
-        )
+        format!("extension forwarding Pi's events to {}", ctx.endpoint)
     };
-    plan.own_file(path.clone(), files::read(&path)?, after, what, &generated);
+    plan.own_file(path, &generated, what, undo)?;
     if !undo {
         plan.next.push(restart_note("Pi"));
     }

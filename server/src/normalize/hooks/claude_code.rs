@@ -30,7 +30,7 @@
 
 use serde_json::Value;
 
-use super::{Hook, HookError, event, f64_field, required, set_tool, str_field};
+use super::{Hook, HookError, event, f64_field, required, set_tool, str_field, string_field};
 use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "Claude Code hook";
@@ -78,8 +78,8 @@ pub fn normalize(
     let tool_use_id = str_field(payload, "tool_use_id");
     match kind {
         EventKind::SessionStarted => {
-            e.event.reason = str_field(payload, "source").unwrap_or_default().to_owned();
-            e.event.model = str_field(payload, "model").unwrap_or_default().to_owned();
+            e.event.reason = string_field(payload, "source");
+            e.event.model = string_field(payload, "model");
         }
         EventKind::ToolStarted => set_tool(&mut e, tool_name, tool_use_id),
         EventKind::PermissionRequested => {
@@ -91,7 +91,7 @@ pub fn normalize(
             e.event.success = Some(!failed);
             e.event.duration_ms = f64_field(payload, "duration_ms");
             if failed {
-                e.event.error = str_field(payload, "error").unwrap_or_default().to_owned();
+                e.event.error = string_field(payload, "error");
             }
         }
         EventKind::ToolDecision => {
@@ -100,21 +100,17 @@ pub fn normalize(
             e.event.reason = "denied".to_owned();
         }
         EventKind::TurnFailed | EventKind::ApiError => {
-            e.event.error = str_field(payload, "error").unwrap_or_default().to_owned();
+            e.event.error = string_field(payload, "error");
             if kind == EventKind::TurnFailed {
                 e.fact_key = prompt_id.map(|p| format!("turn_failed:{p}"));
             }
         }
         EventKind::SubagentStarted | EventKind::SubagentFinished => {
-            e.event.tool_name = str_field(payload, "agent_type")
-                .unwrap_or_default()
-                .to_owned();
-            e.event.tool_call_id = str_field(payload, "agent_id")
-                .unwrap_or_default()
-                .to_owned();
+            e.event.tool_name = string_field(payload, "agent_type");
+            e.event.tool_call_id = string_field(payload, "agent_id");
         }
         EventKind::SessionEnded => {
-            e.event.reason = str_field(payload, "reason").unwrap_or_default().to_owned();
+            e.event.reason = string_field(payload, "reason");
         }
         _ => {}
     }
@@ -126,29 +122,15 @@ pub fn normalize(
 mod tests {
     use serde_json::json;
 
-    use super::super::testing::{attr_keys, kinds, recorded, run_all, run_json, scenarios};
+    use super::super::testing::{
+        attr_keys, facts, kinds, of_kind, recorded, run_json, scenario_events, scenarios,
+    };
     use super::*;
 
     const AGENT_DIR: &str = "claude-code-2.1.328";
 
     fn events(scenario: &str) -> Vec<SessionEvent> {
-        run_all(Agent::ClaudeCode, AGENT_DIR, scenario, false)
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect()
-    }
-
-    /// The kinds of a scenario's events, heartbeats left out.
-    fn facts(events: &[SessionEvent]) -> Vec<&str> {
-        kinds(
-            events
-                .iter()
-                .filter(|e| e.kind() != Some(EventKind::Heartbeat)),
-        )
-    }
-
-    fn of_kind(events: &[SessionEvent], kind: EventKind) -> Vec<&SessionEvent> {
-        events.iter().filter(|e| e.kind() == Some(kind)).collect()
+        scenario_events(Agent::ClaudeCode, AGENT_DIR, scenario, false)
     }
 
     #[test]

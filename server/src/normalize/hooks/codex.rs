@@ -36,7 +36,7 @@
 
 use serde_json::Value;
 
-use super::{Hook, HookError, event, required, set_tool, str_field};
+use super::{Hook, HookError, event, required, set_tool, str_field, string_field};
 use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "Codex hook";
@@ -90,8 +90,8 @@ pub fn normalize(
     let mut child_turn_end = None;
     match kind {
         EventKind::SessionStarted => {
-            e.event.reason = str_field(payload, "source").unwrap_or_default().to_owned();
-            e.event.model = str_field(payload, "model").unwrap_or_default().to_owned();
+            e.event.reason = string_field(payload, "source");
+            e.event.model = string_field(payload, "model");
         }
         EventKind::ToolStarted | EventKind::PermissionRequested => {
             set_tool(&mut e, tool_name, tool_use_id);
@@ -106,12 +106,10 @@ pub fn normalize(
             e.event.reason = "interrupted".to_owned();
         }
         EventKind::TurnFailed => {
-            e.event.error = str_field(payload, "error").unwrap_or_default().to_owned();
+            e.event.error = string_field(payload, "error");
         }
         EventKind::SubagentStarted | EventKind::SubagentFinished => {
-            e.event.tool_name = str_field(payload, "agent_type")
-                .unwrap_or_default()
-                .to_owned();
+            e.event.tool_name = string_field(payload, "agent_type");
             e.event.tool_call_id = agent_id.unwrap_or_default().to_owned();
             if let (EventKind::SubagentFinished, Some(child)) = (kind, agent_id) {
                 let mut end = event(Agent::Codex, child, EventKind::TurnFinished, name, payload);
@@ -122,7 +120,7 @@ pub fn normalize(
             }
         }
         EventKind::SessionEnded => {
-            e.event.reason = str_field(payload, "reason").unwrap_or_default().to_owned();
+            e.event.reason = string_field(payload, "reason");
         }
         _ => {}
     }
@@ -209,17 +207,15 @@ fn exit_code_line(text: &str) -> Option<i64> {
 mod tests {
     use serde_json::json;
 
-    use super::super::testing::{attr_str, kinds, recorded, run, run_all, run_json, scenarios};
+    use super::super::testing::{
+        attr_str, kinds, only, recorded, run, run_all, run_json, scenarios,
+    };
     use super::*;
 
     const AGENT_DIR: &str = "codex-0.169.0";
 
     fn events(scenario: &str) -> Vec<(String, SessionEvent)> {
         run_all(Agent::Codex, AGENT_DIR, scenario, false)
-    }
-
-    fn only(events: &[(String, SessionEvent)]) -> Vec<&SessionEvent> {
-        events.iter().map(|(_, e)| e).collect()
     }
 
     #[test]

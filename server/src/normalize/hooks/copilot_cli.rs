@@ -222,20 +222,15 @@ fn error_text(error: Option<&Value>) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::super::testing::{kinds, recorded, run, run_all, run_json, scenarios};
+    use super::super::testing::{
+        kinds, of_kind, recorded, run, run_json, scenario_events, scenarios,
+    };
     use super::*;
 
     const AGENT_DIR: &str = "copilot-cli-1.0.102";
 
     fn events(scenario: &str) -> Vec<SessionEvent> {
-        run_all(Agent::CopilotCli, AGENT_DIR, scenario, true)
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect()
-    }
-
-    fn of_kind(events: &[SessionEvent], kind: EventKind) -> Vec<&SessionEvent> {
-        events.iter().filter(|e| e.kind() == Some(kind)).collect()
+        scenario_events(Agent::CopilotCli, AGENT_DIR, scenario, true)
     }
 
     #[test]

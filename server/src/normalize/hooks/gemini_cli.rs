@@ -21,7 +21,7 @@
 
 use serde_json::Value;
 
-use super::{Hook, HookError, event, required, rfc3339_nanos, str_at, str_field};
+use super::{Hook, HookError, event, required, rfc3339_nanos, str_at, str_field, string_field};
 use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "Gemini CLI hook";
@@ -54,17 +54,13 @@ pub fn normalize(
         .unwrap_or(0);
     match kind {
         EventKind::SessionStarted => {
-            e.event.reason = str_field(payload, "source").unwrap_or_default().to_owned();
+            e.event.reason = string_field(payload, "source");
         }
         EventKind::ToolStarted => {
-            e.event.tool_name = str_field(payload, "tool_name")
-                .unwrap_or_default()
-                .to_owned();
+            e.event.tool_name = string_field(payload, "tool_name");
         }
         EventKind::ToolFinished => {
-            e.event.tool_name = str_field(payload, "tool_name")
-                .unwrap_or_default()
-                .to_owned();
+            e.event.tool_name = string_field(payload, "tool_name");
             let error = payload
                 .get("tool_response")
                 .and_then(|r| r.get("error"))
@@ -86,7 +82,7 @@ pub fn normalize(
                 .to_owned();
         }
         EventKind::SessionEnded => {
-            e.event.reason = str_field(payload, "reason").unwrap_or_default().to_owned();
+            e.event.reason = string_field(payload, "reason");
         }
         _ => {}
     }
@@ -98,24 +94,15 @@ pub fn normalize(
 mod tests {
     use serde_json::json;
 
-    use super::super::testing::{attr_keys, kinds, recorded, run, run_all, run_json, scenarios};
+    use super::super::testing::{
+        attr_keys, facts, kinds, recorded, run, run_json, scenario_events, scenarios,
+    };
     use super::*;
 
     const AGENT_DIR: &str = "gemini-cli-0.61.0";
 
     fn events(scenario: &str) -> Vec<SessionEvent> {
-        run_all(Agent::GeminiCli, AGENT_DIR, scenario, false)
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect()
-    }
-
-    fn facts(events: &[SessionEvent]) -> Vec<&str> {
-        kinds(
-            events
-                .iter()
-                .filter(|e| e.kind() != Some(EventKind::Heartbeat)),
-        )
+        scenario_events(Agent::GeminiCli, AGENT_DIR, scenario, false)
     }
 
     #[test]

@@ -184,6 +184,12 @@ pub(crate) fn str_field<'a>(payload: &'a Value, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
+/// A string field as an owned string, empty when missing or not a string (as event fields
+/// hold "none").
+pub(crate) fn string_field(payload: &Value, key: &str) -> String {
+    str_field(payload, key).unwrap_or_default().to_owned()
+}
+
 /// An ISO 8601 / RFC 3339 time as Unix nanoseconds.
 pub(crate) fn rfc3339_nanos(s: &str) -> Option<i64> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
@@ -247,7 +253,7 @@ pub(crate) mod testing {
     use serde_json::Value;
 
     use super::{Hook, HookError};
-    use crate::normalize::{Agent, SessionEvent};
+    use crate::normalize::{Agent, EventKind, SessionEvent};
     use crate::proto::common::any_value;
 
     /// One recorded hook call: `NNNN-<agent>-<Event>.json` and the `.meta.json` beside it.
@@ -347,6 +353,60 @@ pub(crate) mod testing {
                     .into_iter()
                     .map(|e| (r.file.clone(), e))
             })
+            .collect()
+    }
+
+    /// Every event of a scenario, as [`run_all`] without the files they came from.
+    pub fn scenario_events(
+        agent: Agent,
+        agent_dir: &str,
+        scenario: &str,
+        with_event: bool,
+    ) -> Vec<SessionEvent> {
+        run_all(agent, agent_dir, scenario, with_event)
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    /// An event as the helpers below take it: alone, or with the file it came from.
+    pub trait AsEvent {
+        fn as_event(&self) -> &SessionEvent;
+    }
+
+    impl AsEvent for SessionEvent {
+        fn as_event(&self) -> &SessionEvent {
+            self
+        }
+    }
+
+    impl AsEvent for (String, SessionEvent) {
+        fn as_event(&self) -> &SessionEvent {
+            &self.1
+        }
+    }
+
+    /// The events alone.
+    pub fn only<T: AsEvent>(events: &[T]) -> Vec<&SessionEvent> {
+        events.iter().map(AsEvent::as_event).collect()
+    }
+
+    /// The kinds of a scenario's events, heartbeats left out.
+    pub fn facts<T: AsEvent>(events: &[T]) -> Vec<&str> {
+        kinds(
+            events
+                .iter()
+                .map(AsEvent::as_event)
+                .filter(|e| e.kind() != Some(EventKind::Heartbeat)),
+        )
+    }
+
+    /// The events of one kind.
+    pub fn of_kind<T: AsEvent>(events: &[T], kind: EventKind) -> Vec<&SessionEvent> {
+        events
+            .iter()
+            .map(AsEvent::as_event)
+            .filter(|e| e.kind() == Some(kind))
             .collect()
     }
 

@@ -197,22 +197,13 @@ fn tool_error(output: &Value) -> Option<String> {
 mod tests {
     use serde_json::json;
 
-    use super::super::testing::{kinds, recorded, run, run_all, run_json, scenarios};
+    use super::super::testing::{facts, recorded, run, run_all, run_json, scenarios};
     use super::*;
 
     const AGENT_DIR: &str = "opencode-1.18.33";
 
     fn events(scenario: &str) -> Vec<(String, SessionEvent)> {
         run_all(Agent::Opencode, AGENT_DIR, scenario, true)
-    }
-
-    fn facts(events: &[(String, SessionEvent)]) -> Vec<&str> {
-        kinds(
-            events
-                .iter()
-                .map(|(_, e)| e)
-                .filter(|e| e.kind() != Some(EventKind::Heartbeat)),
-        )
     }
 
     #[test]

@@ -29,7 +29,7 @@
 
 use serde_json::Value;
 
-use super::{Hook, HookError, event, required, set_tool, str_field, time_nanos};
+use super::{Hook, HookError, event, required, set_tool, str_field, string_field, time_nanos};
 use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "Pi hook";
@@ -71,7 +71,7 @@ pub fn normalize(
     e.event.time_unix_nano = time_nanos(payload.get("timestamp"));
     match kind {
         EventKind::SessionStarted => {
-            e.event.reason = str_field(payload, "reason").unwrap_or_default().to_owned();
+            e.event.reason = string_field(payload, "reason");
         }
         EventKind::ToolStarted | EventKind::ToolFinished => {
             set_tool(
