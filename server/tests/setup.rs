@@ -418,9 +418,11 @@ fn codex_gets_otel_notify_and_hooks_keeping_comments_and_the_users_notify() {
         .iter()
         .filter_map(|v| v.as_str())
         .collect();
-    assert_eq!(notify, [OBS, "hook", "codex"]);
+    // the hooks are told where the server is, since it is not at the default address
+    let endpoint = "http://127.0.0.1:9999";
+    assert_eq!(notify, [OBS, "hook", "codex", "--endpoint", endpoint]);
     let hooks = read_json(&codex_home.join("hooks.json"));
-    let command = format!("{OBS} hook codex");
+    let command = format!("{OBS} hook codex --endpoint {endpoint}");
     for event in [
         "SessionStart",
         "SessionEnd",

@@ -60,11 +60,7 @@ fn toml_string_safe(s: &str) -> String {
 }
 
 fn notify_argv(ctx: &Context) -> Vec<String> {
-    vec![
-        ctx.observatory.to_string_lossy().into_owned(),
-        "hook".to_owned(),
-        AGENT.to_owned(),
-    ]
+    ctx.hook_argv(AGENT)
 }
 
 fn as_argv(item: &Item) -> Option<Vec<String>> {

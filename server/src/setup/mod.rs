@@ -31,8 +31,7 @@ use clap::{Args, ValueEnum};
 use journal::{JournalFile, Setting};
 use json::{HookSpec, Json, JsonDoc, JsonFile};
 
-/// Where observatory listens for OTLP/HTTP and hooks unless told otherwise.
-pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4318";
+pub use crate::hook::DEFAULT_ENDPOINT;
 
 #[derive(Debug, Clone, Args)]
 pub struct SetupArgs {
@@ -160,12 +159,28 @@ impl Context {
             .unwrap_or_else(|| self.home.join(".config"))
     }
 
-    /// The shell command an agent runs as its hook: `<observatory> hook <agent>`.
+    /// What an agent runs as its hook: `<observatory> hook <agent>`, with `--endpoint` when the
+    /// server is not at the default address.
+    pub fn hook_argv(&self, agent: &str) -> Vec<String> {
+        let mut argv = vec![
+            self.observatory.to_string_lossy().into_owned(),
+            "hook".to_owned(),
+            agent.to_owned(),
+        ];
+        if self.endpoint != DEFAULT_ENDPOINT {
+            argv.extend(["--endpoint".to_owned(), self.endpoint.clone()]);
+        }
+        argv
+    }
+
+    /// [`Context::hook_argv`] as one shell command.
     pub fn hook_command(&self, agent: &str) -> String {
-        format!(
-            "{} hook {agent}",
-            shell_quote(&self.observatory.to_string_lossy())
-        )
+        let words: Vec<String> = self
+            .hook_argv(agent)
+            .iter()
+            .map(|w| shell_quote(w))
+            .collect();
+        words.join(" ")
     }
 
     /// Whether a hook command is one of ours for `agent`, whatever observatory path it was
@@ -620,6 +635,26 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn hooks_of_a_server_elsewhere_are_told_where() {
+        let c = Context::new(
+            HashMap::from([("HOME".to_owned(), "/h".to_owned())]),
+            "http://127.0.0.1:14318/",
+            "/opt/obs/observatory".into(),
+        )
+        .expect("context");
+        assert_eq!(
+            c.hook_command("codex"),
+            "/opt/obs/observatory hook codex --endpoint http://127.0.0.1:14318"
+        );
+        assert!(c.is_our_hook(&c.hook_command("codex"), "codex"));
+        // at the default address, the hook needs no flag
+        assert_eq!(
+            ctx().hook_argv("pi"),
+            ["/opt/obs/observatory", "hook", "pi"]
+        );
     }
 
     #[test]

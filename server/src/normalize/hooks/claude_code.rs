@@ -30,7 +30,7 @@
 
 use serde_json::Value;
 
-use super::{Hook, HookError, event, f64_field, required, set_tool, str_field, string_field};
+use super::{Hook, HookError, event, f64_field, push, required, set_tool, str_field, string_field};
 use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "Claude Code hook";
@@ -114,7 +114,7 @@ pub fn normalize(
         }
         _ => {}
     }
-    out.push(e);
+    push(out, e);
     Ok(())
 }
 
@@ -550,5 +550,24 @@ mod tests {
             not_json.0.starts_with("the hook payload is not valid JSON"),
             "{not_json}"
         );
+    }
+
+    #[test]
+    fn a_question_to_the_user_awaits_input() {
+        let payload = json!({
+            "session_id": "s", "hook_event_name": "PreToolUse", "prompt_id": "p",
+            "tool_name": "AskUserQuestion", "tool_use_id": "toolu_q",
+            "tool_input": {"questions": [{"question": "Which database?"}]}
+        });
+        let ev = run_json(Agent::ClaudeCode, &payload, None).expect("accepted");
+        assert_eq!(kinds(ev.iter()), ["tool_started", "input_requested"]);
+        assert_eq!(ev[1].event.tool_name, "AskUserQuestion");
+        assert_eq!(ev[1].fact_key, None);
+        let bash = json!({
+            "session_id": "s", "hook_event_name": "PreToolUse", "prompt_id": "p",
+            "tool_name": "Bash", "tool_use_id": "toolu_b"
+        });
+        let ev = run_json(Agent::ClaudeCode, &bash, None).expect("accepted");
+        assert_eq!(kinds(ev.iter()), ["tool_started"]);
     }
 }

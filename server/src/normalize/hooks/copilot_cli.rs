@@ -44,7 +44,8 @@
 use serde_json::Value;
 
 use super::{
-    Hook, HookError, event, required, set_tool, str_at, str_field, time_nanos, traceparent_trace_id,
+    Hook, HookError, event, push, required, set_tool, str_at, str_field, time_nanos,
+    traceparent_trace_id,
 };
 use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
@@ -187,7 +188,7 @@ pub fn normalize(
         }
         _ => {}
     }
-    out.push(e);
+    push(out, e);
     Ok(())
 }
 

@@ -123,6 +123,26 @@ pub(crate) fn heartbeat_keeps(v: &Value) -> bool {
 /// Names the tool of an event and, when the call id is known, the fact it reports: a
 /// `ToolStarted` is `tool_started:<id>`, a `ToolFinished` is `tool:<id>` (the key the OTLP
 /// adapters give a finished call, so the hook and the telemetry count once).
+/// Tools with which an agent asks its user a question (Claude Code's `AskUserQuestion`,
+/// Copilot CLI's `ask_user`): starting one means the session waits for an answer.
+const QUESTION_TOOLS: [&str; 2] = ["AskUserQuestion", "ask_user"];
+
+/// Pushes an event; a tool start that is a question to the user is followed by the session
+/// now awaiting input (the answer is the tool's end, or any newer activity).
+pub(crate) fn push(out: &mut Vec<SessionEvent>, e: SessionEvent) {
+    let asks = e.kind() == Some(EventKind::ToolStarted)
+        && QUESTION_TOOLS.contains(&e.event.tool_name.as_str());
+    if asks {
+        let mut ask = e.clone();
+        ask.event.kind = EventKind::InputRequested.as_str().to_owned();
+        ask.fact_key = None;
+        out.push(e);
+        out.push(ask);
+    } else {
+        out.push(e);
+    }
+}
+
 pub(crate) fn set_tool(e: &mut SessionEvent, name: Option<&str>, call_id: Option<&str>) {
     e.event.tool_name = name.unwrap_or_default().to_owned();
     e.event.tool_call_id = call_id.unwrap_or_default().to_owned();
