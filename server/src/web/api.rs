@@ -81,6 +81,20 @@ pub async fn health(State(s): State<AppState>) -> ApiResult {
     })))
 }
 
+/// What the app needs to know at run time (not baked into the bundle): the version and which
+/// features this server has. Web Push and control come with their issues.
+pub async fn config() -> Json<Value> {
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "features": {
+            "push": false,
+            "control": false,
+            "dashboard": super::pwa_embedded(),
+        },
+        "vapid_public_key": Value::Null,
+    }))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionsQuery {

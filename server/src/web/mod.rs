@@ -1,18 +1,16 @@
 //! Web: the app port (:4319). One router shows every route: the JSON read API under `/api/`,
-//! and the dashboard at `/`. Unknown `/api/` paths are a JSON 404, never the page.
+//! and the dashboard everywhere else. Unknown `/api/` paths are a JSON 404, never the page.
+//! Responses are compressed as the client's `Accept-Encoding` allows.
 
 mod api;
+mod assets;
 mod stream;
 
 use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
 
 pub use api::AppState;
-
-/// Shown until the PWA issue embeds the real app.
-const PLACEHOLDER: &str = include_str!("../../../pwa/index.html");
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -23,22 +21,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stats", get(api::stats))
         .route("/api/stream", get(stream::stream))
         .route("/api/live/stats", get(api::live_stats))
+        .route("/api/config", get(api::config))
         .route("/api/{*rest}", axum::routing::any(api::not_found))
         .route("/api", axum::routing::any(api::not_found))
-        .route("/", get(index))
-        .fallback(page_not_found)
+        .fallback(get(assets::serve))
+        .layer(CompressionLayer::new())
         .with_state(state)
 }
 
-async fn index() -> Html<&'static str> {
-    Html(PLACEHOLDER)
-}
-
-async fn page_not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "not found\n",
-    )
-        .into_response()
-}
+pub use assets::embedded as pwa_embedded;

@@ -1,0 +1,117 @@
+//! The dashboard as served: the built PWA (when `pwa/dist` holds one; `scripts/test` builds it
+//! first) with its cache headers, ETags and 304s, client routes falling back to `index.html`,
+//! compression negotiated from `Accept-Encoding`; or, without a build, a page saying how to make
+//! one. `/api/*` never falls back to the page.
+
+mod common;
+
+use common::Server;
+
+fn built_index() -> Option<String> {
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../pwa/dist");
+    std::fs::read_to_string(dist.join("index.html")).ok()
+}
+
+fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_is_served_with_the_right_caching() {
+    let server = Server::start().await;
+    let http = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .expect("client");
+    let get = |path: &str| http.get(server.app_url(path));
+
+    let r = get("/").send().await.expect("GET /");
+    assert_eq!(r.status(), 200);
+    assert!(header(&r, "content-type").starts_with("text/html"));
+    let Some(index) = built_index() else {
+        let body = r.text().await.expect("body");
+        assert!(body.contains("scripts/build-pwa"), "{body}");
+        eprintln!("pwa/dist has no build: checked the placeholder page only");
+        return;
+    };
+    assert_eq!(header(&r, "cache-control"), "no-cache");
+    let etag = header(&r, "etag").to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 66, "{etag}");
+    assert_eq!(r.text().await.expect("body"), index);
+
+    // Revalidation: the same ETag is a 304 with no body.
+    let r = get("/")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("304");
+    assert_eq!(r.status(), 304);
+    assert_eq!(header(&r, "etag"), etag);
+    assert!(r.bytes().await.expect("body").is_empty());
+
+    // Client-side routes get the app; /api/ paths never do.
+    let r = get("/sessions/claude_code:abc")
+        .send()
+        .await
+        .expect("route");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.expect("body"), index);
+    let r = get("/api/no-such-thing").send().await.expect("api 404");
+    assert_eq!(r.status(), 404);
+    assert!(header(&r, "content-type").starts_with("application/json"));
+
+    // A hashed asset named by index.html is cached for good; a missing one is a 404, not HTML.
+    let asset = index
+        .split('"')
+        .find(|s| s.starts_with("/assets/") && s.ends_with(".js"))
+        .expect("index.html names a hashed script");
+    let r = get(asset).send().await.expect("asset");
+    assert_eq!(r.status(), 200, "{asset}");
+    assert_eq!(
+        header(&r, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(header(&r, "content-type").contains("javascript"));
+    let r = get("/assets/gone-0000.js")
+        .send()
+        .await
+        .expect("missing asset");
+    assert_eq!(r.status(), 404);
+
+    // Compression follows Accept-Encoding, and only then.
+    let r = get(asset)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("gzip");
+    assert_eq!(header(&r, "content-encoding"), "gzip");
+    let r = get(asset)
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .expect("br");
+    assert_eq!(header(&r, "content-encoding"), "br");
+    let r = get(asset).send().await.expect("identity");
+    assert_eq!(header(&r, "content-encoding"), "");
+
+    // The service worker and the manifest are revalidated like index.html.
+    for path in ["/sw.js", "/manifest.webmanifest"] {
+        let r = get(path).send().await.expect(path);
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(header(&r, "cache-control"), "no-cache", "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_reads_its_runtime_config_from_the_server() {
+    let server = Server::start().await;
+    let (status, c) = server.get_json("/api/config").await;
+    assert_eq!(status, 200);
+    assert_eq!(c["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(c["features"]["push"], false);
+    assert_eq!(c["features"]["dashboard"], built_index().is_some());
+    assert!(c["vapid_public_key"].is_null());
+}
