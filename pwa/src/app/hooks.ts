@@ -1,0 +1,47 @@
+//! React's view of the store and the stream, through `useSyncExternalStore`.
+
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import { groupSessions, type SessionFilter } from './state';
+import { store } from './store';
+import type { StreamStatus } from './stream';
+
+export function useStream(): StreamStatus {
+  return useSyncExternalStore(store.stream.subscribeStatus, store.stream.getStatus);
+}
+
+export function useDashboard() {
+  return useSyncExternalStore(store.subscribe, store.getState);
+}
+
+export function useLoadStatus() {
+  return useSyncExternalStore(store.subscribe, store.getLoad);
+}
+
+export function useSessions(filter?: SessionFilter) {
+  const state = useDashboard();
+  return groupSessions(state, filter);
+}
+
+/** The current time, re-read every `everyMs`, so "3m 12s" counters move. */
+export function useNow(everyMs = 1000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const id = window.setInterval(() => setNow(Date.now()), everyMs);
+    return () => window.clearInterval(id);
+  }, [everyMs]);
+  return now;
+}
+
+export function useOnline(): boolean {
+  return useSyncExternalStore(
+    (fn) => {
+      window.addEventListener('online', fn);
+      window.addEventListener('offline', fn);
+      return () => {
+        window.removeEventListener('online', fn);
+        window.removeEventListener('offline', fn);
+      };
+    },
+    () => navigator.onLine,
+  );
+}

@@ -1,0 +1,130 @@
+//! The dashboard's state as pure functions: sessions by id with their newest-activity-first
+//! order, the last 100 events across sessions, and the latest burn tick. The store feeds it
+//! read-API pages and live frames; components only read it.
+
+import type { ObsEvent, Session, SessionState, Tick } from './types';
+
+export const MAX_EVENTS = 100;
+
+export interface DashboardState {
+  sessions: Readonly<Record<string, Session>>;
+  /** Session ids, newest activity first. */
+  order: readonly string[];
+  /** The last `MAX_EVENTS` events across sessions, oldest first, unique by seq. */
+  events: readonly ObsEvent[];
+  tick: Tick | null;
+}
+
+export const initialState: DashboardState = { sessions: {}, order: [], events: [], tick: null };
+
+function activity(s: Session): number {
+  const t = Date.parse(s.last_activity || s.last_seen);
+  return Number.isNaN(t) ? 0 : t;
+}
+
+/** Newest activity first; ties broken by last seq then id so the order is stable. */
+export function compareSessions(a: Session, b: Session): number {
+  return activity(b) - activity(a) || b.last_seq - a.last_seq || a.id.localeCompare(b.id);
+}
+
+function ordered(sessions: Record<string, Session>): string[] {
+  return Object.values(sessions)
+    .sort(compareSessions)
+    .map((s) => s.id);
+}
+
+/** A fresh list from the read API replaces what we had. */
+export function sessionsLoaded(state: DashboardState, list: readonly Session[]): DashboardState {
+  const sessions: Record<string, Session> = {};
+  for (const s of list) sessions[s.id] = s;
+  return { ...state, sessions, order: ordered(sessions) };
+}
+
+/** A `session` frame (or a fetched detail): newer wins, an older copy is ignored. */
+export function sessionUpdated(state: DashboardState, s: Session): DashboardState {
+  const old = state.sessions[s.id];
+  if (old && old.last_seq > s.last_seq) return state;
+  const sessions = { ...state.sessions, [s.id]: s };
+  return { ...state, sessions, order: ordered(sessions) };
+}
+
+/** An `event` frame: appended in seq order, duplicates dropped, only the last 100 kept. */
+export function eventReceived(state: DashboardState, e: ObsEvent): DashboardState {
+  const events = state.events;
+  const last = events[events.length - 1];
+  let next: ObsEvent[];
+  if (!last || e.seq > last.seq) {
+    next = [...events, e];
+  } else {
+    if (events.some((x) => x.seq === e.seq)) return state;
+    next = [...events, e].sort((a, b) => a.seq - b.seq);
+  }
+  if (next.length > MAX_EVENTS) next = next.slice(next.length - MAX_EVENTS);
+  return { ...state, events: next };
+}
+
+export function tickReceived(state: DashboardState, tick: Tick): DashboardState {
+  return { ...state, tick };
+}
+
+export type StateGroup = 'needs_you' | 'working' | 'stalled' | 'idle' | 'finished' | 'failed';
+
+export const STATE_GROUPS: readonly { id: StateGroup; label: string; states: SessionState[] }[] = [
+  { id: 'needs_you', label: 'Needs you', states: ['awaiting_permission', 'awaiting_input'] },
+  { id: 'working', label: 'Working', states: ['active'] },
+  { id: 'stalled', label: 'Stalled', states: ['stalled'] },
+  { id: 'idle', label: 'Idle', states: ['idle'] },
+  { id: 'finished', label: 'Finished', states: ['ended'] },
+  { id: 'failed', label: 'Failed', states: ['errored', 'crashed', 'killed'] },
+];
+
+export function stateGroup(state: string): StateGroup {
+  for (const g of STATE_GROUPS) if ((g.states as string[]).includes(state)) return g.id;
+  return 'idle';
+}
+
+export interface SessionFilter {
+  agents: readonly string[];
+  groups: readonly StateGroup[];
+}
+
+/** Sessions split into the state groups (in display order), each newest activity first. */
+export function groupSessions(
+  state: DashboardState,
+  filter: SessionFilter = { agents: [], groups: [] },
+): { id: StateGroup; label: string; sessions: Session[] }[] {
+  const out = STATE_GROUPS.map((g) => ({ id: g.id, label: g.label, sessions: [] as Session[] }));
+  for (const id of state.order) {
+    const s = state.sessions[id];
+    if (!s) continue;
+    if (filter.agents.length && !filter.agents.includes(s.agent)) continue;
+    const g = stateGroup(s.state);
+    if (filter.groups.length && !filter.groups.includes(g)) continue;
+    out.find((x) => x.id === g)?.sessions.push(s);
+  }
+  return out;
+}
+
+/** Merges event lists into one in seq order, unique by seq (the later copy wins: it may carry
+ *  `attributes` the live feed left out). */
+export function mergeEvents(a: readonly ObsEvent[], b: readonly ObsEvent[]): ObsEvent[] {
+  const bySeq = new Map<number, ObsEvent>();
+  for (const e of a) bySeq.set(e.seq, e);
+  for (const e of b) {
+    const old = bySeq.get(e.seq);
+    bySeq.set(e.seq, old?.attributes && !e.attributes ? old : e);
+  }
+  return [...bySeq.values()].sort((x, y) => x.seq - y.seq);
+}
+
+/** Events grouped by turn id (events outside a turn under `null`), in seq order. */
+export function eventsByTurn(events: readonly ObsEvent[]): Map<string | null, ObsEvent[]> {
+  const out = new Map<string | null, ObsEvent[]>();
+  for (const e of events) {
+    const k = e.turn_id ?? null;
+    const list = out.get(k);
+    if (list) list.push(e);
+    else out.set(k, [e]);
+  }
+  return out;
+}

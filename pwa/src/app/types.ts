@@ -1,0 +1,137 @@
+//! The read API's and live feed's JSON shapes (see the repository README), as the app uses them.
+
+export type Agent =
+  | 'claude_code'
+  | 'codex'
+  | 'gemini_cli'
+  | 'copilot_cli'
+  | 'opencode'
+  | 'pi'
+  | 'generic';
+
+export type SessionState =
+  | 'active'
+  | 'awaiting_permission'
+  | 'awaiting_input'
+  | 'stalled'
+  | 'idle'
+  | 'errored'
+  | 'ended'
+  | 'crashed'
+  | 'killed';
+
+export interface Counts {
+  turns?: number;
+  tool_calls: number;
+  tool_errors: number;
+  api_requests: number;
+  api_errors: number;
+}
+
+export interface Tokens {
+  input: number;
+  output: number;
+  cache_read: number;
+  cache_write: number;
+}
+
+export interface Session {
+  id: string;
+  agent: Agent | string;
+  native_id: string;
+  service_version?: string | null;
+  state: SessionState | string;
+  state_since: string;
+  end_reason?: string | null;
+  cwd?: string | null;
+  models: string[];
+  first_seen: string;
+  last_seen: string;
+  counts: Counts;
+  tokens: Tokens;
+  cost_usd: number | null;
+  cost_complete: boolean;
+  cost_estimated_requests?: number;
+  current_turn?: string | null;
+  current_tool?: string | null;
+  runs: number;
+  pid?: number | null;
+  last_activity: string;
+  last_seq: number;
+  events: number;
+}
+
+export interface Turn {
+  id: string;
+  index: number;
+  status: 'open' | 'finished' | 'failed' | string;
+  started: string;
+  ended?: string | null;
+  counts: Counts;
+  tokens: Tokens;
+  cost_usd: number | null;
+  cost_complete: boolean;
+}
+
+export interface SessionDetail extends Session {
+  turns: Turn[];
+}
+
+export interface ObsEvent {
+  seq: number;
+  session_id: string;
+  time: string;
+  kind: string;
+  source?: string;
+  run?: number;
+  turn_id?: string;
+  name?: string;
+  tool_name?: string;
+  tool_call_id?: string;
+  success?: boolean;
+  duration_ms?: number;
+  model?: string;
+  tokens?: Partial<Tokens>;
+  cost_usd?: number;
+  cost_estimated?: boolean;
+  status_code?: number;
+  error?: string;
+  state?: string;
+  previous_state?: string;
+  reason?: string;
+  attributes?: Record<string, unknown>;
+}
+
+export interface Burn {
+  usd_per_min: number;
+  usd_per_hour: number;
+  usd_today: number;
+  usd_projected_month: number;
+}
+
+export type SessionsByState = Partial<Record<string, number>>;
+
+export interface ToolLatency {
+  tool: string;
+  count: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+}
+
+export interface LiveStats {
+  burn: Burn;
+  tool_latency: { window_secs: number; tools: ToolLatency[] };
+  sessions_by_state: SessionsByState;
+}
+
+export interface Tick {
+  burn: Burn;
+  sessions_by_state: SessionsByState;
+}
+
+export interface ServerConfig {
+  version: string;
+  features: Record<string, unknown>;
+  vapid_public_key: string | null;
+}
