@@ -1,14 +1,20 @@
 // Browser test: the real server (the debug binary cargo built, serving pwa/dist from disk) and
 // Debian's Chromium driven by playwright-core, at a phone viewport. A recorded Claude Code
 // session is posted through the hook endpoint while the page is open: it must appear, then move
-// to "Needs you" live when its PermissionRequest arrives. Screenshots go to
+// to "Needs you" live when its PermissionRequest arrives. Then: axe-core finds no serious
+// accessibility violations on any screen; Chromium reports no installability errors; the app
+// survives a server restart without losing an event; with the network gone a reload still shows
+// the shell (from the service worker) with the last known sessions. Screenshots go to
 // target/pwa-screenshots/. Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = process.env.OBSERVATORY_BIN ?? join(root, 'target/debug/observatory');
@@ -16,11 +22,11 @@ const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const shots = join(root, 'target/pwa-screenshots');
 const hooks = join(root, 'server/tests/fixtures/claude-code-2.1.328/denied/hooks');
 
-function startServer(dataDir) {
+function startServer(dataDir, ports = { http: '127.0.0.1:0', app: '127.0.0.1:0' }) {
   const child = spawn(
     bin,
-    ['serve', '--data-dir', dataDir, '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0',
-      '--app-addr', '127.0.0.1:0', '--log-format', 'json'],
+    ['serve', '--data-dir', dataDir, '--grpc-addr', '127.0.0.1:0', '--http-addr', ports.http,
+      '--app-addr', ports.app, '--log-format', 'json'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   return new Promise((ok, fail) => {
@@ -49,9 +55,34 @@ async function hook(server, file) {
   if (r.status !== 204) throw new Error(`${file}: ${r.status} ${await r.text()}`);
 }
 
+async function stopServer(server) {
+  // The start-up listener would take this exit for a failed start.
+  server.child.removeAllListeners('exit');
+  const gone = new Promise((ok) => server.child.once('exit', ok));
+  server.child.kill('SIGTERM');
+  await gone;
+}
+
+/** Serious and critical axe-core violations on the page, as readable lines. */
+async function axe(page) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => await globalThis.axe.run(document));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => `${n.target.join(" ")} [${n.any.map((c) => c.message).join("; ")}]`).join(", ")}`);
+}
+
+// Whatever happens, this test ends: a hang fails it after two minutes.
+const watchdog = setTimeout(() => {
+  console.error('e2e: FAILED: still running after 120 s');
+  server?.child.kill('SIGKILL');
+  process.exit(1);
+}, 120_000);
+
 const dataDir = mkdtempSync(join(tmpdir(), 'observatory-e2e-'));
 mkdirSync(shots, { recursive: true });
-const server = await startServer(dataDir);
+let server;
+server = await startServer(dataDir);
 const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
 let failed = false;
 try {
@@ -66,7 +97,7 @@ try {
         await hook(server, f);
       }
     }
-    const card = page.getByRole('link', { name: /Claude Code in proj/ });
+    const card = page.getByRole('link', { name: /proj.*Claude Code/ });
     await card.first().waitFor({ timeout: 10_000 });
     if (name === 'phone') {
       await page.locator('#g-working').waitFor({ timeout: 5_000 });
@@ -77,14 +108,78 @@ try {
       console.log(`e2e: PermissionRequest → "Needs you" on the page in ${Date.now() - sent} ms`);
     }
     await page.screenshot({ path: join(shots, `sessions-${name}.png`) });
+    const violations = await axe(page);
     await card.first().click();
     await page.getByText('Timeline').waitFor({ timeout: 10_000 });
     await page.screenshot({ path: join(shots, `session-${name}.png`), fullPage: true });
+    violations.push(...(await axe(page)));
     await page.goto(`http://${server.app}/live`);
     await page.waitForTimeout(500);
     await page.screenshot({ path: join(shots, `live-${name}.png`) });
+    violations.push(...(await axe(page)));
+    for (const path of ['/alerts', '/settings']) {
+      await page.goto(`http://${server.app}${path}`);
+      await page.waitForTimeout(300);
+      violations.push(...(await axe(page)));
+    }
+    if (violations.length) throw new Error(`axe-core at ${name}:\n  ${violations.join('\n  ')}`);
     if (errors.length) throw new Error(`page errors at ${name}: ${errors.join('; ')}`);
     await page.close();
+  }
+
+  // Installability, as Chromium judges it (which needs a persistent profile, not incognito).
+  {
+    const profile = mkdtempSync(join(tmpdir(), 'observatory-e2e-profile-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: browserPath,
+      args: ['--no-sandbox'],
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(`http://${server.app}/`);
+      await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+      const cdp = await context.newCDPSession(page);
+      const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+      if (installabilityErrors.length) {
+        throw new Error(`installability errors: ${JSON.stringify(installabilityErrors)}`);
+      }
+      console.log('e2e: no installability errors');
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  }
+
+  // A server restart: the page reconnects from its last seq and loses nothing posted meanwhile.
+  {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await page.goto(`http://${server.app}/live`);
+    await page.getByText('Permission requested').first().waitFor({ timeout: 10_000 });
+    const ports = { http: server.http, app: server.app };
+    await stopServer(server);
+    server = await startServer(dataDir, ports);
+    await hook(server, '0009-claude-Stop.json');
+    await page.getByText('Turn finished').first().waitFor({ timeout: 20_000 });
+    console.log('e2e: reconnected after a server restart and got the event posted meanwhile');
+    await page.close();
+  }
+
+  // Offline: a reload without network shows the shell from the service worker, with the last
+  // known sessions and an offline notice.
+  {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    await page.goto(`http://${server.app}/`);
+    await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+    await page.reload();
+    await page.getByRole('link', { name: /proj.*Claude Code/ }).first().waitFor({ timeout: 10_000 });
+    await context.setOffline(true);
+    await page.reload();
+    await page.getByRole('link', { name: /proj.*Claude Code/ }).first().waitFor({ timeout: 10_000 });
+    await page.getByText(/offline|cannot reach/i).first().waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(shots, 'offline-phone.png') });
+    console.log('e2e: offline reload shows the shell and the last known sessions');
+    await context.close();
   }
   console.log(`e2e: ok; screenshots in ${shots}`);
 } catch (e) {
@@ -95,4 +190,5 @@ try {
   server.child.kill('SIGTERM');
   rmSync(dataDir, { recursive: true, force: true });
 }
+clearTimeout(watchdog);
 process.exit(failed ? 1 : 0);

@@ -45,6 +45,8 @@ export class DashboardStore {
     this.stream.start();
     void this.refresh();
     window.addEventListener('online', () => void this.refresh());
+    // A page closed or reloaded within the persist delay still leaves its last state behind.
+    window.addEventListener('pagehide', () => this.persistNow());
   }
 
   getState = (): DashboardState => this.state;
@@ -85,14 +87,19 @@ export class DashboardStore {
 
   private schedulePersist(): void {
     if (this.persistTimer !== null) return;
-    this.persistTimer = window.setTimeout(() => {
+    this.persistTimer = window.setTimeout(() => this.persistNow(), 1000);
+  }
+
+  private persistNow(): void {
+    if (this.persistTimer !== null) {
+      window.clearTimeout(this.persistTimer);
       this.persistTimer = null;
-      try {
-        localStorage.setItem(STORAGE_KEY, JSON.stringify(this.state));
-      } catch {
-        // storage full or disabled: the cache is a convenience only
-      }
-    }, 1000);
+    }
+    try {
+      localStorage.setItem(STORAGE_KEY, JSON.stringify(this.state));
+    } catch {
+      // storage full or disabled: the cache is a convenience only
+    }
   }
 }
 

@@ -8,11 +8,7 @@ export function SessionCard({ session: s, now }: { session: Session; now: number
   const project = projectName(s.cwd);
   return (
     <li>
-      <Link
-        className="card session-card"
-        href={sessionPath(s.id)}
-        aria-label={`${agentName(s.agent)} in ${project}, ${s.state.replace(/_/g, ' ')}`}
-      >
+      <Link className="card session-card" href={sessionPath(s.id)}>
         <div className="card-row">
           <span className="card-title">{project}</span>
           <span className="card-cost" title={s.cost_complete ? 'Cost' : 'Cost (some requests unknown)'}>
