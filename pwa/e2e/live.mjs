@@ -2,10 +2,11 @@
 // Debian's Chromium driven by playwright-core, at a phone viewport. A recorded Claude Code
 // session is posted through the hook endpoint while the page is open: it must appear, then move
 // to "Needs you" live when its PermissionRequest arrives. Then: axe-core finds no serious
-// accessibility violations on any screen; Chromium reports no installability errors; the app
-// survives a server restart without losing an event; with the network gone a reload still shows
-// the shell (from the service worker) with the last known sessions. Screenshots go to
-// target/pwa-screenshots/. Exits non-zero on any failure.
+// accessibility violations on any screen; Chromium reports no installability errors; a push
+// delivered to the service worker through the DevTools protocol shows a notification for the
+// session; the app survives a server restart without losing an event; with the network gone a
+// reload still shows the shell (from the service worker) with the last known sessions.
+// Screenshots go to target/pwa-screenshots/. Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -144,6 +145,34 @@ try {
         throw new Error(`installability errors: ${JSON.stringify(installabilityErrors)}`);
       }
       console.log('e2e: no installability errors');
+
+      // A push delivered to the service worker through the DevTools protocol shows a
+      // notification that leads to the session.
+      await context.grantPermissions(['notifications'], { origin: `http://${server.app}` });
+      const registration = new Promise((ok) => {
+        cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+          const r = registrations.find((x) => x.scopeURL === `http://${server.app}/` && !x.isDeleted);
+          if (r) ok(r.registrationId);
+        });
+      });
+      await cdp.send('ServiceWorker.enable');
+      const registrationId = await registration;
+      const session = 'claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5';
+      await cdp.send('ServiceWorker.deliverPushMessage', {
+        origin: `http://${server.app}`,
+        registrationId,
+        data: JSON.stringify({ title: 'Claude Code · proj', body: 'wants to run Bash', session_id: session }),
+      });
+      const shown = await page.waitForFunction(async () => {
+        const reg = await navigator.serviceWorker.ready;
+        const list = await reg.getNotifications();
+        return list.length ? { title: list[0].title, body: list[0].body, url: list[0].data?.url } : null;
+      }, null, { timeout: 10_000 });
+      const n = await shown.jsonValue();
+      if (n.title !== 'Claude Code · proj' || n.url !== `/sessions/${encodeURIComponent(session)}`) {
+        throw new Error(`unexpected notification: ${JSON.stringify(n)}`);
+      }
+      console.log(`e2e: a pushed message showed a notification for ${n.url}`);
     } finally {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
