@@ -163,12 +163,16 @@ try {
         registrationId,
         data: JSON.stringify({ title: 'Claude Code · proj', body: 'wants to run Bash', session_id: session }),
       });
-      const shown = await page.waitForFunction(async () => {
-        const reg = await navigator.serviceWorker.ready;
-        const list = await reg.getNotifications();
-        return list.length ? { title: list[0].title, body: list[0].body, url: list[0].data?.url } : null;
-      }, null, { timeout: 10_000 });
-      const n = await shown.jsonValue();
+      let n = null;
+      for (const until = Date.now() + 10_000; !n && Date.now() < until; ) {
+        n = await page.evaluate(async () => {
+          const reg = await navigator.serviceWorker.ready;
+          const list = await reg.getNotifications();
+          return list.length ? { title: list[0].title, url: list[0].data?.url } : null;
+        });
+        if (!n) await new Promise((ok) => setTimeout(ok, 100));
+      }
+      if (!n) throw new Error('no notification within 10 s of the push');
       if (n.title !== 'Claude Code · proj' || n.url !== `/sessions/${encodeURIComponent(session)}`) {
         throw new Error(`unexpected notification: ${JSON.stringify(n)}`);
       }
