@@ -23,6 +23,8 @@ pub struct Config {
     pub ingest: Ingest,
     pub live: Live,
     pub session: SessionConfig,
+    pub alerts: Alerts,
+    pub push: Push,
     pub log: Log,
     pub prices: BTreeMap<String, ModelPrice>,
 }
@@ -120,6 +122,116 @@ impl SessionConfig {
             .collect();
         crate::session::Limits { default, agents }
     }
+}
+
+/// Alert rules (DESIGN.md) and the optional channels besides Web Push.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    pub completion_min_turn_secs: f64,
+    pub cooldown_secs: u64,
+    pub api_error_burst: usize,
+    pub api_error_window_secs: u64,
+    pub budget_session_usd: f64,
+    pub budget_day_usd: f64,
+    pub quiet_when_watching: bool,
+    /// The app's address as the person's devices reach it (a tunnel), for links in webhook and
+    /// ntfy messages; empty leaves links relative.
+    pub public_url: String,
+    pub webhook: Option<WebhookChannel>,
+    pub ntfy: Option<NtfyChannel>,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            completion_min_turn_secs: 20.0,
+            cooldown_secs: 300,
+            api_error_burst: 3,
+            api_error_window_secs: 60,
+            budget_session_usd: 0.0,
+            budget_day_usd: 0.0,
+            quiet_when_watching: true,
+            public_url: String::new(),
+            webhook: None,
+            ntfy: None,
+        }
+    }
+}
+
+impl Alerts {
+    pub fn rules(&self) -> crate::alerts::rules::RuleConfig {
+        const S: i64 = 1_000_000_000;
+        let ns = |secs: u64| {
+            i64::try_from(secs)
+                .unwrap_or(i64::MAX / S)
+                .saturating_mul(S)
+        };
+        crate::alerts::rules::RuleConfig {
+            completion_min_turn_ms: self.completion_min_turn_secs * 1000.0,
+            cooldown_ns: ns(self.cooldown_secs),
+            api_error_burst: self.api_error_burst,
+            api_error_window_ns: ns(self.api_error_window_secs),
+            budget_session_usd: self.budget_session_usd,
+            budget_day_usd: self.budget_day_usd,
+        }
+    }
+}
+
+fn all_kinds() -> Vec<crate::alerts::Kind> {
+    crate::alerts::Kind::ALL.to_vec()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookChannel {
+    pub url: String,
+    #[serde(default = "all_kinds")]
+    pub kinds: Vec<crate::alerts::Kind>,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NtfyChannel {
+    #[serde(default = "default_ntfy_server")]
+    pub server: String,
+    pub topic: String,
+    /// An access token for a protected topic.
+    #[serde(default)]
+    pub token: String,
+    #[serde(default = "all_kinds")]
+    pub kinds: Vec<crate::alerts::Kind>,
+}
+
+fn default_ntfy_server() -> String {
+    "https://ntfy.sh".to_owned()
+}
+
+impl fmt::Debug for NtfyChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NtfyChannel")
+            .field("server", &self.server)
+            .field("topic", &self.topic)
+            .field(
+                "token",
+                &if self.token.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("kinds", &self.kinds)
+            .finish()
+    }
+}
+
+/// Web Push.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Push {
+    /// The VAPID subject push services may contact: `mailto:you@example.com` or an `https://`
+    /// URL. Web Push stays off until it is set.
+    pub subject: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -236,6 +348,9 @@ impl Config {
         if let Some(v) = env("OBSERVATORY_MAX_BODY_BYTES") {
             self.ingest.max_body_bytes = parse("OBSERVATORY_MAX_BODY_BYTES", v)?;
         }
+        if let Some(v) = env("OBSERVATORY_PUSH_SUBJECT") {
+            self.push.subject = v;
+        }
         if let Some(v) = env("OBSERVATORY_LOG_LEVEL") {
             self.log.level = v;
         }
@@ -297,6 +412,46 @@ impl Config {
                 bail!(
                     "session.agents.{agent}: unknown agent (known: {})",
                     known.join(", ")
+                );
+            }
+        }
+        let a = &self.alerts;
+        if !a.completion_min_turn_secs.is_finite() || a.completion_min_turn_secs < 0.0 {
+            bail!("alerts.completion_min_turn_secs must be a number of seconds, 0 or more");
+        }
+        for (name, usd) in [
+            ("budget_session_usd", a.budget_session_usd),
+            ("budget_day_usd", a.budget_day_usd),
+        ] {
+            if !usd.is_finite() || usd < 0.0 {
+                bail!("alerts.{name} must be 0 (off) or a positive amount in USD");
+            }
+        }
+        if !a.public_url.is_empty() && crate::alerts::origin(&a.public_url).is_none() {
+            bail!(
+                "alerts.public_url {:?} must be an absolute http(s) URL",
+                a.public_url
+            );
+        }
+        if let Some(w) = &a.webhook
+            && crate::alerts::origin(&w.url).is_none()
+        {
+            bail!(
+                "alerts.webhook.url {:?} must be an absolute http(s) URL",
+                w.url
+            );
+        }
+        if let Some(n) = &a.ntfy {
+            if crate::alerts::origin(&n.server).is_none() {
+                bail!(
+                    "alerts.ntfy.server {:?} must be an absolute http(s) URL",
+                    n.server
+                );
+            }
+            if n.topic.is_empty() || n.topic.contains(['/', '?', '#', ' ']) {
+                bail!(
+                    "alerts.ntfy.topic {:?} must be a topic name (no '/', '?', '#' or spaces)",
+                    n.topic
                 );
             }
         }

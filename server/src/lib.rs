@@ -2,6 +2,7 @@
 //! sessions in redb, and serves them to a dashboard. `app` wires the stages together; each stage
 //! lives in its own module, in the order data flows through them.
 
+pub mod alerts;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -90,6 +90,12 @@ impl Figures {
         }
     }
 
+    /// Spend since the start of the current UTC day, in USD.
+    pub fn today(&mut self, now: i64) -> f64 {
+        self.roll(now);
+        self.today
+    }
+
     /// The burn figures, in USD.
     pub fn burn(&mut self, now: i64) -> Value {
         self.roll(now);

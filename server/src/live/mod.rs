@@ -5,10 +5,11 @@
 
 pub mod figures;
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::proto::store::{Event, Session};
 use crate::store::writer::now_unix_nano;
@@ -43,6 +44,9 @@ impl Published {
     }
 }
 
+/// What a dashboard shows: the session on screen, if any, and whether its tab is visible.
+pub type Viewing = (Option<String>, bool);
+
 /// A cheap-to-clone handle on the broadcast, the running figures and the latest tick.
 #[derive(Clone)]
 pub struct Hub {
@@ -50,6 +54,14 @@ pub struct Hub {
     /// `std::sync::Mutex`: held for a few additions per commit, never across `.await`.
     figures: Arc<Mutex<Figures>>,
     tick: Arc<watch::Sender<Arc<Value>>>,
+    /// Stages that must see every commit, however far behind (the alert engine): unbounded,
+    /// unlike the clients' broadcast. `std::sync::Mutex`: never held across `.await`.
+    taps: Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<Published>>>>>,
+    /// `alert` frames for the clients. A client that lags misses some; they are one
+    /// `GET /api/alerts` away.
+    alerts: broadcast::Sender<Arc<String>>,
+    /// What each connected dashboard shows, by connection id.
+    viewing: Arc<Mutex<HashMap<u64, Viewing>>>,
 }
 
 impl Hub {
@@ -62,17 +74,60 @@ impl Hub {
             tx,
             figures: Arc::new(Mutex::new(Figures::new(tool_window_secs))),
             tick: Arc::new(tick),
+            taps: Arc::default(),
+            alerts: broadcast::channel(64).0,
+            viewing: Arc::default(),
         }
     }
 
-    fn figures(&self) -> std::sync::MutexGuard<'_, Figures> {
-        self.figures.lock().unwrap_or_else(|p| p.into_inner())
+    /// Every commit from now on, none dropped.
+    pub fn tap(&self) -> mpsc::UnboundedReceiver<Arc<Published>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.taps).push(tx);
+        rx
+    }
+
+    /// Sends an `alert` frame to every client.
+    pub fn alert(&self, alert: &crate::alerts::Alert) {
+        let frame = json!({"type": "alert", "alert": alert}).to_string();
+        let _ = self.alerts.send(Arc::new(frame));
+    }
+
+    pub fn alert_frames(&self) -> broadcast::Receiver<Arc<String>> {
+        self.alerts.subscribe()
+    }
+
+    /// Records what dashboard `connection` shows (`None` when it is gone).
+    pub fn set_viewing(&self, connection: u64, viewing: Option<Viewing>) {
+        let mut v = lock(&self.viewing);
+        match viewing {
+            Some(now) => v.insert(connection, now),
+            None => v.remove(&connection),
+        };
+    }
+
+    /// Whether some dashboard shows this session in a visible tab right now.
+    pub fn is_watched(&self, session_id: &str) -> bool {
+        lock(&self.viewing)
+            .values()
+            .any(|(s, visible)| *visible && s.as_deref() == Some(session_id))
+    }
+
+    /// USD spent today (UTC), as the live figures count it.
+    pub fn today_usd(&self) -> f64 {
+        self.figures().today(now_unix_nano())
+    }
+
+    fn figures(&self) -> MutexGuard<'_, Figures> {
+        lock(&self.figures)
     }
 
     pub fn publish(&self, p: Published) {
         self.figures().add(&p.events, now_unix_nano());
+        let p = Arc::new(p);
+        lock(&self.taps).retain(|tap| tap.send(p.clone()).is_ok());
         // No receiver is not an error: nobody is watching.
-        let _ = self.tx.send(Arc::new(p));
+        let _ = self.tx.send(p);
     }
 
     /// Feeds the figures with events committed before this process started.
@@ -115,4 +170,9 @@ impl Hub {
         });
         self.tick.send_replace(Arc::new(frame));
     }
+}
+
+/// A poisoned lock still holds consistent data here (each holder makes whole updates).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

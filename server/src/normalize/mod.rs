@@ -75,6 +75,19 @@ impl Agent {
         Agent::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
+    /// The product's own name, for people (notifications).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => "Claude Code",
+            Agent::Codex => "Codex",
+            Agent::GeminiCli => "Gemini CLI",
+            Agent::CopilotCli => "Copilot CLI",
+            Agent::Opencode => "OpenCode",
+            Agent::Pi => "Pi",
+            Agent::Generic => "Agent",
+        }
+    }
+
     /// Which adapter reads a resource, from its `service.name`. Anything unknown goes to the
     /// generic OpenTelemetry GenAI adapter.
     pub fn from_service_name(name: &str) -> Agent {

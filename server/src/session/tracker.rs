@@ -730,9 +730,17 @@ impl Live {
         next_seq: &mut u64,
         out: &mut Commit,
     ) {
+        // A turn that ends with the change says how long it took: the "finished" alert only
+        // speaks of long turns.
+        let turn_took = matches!(next, State::Idle | State::Errored)
+            .then(|| self.turns.get(turn))
+            .flatten()
+            .filter(|tu| t >= tu.started_unix_nano)
+            .map(|tu| (t - tu.started_unix_nano) as f64 / 1e6);
         let s = &mut self.session;
         let change = Event {
             seq: *next_seq,
+            duration_ms: turn_took,
             session_id: s.id.clone(),
             time_unix_nano: t,
             kind: EventKind::StateChanged.as_str().into(),

@@ -2,6 +2,7 @@
 //! [`writer::Writer`] thread, one write transaction per batch; read concurrently by the read API
 //! (redb readers see the last committed transaction and never block the writer).
 
+mod alerts;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -47,6 +48,8 @@ pub enum StoreError {
     Decode(#[from] prost::DecodeError),
     #[error("encoding a record: {0}")]
     Encode(#[from] prost::EncodeError),
+    #[error("stored JSON record: {0}")]
+    Json(String),
 }
 
 macro_rules! from_redb {
@@ -113,6 +116,8 @@ impl Store {
         tx.open_table(SESSIONS)?;
         tx.open_table(TURNS)?;
         tx.open_table(META)?;
+        tx.open_table(alerts::ALERTS)?;
+        tx.open_table(alerts::DEVICES)?;
         tx.commit()?;
         Ok(())
     }

@@ -23,6 +23,7 @@ pub struct AppState {
     pub store: Store,
     pub stats: Arc<Stats>,
     pub hub: crate::live::Hub,
+    pub alerts: crate::alerts::engine::Alerts,
     /// Cancelled at shutdown: long-lived WebSocket streams end with it.
     pub cancel: tokio_util::sync::CancellationToken,
 }
@@ -31,6 +32,8 @@ pub struct AppState {
 pub enum ApiError {
     NotFound(String),
     BadRequest(String),
+    Forbidden(String),
+    Unavailable(String),
     Internal(String),
 }
 
@@ -39,6 +42,8 @@ impl IntoResponse for ApiError {
         let (status, msg) = match self {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "read API failure");
                 (StatusCode::INTERNAL_SERVER_ERROR, m)
@@ -83,15 +88,18 @@ pub async fn health(State(s): State<AppState>) -> ApiResult {
 
 /// What the app needs to know at run time (not baked into the bundle): the version and which
 /// features this server has. Web Push and control come with their issues.
-pub async fn config() -> Json<Value> {
+pub async fn config(State(s): State<AppState>) -> Json<Value> {
+    let key = s.alerts.public_key();
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "features": {
-            "push": false,
+            "push": key.is_some(),
             "control": false,
             "dashboard": super::pwa_embedded(),
         },
-        "vapid_public_key": Value::Null,
+        "vapid_public_key": key,
+        "push": {"enabled": key.is_some(), "reason": s.alerts.off_reason()},
+        "alert_kinds": crate::alerts::Kind::ALL,
     }))
 }
 

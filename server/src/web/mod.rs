@@ -2,12 +2,13 @@
 //! and the dashboard everywhere else. Unknown `/api/` paths are a JSON 404, never the page.
 //! Responses are compressed as the client's `Accept-Encoding` allows.
 
+mod alerts;
 mod api;
 mod assets;
 mod stream;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
 pub use api::AppState;
@@ -22,6 +23,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stream", get(stream::stream))
         .route("/api/live/stats", get(api::live_stats))
         .route("/api/config", get(api::config))
+        .route("/api/alerts", get(alerts::alerts))
+        .route(
+            "/api/push/subscriptions",
+            get(alerts::devices).post(alerts::subscribe),
+        )
+        .route(
+            "/api/push/subscriptions/{id}",
+            axum::routing::patch(alerts::update_device).delete(alerts::remove_device),
+        )
+        .route(
+            "/api/push/subscriptions/{id}/test",
+            post(alerts::test_device),
+        )
         .route("/api/{*rest}", axum::routing::any(api::not_found))
         .route("/api", axum::routing::any(api::not_found))
         .fallback(get(assets::serve))

@@ -6,8 +6,12 @@
 //! session's state or counters change; `tick` every 5 s (burn: USD/min over the last 5 minutes,
 //! USD/hour, today, projected month; sessions by state); `resync` when the client fell too far behind — it should
 //! refetch and reconnect with its last seq. Events carry no attributes here (they are one
-//! `GET /api/sessions/{id}/events` away). The server pings every 20 s; a client that does not
-//! take a frame within 10 s is dropped.
+//! `GET /api/sessions/{id}/events` away); `alert` when an alert is made and again when its
+//! deliveries are done (same id). The server pings every 20 s; a client that does not take a
+//! frame within 10 s is dropped.
+//!
+//! The client may say what it shows: `{"type": "viewing", "session_id": "<id>" | null,
+//! "visible": bool}`; while a visible dashboard shows a session, its alerts need not be pushed.
 
 use std::time::Duration;
 
@@ -81,7 +85,33 @@ async fn send(socket: &mut WebSocket, m: Message) -> Result<(), String> {
     }
 }
 
+/// What a dashboard says it shows.
+#[derive(Deserialize)]
+struct Viewing {
+    r#type: String,
+    session_id: Option<String>,
+    visible: bool,
+}
+
+/// Forgets what a connection was viewing when it ends, however it ends.
+struct Presence {
+    hub: crate::live::Hub,
+    connection: u64,
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        self.hub.set_viewing(self.connection, None);
+    }
+}
+
 async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), String> {
+    static CONNECTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let presence = Presence {
+        hub: s.hub.clone(),
+        connection: CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+    };
+    let mut alerts = s.hub.alert_frames();
     // Subscribe first, then read the store: whatever commits in between arrives both ways, and
     // `sent` drops the second copy, so nothing is missed or repeated at the switch.
     let mut live = s.hub.subscribe();
@@ -140,8 +170,21 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
                 }
             }
             _ = ping.tick() => send(&mut socket, Message::Ping(Vec::new().into())).await?,
+            alert = alerts.recv() => match alert {
+                Ok(frame) => send(&mut socket, Message::Text(frame.as_str().into())).await?,
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Ok(()),
+            },
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
+                Some(Ok(Message::Text(t))) => {
+                    // Anything else a client sends is ignored, not fatal.
+                    if let Ok(v) = serde_json::from_str::<Viewing>(t.as_str())
+                        && v.r#type == "viewing"
+                    {
+                        s.hub.set_viewing(presence.connection, Some((v.session_id, v.visible)));
+                    }
+                }
                 Some(Ok(_)) => {}
             },
             _ = s.cancel.cancelled() => {

@@ -232,6 +232,7 @@ pub fn bodies(agent: &str, scenario: &str) -> Vec<Body> {
 }
 
 pub mod otlp_json;
+pub mod push_service;
 pub mod ws;
 
 /// The `observatory` binary running as a child process, as a user would run it.
@@ -316,6 +317,7 @@ impl Drop for Process {
 }
 
 /// One recorded request of a scenario, OTLP body or hook payload, as the agent sent it.
+#[derive(Clone)]
 pub struct Recorded {
     pub name: String,
     /// Path and query on the OTLP/HTTP port.

@@ -74,8 +74,89 @@ pub fn normalize(agent: Agent, body: &[u8], hook: &Hook) -> Result<Vec<SessionEv
         if e.event.time_unix_nano == 0 {
             e.event.time_unix_nano = hook.received;
         }
+        if e.event.detail.is_empty()
+            && matches!(
+                e.kind(),
+                Some(
+                    EventKind::PermissionRequested
+                        | EventKind::InputRequested
+                        | EventKind::ToolStarted
+                )
+            )
+        {
+            e.event.detail = detail(&value).unwrap_or_default();
+        }
     }
     Ok(events)
+}
+
+/// The longest summary kept: enough for a lock-screen line.
+const DETAIL_MAX_CHARS: usize = 160;
+
+/// What a tool call, permission request or question is about, in a line: the command, the file,
+/// the pattern, the question — from the tool input each agent names its own way (`tool_input`,
+/// `toolInput`, `toolArgs` as an object or a JSON string, Gemini's `details`), or the question
+/// or message of the payload itself.
+fn detail(payload: &Value) -> Option<String> {
+    const INPUTS: [&str; 6] = [
+        "tool_input",
+        "toolInput",
+        "toolArgs",
+        "args",
+        "input",
+        "details",
+    ];
+    const KEYS: [&str; 10] = [
+        "command",
+        "cmd",
+        "file_path",
+        "filePath",
+        "path",
+        "pattern",
+        "url",
+        "query",
+        "question",
+        "description",
+    ];
+    let input: Option<std::borrow::Cow<'_, Value>> =
+        INPUTS.iter().find_map(|k| match payload.get(*k)? {
+            Value::String(s) => serde_json::from_str(s).ok().map(std::borrow::Cow::Owned),
+            v @ Value::Object(_) => Some(std::borrow::Cow::Borrowed(v)),
+            _ => None,
+        });
+    let from_input = input.as_deref().and_then(|input| {
+        let first_question = input
+            .get("questions")
+            .and_then(|q| q.get(0))
+            .and_then(|q| q.get("question"));
+        KEYS.iter()
+            .filter_map(|k| input.get(*k))
+            .chain(first_question)
+            .find_map(|v| v.as_str().filter(|s| !s.trim().is_empty()))
+    });
+    let text = from_input.or_else(|| {
+        ["question", "message", "prompt"]
+            .iter()
+            .find_map(|k| payload.get(*k)?.as_str().filter(|s| !s.trim().is_empty()))
+    })?;
+    Some(one_line(text, DETAIL_MAX_CHARS))
+}
+
+/// `text` on one line (whitespace runs become one space), cut to `max` characters with an
+/// ellipsis.
+fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, word) in text.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.chars().count() > max {
+        out = out.chars().take(max - 1).collect::<String>();
+        out.push('…');
+    }
+    out
 }
 
 /// A new hook event of `agent`, with the payload's fields kept as its attributes. A
@@ -477,6 +558,80 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn permission_requests_say_what_they_are_about_in_one_line() {
+        use super::testing::{recorded, run};
+        let detail_of = |agent, dir: &str, scenario: &str, file: &str, with_event| {
+            let r = recorded(dir, scenario)
+                .into_iter()
+                .find(|r| r.file.starts_with(file))
+                .unwrap_or_else(|| panic!("{dir}/{scenario}/{file}"));
+            run(agent, &r, with_event)
+                .expect("accepted")
+                .into_iter()
+                .find(|e| e.kind() == Some(EventKind::PermissionRequested))
+                .map(|e| e.event.detail)
+        };
+        // Claude `tool_input.command`; Copilot `toolInput` (a command; a file for edits).
+        assert_eq!(
+            detail_of(
+                Agent::ClaudeCode,
+                "claude-code-2.1.328",
+                "denied",
+                "0005",
+                false
+            )
+            .as_deref(),
+            Some("touch created_by_agent.txt")
+        );
+        assert_eq!(
+            detail_of(
+                Agent::CopilotCli,
+                "copilot-cli-1.0.102",
+                "bash",
+                "0004",
+                true
+            )
+            .as_deref(),
+            Some("echo hello")
+        );
+        assert_eq!(
+            detail_of(
+                Agent::CopilotCli,
+                "copilot-cli-1.0.102",
+                "write",
+                "0004",
+                true
+            )
+            .as_deref(),
+            Some("/srv/agent-runs/copilot-write/proj/hello.txt")
+        );
+
+        let cases = [
+            (
+                json!({"toolArgs": "{\"command\": \"ls  -la\\n /tmp\"}"}),
+                Some("ls -la /tmp"),
+            ),
+            (
+                json!({"tool_input": {"questions": [{"question": "Which DB?"}]}}),
+                Some("Which DB?"),
+            ),
+            (
+                json!({"message": "Claude needs your permission to use Bash"}),
+                Some("Claude needs your permission to use Bash"),
+            ),
+            (json!({"tool_input": {"command": "   "}}), None),
+            (json!({"toolArgs": "not json"}), None),
+            (json!({}), None),
+        ];
+        for (payload, want) in cases {
+            assert_eq!(detail(&payload).as_deref(), want, "{payload}");
+        }
+        let long = detail(&json!({"tool_input": {"command": "x".repeat(500)}})).expect("detail");
+        assert_eq!(long.chars().count(), DETAIL_MAX_CHARS);
+        assert!(long.ends_with('…'));
+    }
 
     #[test]
     fn epoch_millis_are_converted_exactly() {

@@ -1,0 +1,468 @@
+//! The alert engine: the stage after the store writer that turns commits into alerts and sends
+//! them. It reads every commit from the hub's lossless tap (a busy moment delays alerts, never
+//! drops one), asks the [`Rules`], and for each decision stores an [`Alert`] with one
+//! [`Delivery`] per device and channel — pending, or skipped with the reason (kind not chosen,
+//! quiet hours, open in a dashboard, push off) — streams it as an `alert` frame, then sends the
+//! pending ones concurrently and stores and streams the outcome. A device whose push service
+//! says the subscription is gone (404/410) is removed.
+//!
+//! [`Alerts`] is the handle the API shares: devices, the test notification, push status.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Result;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::channels::{Notice, Ntfy, Webhook};
+use super::deliver::{self, Message, Pusher, Urgency};
+use super::rules::{Decision, Rules, quiet};
+use super::{Alert, Channel, Delivery, Device, Kind, LastDelivery, Outcome};
+use crate::live::{Hub, Published};
+use crate::store::Store;
+use crate::store::writer::now_unix_nano;
+
+/// Web Push as this server has it: on with its key, or off and why.
+pub enum PushSetup {
+    On { pusher: Pusher, public_key: String },
+    Off { reason: String },
+}
+
+/// A channel besides Web Push, with the kinds it takes.
+pub enum Extra {
+    Webhook(Webhook, Vec<Kind>),
+    Ntfy(Ntfy, Vec<Kind>),
+}
+
+/// The shared side of the engine: cheap to clone.
+#[derive(Clone)]
+pub struct Alerts {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    store: Store,
+    hub: Hub,
+    push: PushSetup,
+    extras: Vec<Extra>,
+    quiet_when_watching: bool,
+    last_id: AtomicU64,
+}
+
+pub struct Engine {
+    commits: mpsc::UnboundedReceiver<Arc<Published>>,
+    rules: Rules,
+    alerts: Alerts,
+}
+
+impl Engine {
+    /// Taps the hub now, so that no commit after this call is missed.
+    pub fn new(
+        store: Store,
+        hub: Hub,
+        rules: Rules,
+        push: PushSetup,
+        extras: Vec<Extra>,
+        quiet_when_watching: bool,
+    ) -> Result<Engine> {
+        let mut rules = rules;
+        rules.know(&store.sessions()?);
+        let last_id = AtomicU64::new(store.last_alert_id()?);
+        let commits = hub.tap();
+        Ok(Engine {
+            commits,
+            rules,
+            alerts: Alerts {
+                inner: Arc::new(Shared {
+                    store,
+                    hub,
+                    push,
+                    extras,
+                    quiet_when_watching,
+                    last_id,
+                }),
+            },
+        })
+    }
+
+    pub fn alerts(&self) -> Alerts {
+        self.alerts.clone()
+    }
+
+    pub async fn run(mut self, cancel: CancellationToken) -> Result<()> {
+        loop {
+            let commit = tokio::select! {
+                c = self.commits.recv() => match c {
+                    Some(c) => c,
+                    None => return Ok(()),
+                },
+                _ = cancel.cancelled() => return Ok(()),
+            };
+            let day_usd = self.alerts.inner.hub.today_usd();
+            let decisions =
+                self.rules
+                    .on_commit(&commit.events, &commit.sessions, day_usd, now_unix_nano());
+            for d in decisions {
+                if let Err(e) = self.alerts.make(d).await {
+                    tracing::error!(error = %e, "could not record an alert");
+                }
+            }
+        }
+    }
+}
+
+/// `/sessions/<id>`, the id percent-encoded.
+pub fn session_url(session_id: &str) -> String {
+    if session_id.is_empty() {
+        return "/live".to_owned();
+    }
+    let mut out = String::from("/sessions/");
+    for b in session_id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Alerts {
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The VAPID public key browsers subscribe with, when push is on.
+    pub fn public_key(&self) -> Option<&str> {
+        match &self.inner.push {
+            PushSetup::On { public_key, .. } => Some(public_key),
+            PushSetup::Off { .. } => None,
+        }
+    }
+
+    /// Why push is off, when it is.
+    pub fn off_reason(&self) -> Option<&str> {
+        match &self.inner.push {
+            PushSetup::On { .. } => None,
+            PushSetup::Off { reason } => Some(reason),
+        }
+    }
+
+    fn pusher(&self) -> Option<&Pusher> {
+        match &self.inner.push {
+            PushSetup::On { pusher, .. } => Some(pusher),
+            PushSetup::Off { .. } => None,
+        }
+    }
+
+    /// Records the alert with its deliveries, streams it, and sends it in the background.
+    async fn make(&self, d: Decision) -> Result<()> {
+        let s = &self.inner;
+        let store = s.store.clone();
+        let devices = tokio::task::spawn_blocking(move || store.devices()).await??;
+        let now = now_unix_nano();
+        let watched = s.quiet_when_watching && s.hub.is_watched(&d.session_id);
+        let mut alert = Alert {
+            id: s.last_id.fetch_add(1, Ordering::SeqCst) + 1,
+            time_unix_nano: d.time_unix_nano,
+            url: session_url(&d.session_id),
+            session_id: d.session_id,
+            agent: d.agent,
+            kind: d.kind,
+            title: d.title,
+            body: d.body,
+            seq: d.seq,
+            deliveries: Vec::new(),
+        };
+        for dev in &devices {
+            let skip = if !dev.kinds.contains(&alert.kind) {
+                Some("kind not chosen on this device")
+            } else if dev.quiet_hours.is_some_and(|q| quiet(&q, now)) {
+                Some("quiet hours")
+            } else if watched {
+                Some("open in a dashboard")
+            } else if self.pusher().is_none() {
+                Some("push is off")
+            } else {
+                None
+            };
+            alert.deliveries.push(Delivery {
+                channel: Channel::WebPush,
+                device_id: Some(dev.id.clone()),
+                name: dev.name.clone(),
+                outcome: if skip.is_some() {
+                    Outcome::Skipped
+                } else {
+                    Outcome::Pending
+                },
+                reason: skip.unwrap_or_default().to_owned(),
+                attempts: Vec::new(),
+            });
+        }
+        for extra in &s.extras {
+            let (channel, name, kinds) = match extra {
+                Extra::Webhook(_, k) => (Channel::Webhook, "webhook", k),
+                Extra::Ntfy(_, k) => (Channel::Ntfy, "ntfy", k),
+            };
+            let chosen = kinds.contains(&alert.kind);
+            alert.deliveries.push(Delivery {
+                channel,
+                device_id: None,
+                name: name.to_owned(),
+                outcome: if chosen {
+                    Outcome::Pending
+                } else {
+                    Outcome::Skipped
+                },
+                reason: if chosen {
+                    String::new()
+                } else {
+                    "kind not chosen for this channel".to_owned()
+                },
+                attempts: Vec::new(),
+            });
+        }
+
+        // Sending starts before the record is on disk: the phone should not wait for a sync.
+        let store = s.store.clone();
+        let first = alert.clone();
+        let stored = tokio::task::spawn_blocking(move || store.put_alert(&first));
+        s.hub.alert(&alert);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let sent = this.send(&alert, &devices).await;
+            let mut alert = alert;
+            for (i, delivery) in sent {
+                alert.deliveries[i] = delivery;
+            }
+            match stored.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "storing an alert"),
+                Err(e) => tracing::error!(error = %e, "storing an alert"),
+            }
+            this.finish(alert, &devices).await;
+        });
+        Ok(())
+    }
+
+    /// Sends every pending delivery of `alert`, concurrently; (index, outcome) of each.
+    async fn send(&self, alert: &Alert, devices: &[Device]) -> Vec<(usize, Delivery)> {
+        let payload = json!({
+            "title": alert.title,
+            "body": alert.body,
+            "session_id": (!alert.session_id.is_empty()).then_some(&alert.session_id),
+            "url": alert.url,
+            "kind": alert.kind,
+            "alert_id": alert.id,
+            "time_unix_nano": alert.time_unix_nano,
+        })
+        .to_string()
+        .into_bytes();
+        let message = Message {
+            payload,
+            ttl_secs: alert.kind.ttl_secs(),
+            urgency: if alert.kind.urgent() {
+                Urgency::High
+            } else {
+                Urgency::Normal
+            },
+            topic: Some(deliver::topic_for(&alert.session_id)),
+        };
+        let notice = Notice {
+            alert_id: alert.id,
+            kind: alert.kind.as_str().to_owned(),
+            title: alert.title.clone(),
+            body: alert.body.clone(),
+            session_id: (!alert.session_id.is_empty()).then(|| alert.session_id.clone()),
+            url: alert.url.clone(),
+            time_unix_nano: alert.time_unix_nano,
+            urgent: alert.kind.urgent(),
+        };
+        let mut extras = self.inner.extras.iter();
+        let sends = alert.deliveries.iter().enumerate().map(|(i, d)| {
+            let extra = match d.channel {
+                Channel::WebPush => None,
+                Channel::Webhook | Channel::Ntfy => extras.next(),
+            };
+            let device = d
+                .device_id
+                .as_ref()
+                .and_then(|id| devices.iter().find(|dev| &dev.id == id));
+            let (message, notice) = (&message, &notice);
+            async move {
+                if d.outcome != Outcome::Pending {
+                    return None;
+                }
+                let sent = match (d.channel, device, extra, self.pusher()) {
+                    (Channel::WebPush, Some(dev), _, Some(p)) => {
+                        p.send(&dev.subscription, message).await
+                    }
+                    (_, _, Some(Extra::Webhook(w, _)), _) => w.send(notice).await,
+                    (_, _, Some(Extra::Ntfy(n, _)), _) => n.send(notice).await,
+                    _ => return None,
+                };
+                Some((i, record(d, sent)))
+            }
+        });
+        futures_util::future::join_all(sends)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Stores and streams the alert with its outcomes; notes each device's last delivery and
+    /// removes the devices that are gone.
+    async fn finish(&self, alert: Alert, devices: &[Device]) {
+        let s = &self.inner;
+        let store = s.store.clone();
+        let mut touched: Vec<(Device, bool)> = Vec::new();
+        for d in &alert.deliveries {
+            let Some(dev) = d
+                .device_id
+                .as_ref()
+                .and_then(|id| devices.iter().find(|dev| &dev.id == id))
+            else {
+                continue;
+            };
+            if matches!(d.outcome, Outcome::Pending | Outcome::Skipped) {
+                continue;
+            }
+            let mut dev = dev.clone();
+            dev.last_delivery = Some(LastDelivery {
+                at_unix_nano: d
+                    .attempts
+                    .last()
+                    .map_or(alert.time_unix_nano, |a| a.at_unix_nano),
+                outcome: d.outcome,
+                status: d.attempts.last().and_then(|a| a.status),
+            });
+            touched.push((dev, d.outcome == Outcome::Gone));
+        }
+        let record = alert.clone();
+        let written = tokio::task::spawn_blocking(move || -> crate::store::Result<()> {
+            store.put_alert(&record)?;
+            for (dev, gone) in touched {
+                if gone {
+                    store.remove_device(&dev.id)?;
+                    tracing::info!(device = %dev.name, "push service says the subscription is gone: device removed");
+                } else if store.device(&dev.id)?.is_some() {
+                    store.put_device(&dev)?;
+                }
+            }
+            Ok(())
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "storing an alert's deliveries"),
+            Err(e) => tracing::error!(error = %e, "storing an alert's deliveries"),
+        }
+        s.hub.alert(&alert);
+    }
+
+    /// Sends a test notification to one device now; `None` when there is no such device.
+    pub async fn test(&self, device_id: &str) -> Result<Option<Delivery>, String> {
+        let Some(pusher) = self.pusher() else {
+            return Err(self.off_reason().unwrap_or("push is off").to_owned());
+        };
+        let store = self.inner.store.clone();
+        let id = device_id.to_owned();
+        let device = tokio::task::spawn_blocking(move || store.device(&id))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let Some(device) = device else {
+            return Ok(None);
+        };
+        let message = Message {
+            payload: json!({
+                "title": "Agent Observatory",
+                "body": format!("Test notification for {}: notifications reach this device.", device.name),
+                "session_id": null,
+                "url": "/alerts",
+                "kind": "test",
+                "time_unix_nano": now_unix_nano(),
+            })
+            .to_string()
+            .into_bytes(),
+            ttl_secs: 300,
+            urgency: Urgency::High,
+            topic: None,
+        };
+        let pending = Delivery {
+            channel: Channel::WebPush,
+            device_id: Some(device.id.clone()),
+            name: device.name.clone(),
+            outcome: Outcome::Pending,
+            reason: String::new(),
+            attempts: Vec::new(),
+        };
+        let delivery = record(&pending, pusher.send(&device.subscription, &message).await);
+        // Only the device's last delivery and its removal when gone; a test is not an alert.
+        let store = self.inner.store.clone();
+        let gone = delivery.outcome == Outcome::Gone;
+        let mut dev = device;
+        dev.last_delivery = Some(LastDelivery {
+            at_unix_nano: delivery
+                .attempts
+                .last()
+                .map_or_else(now_unix_nano, |a| a.at_unix_nano),
+            outcome: delivery.outcome,
+            status: delivery.attempts.last().and_then(|a| a.status),
+        });
+        let written = tokio::task::spawn_blocking(move || {
+            if gone {
+                store.remove_device(&dev.id).map(|_| ())
+            } else {
+                store.put_device(&dev)
+            }
+        })
+        .await;
+        if let Ok(Err(e)) = written {
+            tracing::error!(error = %e, "storing a test delivery");
+        }
+        Ok(Some(delivery))
+    }
+}
+
+/// A pending delivery with what sending it gave.
+fn record(pending: &Delivery, sent: deliver::Delivery) -> Delivery {
+    let reason = match sent.outcome {
+        deliver::Outcome::Sent => String::new(),
+        _ => sent
+            .attempts
+            .last()
+            .map(|a| {
+                if a.error.is_empty() {
+                    a.status.map(|s| format!("HTTP {s}")).unwrap_or_default()
+                } else {
+                    a.error.clone()
+                }
+            })
+            .unwrap_or_default(),
+    };
+    Delivery {
+        outcome: sent.outcome.into(),
+        reason,
+        attempts: sent.attempts,
+        ..pending.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_urls_escape_the_id() {
+        assert_eq!(
+            session_url("claude_code:ab-1"),
+            "/sessions/claude_code%3Aab-1"
+        );
+        assert_eq!(session_url("x/y z"), "/sessions/x%2Fy%20z");
+        assert_eq!(session_url(""), "/live");
+    }
+}
