@@ -4,8 +4,9 @@
 // to "Needs you" live when its PermissionRequest arrives. Then: axe-core finds no serious
 // accessibility violations on any screen; Chromium reports no installability errors; a push
 // delivered to the service worker through the DevTools protocol shows a notification for the
-// session; the app survives a server restart without losing an event; with the network gone a
-// reload still shows the shell (from the service worker) with the last known sessions.
+// session, and a click on it opens the session in the open page; the app survives a server
+// restart without losing an event; with the network gone a reload still shows the shell (from
+// the service worker) with the last known sessions and says "Offline".
 // Screenshots go to target/pwa-screenshots/. Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -28,7 +29,8 @@ function startServer(dataDir, ports = { http: '127.0.0.1:0', app: '127.0.0.1:0' 
     bin,
     ['serve', '--data-dir', dataDir, '--grpc-addr', '127.0.0.1:0', '--http-addr', ports.http,
       '--app-addr', ports.app, '--log-format', 'json'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Push on, so that Settings offers notifications (the browser has no push service here).
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OBSERVATORY_PUSH_SUBJECT: 'mailto:e2e@example.com' } },
   );
   return new Promise((ok, fail) => {
     let buf = '';
@@ -120,7 +122,13 @@ try {
     violations.push(...(await axe(page)));
     for (const path of ['/alerts', '/settings']) {
       await page.goto(`http://${server.app}${path}`);
-      await page.waitForTimeout(300);
+      if (path === '/alerts') {
+        // The permission request above made a needs_you alert; the page lists it.
+        await page.getByText('wants to run Bash: touch created_by_agent.txt').first().waitFor({ timeout: 5_000 });
+      } else {
+        await page.getByRole('button', { name: /turn on notifications/i }).waitFor({ timeout: 5_000 });
+      }
+      await page.screenshot({ path: join(shots, `${path.slice(1)}-${name}.png`), fullPage: true });
       violations.push(...(await axe(page)));
     }
     if (violations.length) throw new Error(`axe-core at ${name}:\n  ${violations.join('\n  ')}`);
@@ -158,25 +166,47 @@ try {
       await cdp.send('ServiceWorker.enable');
       const registrationId = await registration;
       const session = 'claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5';
+      const sessionUrl = `/sessions/${encodeURIComponent(session)}`;
       await cdp.send('ServiceWorker.deliverPushMessage', {
         origin: `http://${server.app}`,
         registrationId,
-        data: JSON.stringify({ title: 'Claude Code · proj', body: 'wants to run Bash', session_id: session }),
+        // The payload of the alerts contract.
+        data: JSON.stringify({
+          title: 'Claude Code · proj', body: 'wants to run Bash', session_id: session, url: sessionUrl,
+          kind: 'needs_you', alert_id: 1, time_unix_nano: Date.now() * 1e6,
+        }),
       });
       let n = null;
       for (const until = Date.now() + 10_000; !n && Date.now() < until; ) {
         n = await page.evaluate(async () => {
           const reg = await navigator.serviceWorker.ready;
           const list = await reg.getNotifications();
-          return list.length ? { title: list[0].title, url: list[0].data?.url } : null;
+          return list.length ? { title: list[0].title, url: list[0].data?.url, tag: list[0].tag, renotify: list[0].renotify } : null;
         });
         if (!n) await new Promise((ok) => setTimeout(ok, 100));
       }
       if (!n) throw new Error('no notification within 10 s of the push');
-      if (n.title !== 'Claude Code · proj' || n.url !== `/sessions/${encodeURIComponent(session)}`) {
+      if (n.title !== 'Claude Code · proj' || n.url !== sessionUrl || n.tag !== session || n.renotify !== true) {
         throw new Error(`unexpected notification: ${JSON.stringify(n)}`);
       }
       console.log(`e2e: a pushed message showed a notification for ${n.url}`);
+
+      // Its click leads the open page to the session. Chromium has no protocol command to click a
+      // notification, so the service worker gets a synthetic notificationclick (its waitUntil
+      // throws for an untrusted event, but the handler's work is already under way by then).
+      await page.goto(`http://${server.app}/live`);
+      await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+      const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
+      const clicked = await worker.evaluate(async () => {
+        const [note] = await self.registration.getNotifications();
+        if (!note) return 'no notification';
+        self.dispatchEvent(new NotificationEvent('notificationclick', { notification: note }));
+        return 'dispatched';
+      });
+      if (clicked !== 'dispatched') throw new Error(`notification click: ${clicked}`);
+      await page.waitForURL(`http://${server.app}${sessionUrl}`, { timeout: 5_000 });
+      await page.getByText('Timeline').waitFor({ timeout: 10_000 });
+      console.log('e2e: a click on the notification opened the session in the open page');
     } finally {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
@@ -210,8 +240,11 @@ try {
     await page.reload();
     await page.getByRole('link', { name: /proj.*Claude Code/ }).first().waitFor({ timeout: 10_000 });
     await page.getByText(/offline|cannot reach/i).first().waitFor({ timeout: 10_000 });
+    // The connection badge says so too, not "Connecting" (Chromium's offline emulation may leave
+    // navigator.onLine true: it is the failed fetches that tell).
+    await page.locator('.conn').getByText('Offline', { exact: true }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: join(shots, 'offline-phone.png') });
-    console.log('e2e: offline reload shows the shell and the last known sessions');
+    console.log('e2e: offline reload shows the shell, the last known sessions and an "Offline" badge');
     await context.close();
   }
   console.log(`e2e: ok; screenshots in ${shots}`);

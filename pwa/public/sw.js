@@ -70,40 +70,59 @@ function parsePush(data) {
   }
 }
 
+/** A path on this origin, or null: a push payload must not send a click anywhere else. */
+function localPath(url) {
+  return typeof url === 'string' && url.startsWith('/') && !url.startsWith('//') ? url : null;
+}
+
+// Payload (see the alerts contract): {title, body, session_id, url, kind, alert_id, time_unix_nano};
+// a test notification has kind "test", session_id null and url "/alerts".
 self.addEventListener('push', (event) => {
   // Always show something: a push without a notification costs us the permission on some browsers.
   const p = parsePush(event.data);
-  const sessionId = typeof p.session_id === 'string' ? p.session_id : null;
+  const sessionId = typeof p.session_id === 'string' && p.session_id ? p.session_id : null;
+  const kind = typeof p.kind === 'string' ? p.kind : null;
   const url =
-    typeof p.url === 'string'
-      ? p.url
-      : sessionId
-        ? '/sessions/' + encodeURIComponent(sessionId)
-        : '/';
+    localPath(p.url) || (sessionId ? '/sessions/' + encodeURIComponent(sessionId) : kind === 'test' ? '/alerts' : '/');
   const title = typeof p.title === 'string' && p.title ? p.title : 'Agent Observatory';
   const body =
     typeof p.body === 'string' && p.body ? p.body : 'Something happened in one of your sessions.';
+  const options = {
+    body,
+    icon: '/icons/icon-192.png',
+    badge: '/icons/icon-192.png',
+    data: { url, session_id: sessionId, kind, alert_id: typeof p.alert_id === 'number' ? p.alert_id : null },
+  };
+  if (typeof p.time_unix_nano === 'number' && p.time_unix_nano > 0) options.timestamp = Math.floor(p.time_unix_nano / 1e6);
+  if (sessionId) {
+    // One notification per session: a newer alert replaces the older one. It sounds and buzzes
+    // again only when the person is needed or the agent died; otherwise it updates quietly.
+    options.tag = sessionId;
+    options.renotify = kind === 'needs_you' || kind === 'crashed';
+  }
   event.waitUntil(
-    self.registration.showNotification(title, {
-      body,
-      tag: sessionId || undefined,
-      icon: '/icons/icon-192.png',
-      badge: '/icons/icon-192.png',
-      data: { url, session_id: sessionId },
-    }),
+    self.registration
+      .showNotification(title, options)
+      // Options a browser refuses must not cost the notification itself.
+      .catch(() => self.registration.showNotification(title, { body, data: options.data })),
   );
 });
 
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  const target = new URL((event.notification.data && event.notification.data.url) || '/', self.location.origin).href;
+  const target = new URL(localPath(event.notification.data && event.notification.data.url) || '/', self.location.origin).href;
   event.waitUntil(
     self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(async (list) => {
-      const same = list.find((c) => new URL(c.url).origin === self.location.origin);
+      const mine = list.filter((c) => new URL(c.url).origin === self.location.origin);
+      const same = mine.find((c) => c.url === target) || mine.find((c) => c.focused) || mine[0];
       if (same) {
-        await same.focus();
         // The app listens for this message and routes to the session without a reload.
         same.postMessage({ type: 'navigate', url: target });
+        try {
+          await same.focus();
+        } catch {
+          // not allowed to focus it (no user activation): it still shows the session
+        }
         return;
       }
       await self.clients.openWindow(target);
@@ -111,26 +130,38 @@ self.addEventListener('notificationclick', (event) => {
   );
 });
 
-self.addEventListener('pushsubscriptionchange', (event) => {
-  // Stub until the push endpoint exists: re-subscribe with the old options and report it.
+/** The subscription that replaces `old`: the browser's new one, or a fresh one with the same key. */
+async function renewedSubscription(event) {
+  if (event.newSubscription) return event.newSubscription;
   const old = event.oldSubscription;
-  const options = old ? old.options : null;
+  let key = old && old.options ? old.options.applicationServerKey : null;
+  if (!key) {
+    // Some browsers give no old subscription: ask the server for its key (base64url works as is).
+    const res = await fetch('/api/config', { headers: { Accept: 'application/json' } });
+    const config = res.ok ? await res.json() : null;
+    key = config && config.vapid_public_key;
+    if (!key) return null;
+  }
+  return self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+}
+
+self.addEventListener('pushsubscriptionchange', (event) => {
+  // The push service replaced (or dropped) the subscription: register the new one in place of the
+  // old endpoint, so the device keeps its name and preferences.
+  const old = event.oldSubscription;
   event.waitUntil(
-    (event.newSubscription
-      ? Promise.resolve(event.newSubscription)
-      : options
-        ? self.registration.pushManager.subscribe(options)
-        : Promise.resolve(null)
-    )
-      .then((sub) =>
-        sub
-          ? fetch('/api/push/subscriptions', {
-              method: 'POST',
-              headers: { 'Content-Type': 'application/json', 'X-Observatory': '1' },
-              body: JSON.stringify({ subscription: sub.toJSON(), previous_endpoint: old ? old.endpoint : null }),
-            })
-          : null,
-      )
+    renewedSubscription(event)
+      .then((sub) => {
+        if (!sub) return null;
+        const body = { subscription: sub.toJSON() };
+        if (old && old.endpoint) body.previous_endpoint = old.endpoint;
+        return fetch('/api/push/subscriptions', {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { Accept: 'application/json', 'Content-Type': 'application/json', 'X-Observatory': '1' },
+          body: JSON.stringify(body),
+        });
+      })
       .catch(() => {}),
   );
 });

@@ -1,6 +1,7 @@
-import type { ReactNode } from 'react';
+import { useEffect, type ReactNode } from 'react';
 import { useLoadStatus, useOnline } from './app/hooks';
 import { matchRoute, usePath } from './app/router';
+import { store } from './app/store';
 import { ConnectionBadge } from './components/ConnectionBadge';
 import { Link } from './components/Link';
 import { AlertsScreen } from './screens/AlertsScreen';
@@ -21,6 +22,12 @@ export function App() {
   const route = matchRoute(path);
   const online = useOnline();
   const load = useLoadStatus();
+  const viewing = route.name === 'session' ? route.id : null;
+
+  // Tells the server which session is on screen, so it does not push an alert about it here.
+  useEffect(() => {
+    store.stream.setViewing(viewing);
+  }, [viewing]);
 
   let screen: ReactNode;
   switch (route.name) {

@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { pushStore } from './app/push';
 import { navigate } from './app/router';
 import { store } from './app/store';
 import './styles.css';
@@ -19,9 +20,13 @@ if (root) {
 if (import.meta.env.PROD && 'serviceWorker' in navigator) {
   window.addEventListener('load', () => {
     // updateViaCache 'none': the precache list (imported by sw.js) is checked on every update.
-    navigator.serviceWorker.register('/sw.js', { scope: '/', updateViaCache: 'none' }).catch((e: unknown) => {
-      console.warn('service worker not registered', e);
-    });
+    navigator.serviceWorker
+      .register('/sw.js', { scope: '/', updateViaCache: 'none' })
+      // Quiet hours follow the clock of the device: re-send its UTC offset if it moved.
+      .then(() => pushStore().syncOnLoad())
+      .catch((e: unknown) => {
+        console.warn('service worker not registered', e);
+      });
   });
   // A notification click in the service worker asks an open tab to show the session.
   navigator.serviceWorker.addEventListener('message', (ev: MessageEvent) => {

@@ -108,3 +108,44 @@ export function formatClock(iso: string): string {
   if (Number.isNaN(t.getTime())) return '';
   return t.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 }
+
+/** A unix-nanosecond time as ISO (a JSON number keeps only about microsecond precision: enough). */
+export function nanoToIso(n: number | null | undefined): string | null {
+  if (n === null || n === undefined || !Number.isFinite(n) || n <= 0) return null;
+  const d = new Date(n / 1e6);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** What each alert kind means, for its badge and its toggle. */
+export const ALERT_KIND_INFO: Readonly<Record<string, { name: string; explain: string }>> = {
+  needs_you: { name: 'Needs you', explain: 'A session asks for a permission or waits for your answer.' },
+  finished: { name: 'Finished', explain: 'A long turn is done and the agent waits for the next prompt.' },
+  stalled: { name: 'Stalled', explain: 'A working session has made no progress for a while.' },
+  crashed: { name: 'Crashed', explain: "An agent's process died: non-zero exit, a signal, or gone without ending." },
+  error: { name: 'Error', explain: 'A turn failed after its retries, or API errors came in a burst.' },
+  budget: { name: 'Budget', explain: "A session's or the day's cost crossed its threshold." },
+  test: { name: 'Test', explain: 'A test notification sent from Settings.' },
+};
+
+export function alertKindName(kind: string): string {
+  return ALERT_KIND_INFO[kind]?.name ?? kind.replace(/_/g, ' ');
+}
+
+const OUTCOME_NAMES: Record<string, string> = {
+  pending: 'Pending',
+  sent: 'Sent',
+  failed: 'Failed',
+  gone: 'Gone',
+  skipped: 'Skipped',
+};
+
+export function outcomeName(outcome: string): string {
+  return OUTCOME_NAMES[outcome] ?? outcome;
+}
+
+/** "UTC+01:00", "UTC−05:30" for an offset in minutes east of UTC. */
+export function formatUtcOffset(minutes: number): string {
+  const sign = minutes < 0 ? '−' : '+';
+  const abs = Math.abs(minutes);
+  return `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}

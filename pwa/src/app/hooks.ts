@@ -1,6 +1,7 @@
-//! React's view of the store and the stream, through `useSyncExternalStore`.
+//! React's view of the store, the stream and push, through `useSyncExternalStore`.
 
 import { useEffect, useState, useSyncExternalStore } from 'react';
+import { pushStore, type PushState } from './push';
 import { groupSessions, type SessionFilter } from './state';
 import { store } from './store';
 import type { StreamStatus } from './stream';
@@ -15,6 +16,16 @@ export function useDashboard() {
 
 export function useLoadStatus() {
   return useSyncExternalStore(store.subscribe, store.getLoad);
+}
+
+export function useAlertLoad() {
+  return useSyncExternalStore(store.subscribe, store.getAlertLoad);
+}
+
+/** This browser's push verdict and device, and the device list (see `push.ts`). */
+export function usePush(): PushState {
+  const push = pushStore();
+  return useSyncExternalStore(push.subscribe, push.getState);
 }
 
 export function useSessions(filter?: SessionFilter) {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  alertReceived,
+  alertsLoaded,
   eventReceived,
   eventsByTurn,
   groupSessions,
@@ -11,7 +13,7 @@ import {
   stateGroup,
   tickReceived,
 } from './state';
-import type { ObsEvent, Session } from './types';
+import type { Alert, Delivery, ObsEvent, Session } from './types';
 
 function session(id: string, over: Partial<Session> = {}): Session {
   return {
@@ -109,5 +111,63 @@ describe('events', () => {
   it('keeps the last tick', () => {
     const burn = { usd_per_min: 0.1, usd_per_hour: 6, usd_today: 3, usd_projected_month: 100 };
     expect(tickReceived(initialState, { burn, sessions_by_state: { idle: 2 } }).tick?.burn.usd_per_hour).toBe(6);
+  });
+});
+
+const alert = (id: number, deliveries: Delivery[] = []): Alert => ({
+  id, time_unix_nano: 1_763_800_000_000_000_000 + id, session_id: 'claude_code:abc', agent: 'claude_code',
+  kind: 'needs_you', title: `alert ${id}`, body: '', url: '/sessions/claude_code%3Aabc', seq: id, deliveries,
+});
+const pending: Delivery = { channel: 'web_push', device_id: 'd_1', name: 'Pixel', outcome: 'pending', reason: '', attempts: [] };
+const sent: Delivery = { ...pending, outcome: 'sent', attempts: [{ at_unix_nano: 1, status: 201, error: '' }] };
+const ids = (s: { alerts: readonly Alert[] }) => s.alerts.map((a) => a.id);
+
+describe('alerts', () => {
+  it('inserts live alerts newest first, whatever order they come in', () => {
+    let s = alertReceived(initialState, alert(2));
+    s = alertReceived(s, alert(5));
+    s = alertReceived(s, alert(3));
+    expect(ids(s)).toEqual([5, 3, 2]);
+  });
+
+  it('replaces an alert by id in place, never duplicating it', () => {
+    let s = alertReceived(initialState, alert(1));
+    s = alertReceived(s, alert(2, [pending]));
+    s = alertReceived(s, alert(3));
+    s = alertReceived(s, alert(2, [sent]));
+    expect(ids(s)).toEqual([3, 2, 1]);
+    expect(s.alerts[1]!.deliveries[0]!.outcome).toBe('sent');
+  });
+
+  it('keeps the copy whose deliveries got further when an older copy comes late', () => {
+    const s = alertReceived(alertReceived(initialState, alert(2, [sent])), alert(2, [pending]));
+    expect(s.alerts).toHaveLength(1);
+    expect(s.alerts[0]!.deliveries[0]!.outcome).toBe('sent');
+  });
+
+  it('a first page replaces the list but keeps live alerts newer than it', () => {
+    let s = alertsLoaded(initialState, { alerts: [alert(9), alert(8), alert(7)], next: 7 });
+    s = alertReceived(s, alert(12));
+    s = alertsLoaded(s, { alerts: [alert(11), alert(10), alert(9)], next: 9 });
+    expect(ids(s)).toEqual([12, 11, 10, 9]);
+    expect(s.alertsNext).toBe(9);
+  });
+
+  it('an older page is merged below, duplicates dropped, and the cursor moves', () => {
+    let s = alertsLoaded(initialState, { alerts: [alert(9), alert(8)], next: 8 });
+    s = alertsLoaded(s, { alerts: [alert(8), alert(7), alert(6)], next: null }, true);
+    expect(ids(s)).toEqual([9, 8, 7, 6]);
+    expect(s.alertsNext).toBeNull();
+  });
+
+  it('a page does not undo deliveries a live frame already reported', () => {
+    let s = alertReceived(initialState, alert(4, [sent]));
+    s = alertsLoaded(s, { alerts: [alert(4, [pending])], next: null });
+    expect(s.alerts[0]!.deliveries[0]!.outcome).toBe('sent');
+  });
+
+  it('an empty first page empties the list', () => {
+    const s = alertsLoaded(alertReceived(initialState, alert(1)), { alerts: [], next: null });
+    expect(s.alerts).toEqual([]);
   });
 });

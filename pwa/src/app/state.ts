@@ -1,8 +1,8 @@
 //! The dashboard's state as pure functions: sessions by id with their newest-activity-first
-//! order, the last 100 events across sessions, and the latest burn tick. The store feeds it
-//! read-API pages and live frames; components only read it.
+//! order, the last 100 events across sessions, the latest burn tick, and alerts newest first.
+//! The store feeds it read-API pages and live frames; components only read it.
 
-import type { ObsEvent, Session, SessionState, Tick } from './types';
+import type { Alert, ObsEvent, Session, SessionState, Tick } from './types';
 
 export const MAX_EVENTS = 100;
 
@@ -13,9 +13,13 @@ export interface DashboardState {
   /** The last `MAX_EVENTS` events across sessions, oldest first, unique by seq. */
   events: readonly ObsEvent[];
   tick: Tick | null;
+  /** Alerts, newest (highest id) first, unique by id. */
+  alerts: readonly Alert[];
+  /** `before` for the next older page of alerts; null when there is none (or none known). */
+  alertsNext: number | null;
 }
 
-export const initialState: DashboardState = { sessions: {}, order: [], events: [], tick: null };
+export const initialState: DashboardState = { sessions: {}, order: [], events: [], tick: null, alerts: [], alertsNext: null };
 
 function activity(s: Session): number {
   const t = Date.parse(s.last_activity || s.last_seen);
@@ -127,4 +131,60 @@ export function eventsByTurn(events: readonly ObsEvent[]): Map<string | null, Ob
     else out.set(k, [e]);
   }
   return out;
+}
+
+/** How far an alert's deliveries have got: they only move forward (pending → an outcome, more
+ *  attempts), so of two copies of one alert the one that got further is the newer. */
+function progress(a: Alert): number {
+  let n = 0;
+  for (const d of a.deliveries) n += (d.outcome === 'pending' ? 0 : 1) + d.attempts.length;
+  return n;
+}
+
+/** Of two copies of the same alert, the newer; the incoming one on a tie. */
+function newerCopy(have: Alert, incoming: Alert): Alert {
+  return progress(have) > progress(incoming) ? have : incoming;
+}
+
+function byIdDesc(a: Alert, b: Alert): number {
+  return b.id - a.id;
+}
+
+/** An `alert` frame: a new alert goes in by id, a known one (same id) is replaced in place. */
+export function alertReceived(state: DashboardState, a: Alert): DashboardState {
+  const i = state.alerts.findIndex((x) => x.id === a.id);
+  if (i >= 0) {
+    const old = state.alerts[i]!;
+    const next = newerCopy(old, a);
+    if (next === old) return state;
+    const alerts = [...state.alerts];
+    alerts[i] = next;
+    return { ...state, alerts };
+  }
+  return { ...state, alerts: [...state.alerts, a].sort(byIdDesc) };
+}
+
+/**
+ * A page of `GET /api/alerts`. The first page (`older` false) replaces what we had, except
+ * alerts newer than it that came live while it loaded; an older page (`before`) is merged in.
+ */
+export function alertsLoaded(
+  state: DashboardState,
+  page: { alerts: readonly Alert[]; next: number | null },
+  older = false,
+): DashboardState {
+  const byId = new Map<number, Alert>();
+  if (older) {
+    for (const a of state.alerts) byId.set(a.id, a);
+  } else {
+    const newest = page.alerts.reduce((m, a) => Math.max(m, a.id), -Infinity);
+    for (const a of state.alerts) if (a.id > newest && page.alerts.length > 0) byId.set(a.id, a);
+    // Copies of the page's own alerts we already had: kept when they got further.
+    for (const a of state.alerts) if (page.alerts.some((p) => p.id === a.id)) byId.set(a.id, a);
+  }
+  for (const a of page.alerts) {
+    const have = byId.get(a.id);
+    byId.set(a.id, have ? newerCopy(have, a) : a);
+  }
+  return { ...state, alerts: [...byId.values()].sort(byIdDesc), alertsNext: page.next };
 }

@@ -1,6 +1,14 @@
-import { describe, expect, it } from 'vitest';
-import { BACKOFF_CAP_MS, backoffDelay, StreamClient, type SocketLike, type StreamDeps } from './stream';
-import type { ObsEvent } from './types';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  BACKOFF_CAP_MS,
+  backoffDelay,
+  HEARTBEAT_MS,
+  SILENCE_LIMIT_MS,
+  StreamClient,
+  type SocketLike,
+  type StreamDeps,
+} from './stream';
+import type { Alert, ObsEvent } from './types';
 
 class FakeSocket implements SocketLike {
   onopen: SocketLike['onopen'] = null;
@@ -8,6 +16,8 @@ class FakeSocket implements SocketLike {
   onclose: SocketLike['onclose'] = null;
   onerror: SocketLike['onerror'] = null;
   closed = false;
+  /** What the client sent, parsed. */
+  readonly sent: unknown[] = [];
   readonly url: string;
   constructor(url: string) {
     this.url = url;
@@ -18,7 +28,13 @@ class FakeSocket implements SocketLike {
   open() {
     this.onopen?.({});
   }
-  send(frame: unknown) {
+  /** The client sends. */
+  send(data: string) {
+    if (this.closed) throw new Error('send on a closed socket');
+    this.sent.push(JSON.parse(data));
+  }
+  /** The server sends. */
+  receive(frame: unknown) {
     this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
   }
   drop() {
@@ -26,13 +42,14 @@ class FakeSocket implements SocketLike {
   }
 }
 
-/** A client over fake sockets and a manual clock. */
-function harness(opts: { newest?: number; online?: boolean; random?: number } = {}) {
+/** A client over fake sockets and Vitest's fake clock. */
+function harness(opts: { newest?: number | Error; online?: boolean; random?: number; visible?: boolean } = {}) {
   const sockets: FakeSocket[] = [];
-  const timers: { fn: () => void; ms: number; id: number }[] = [];
-  let nextId = 1;
+  const delays: number[] = [];
   let online = opts.online ?? true;
+  let visible = opts.visible ?? true;
   let onlineListener: ((o: boolean) => void) | null = null;
+  let visibilityListener: ((v: boolean) => void) | null = null;
   let newestCalls = 0;
   const deps: StreamDeps = {
     url: (since) => `ws://test/api/stream?since=${since}`,
@@ -43,23 +60,27 @@ function harness(opts: { newest?: number; online?: boolean; random?: number } = 
     },
     newestSeq: () => {
       newestCalls++;
-      return Promise.resolve(opts.newest ?? 0);
+      return opts.newest instanceof Error ? Promise.reject(opts.newest) : Promise.resolve(opts.newest ?? 0);
     },
     setTimeout: (fn, ms) => {
-      const id = nextId++;
-      timers.push({ fn, ms, id });
-      return id;
+      delays.push(ms);
+      return setTimeout(fn, ms);
     },
-    clearTimeout: (h) => {
-      const i = timers.findIndex((t) => t.id === h);
-      if (i >= 0) timers.splice(i, 1);
-    },
+    clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
     random: () => opts.random ?? 1,
+    now: () => Date.now(),
     isOnline: () => online,
     watchOnline: (fn) => {
       onlineListener = fn;
       return () => {
         onlineListener = null;
+      };
+    },
+    isVisible: () => visible,
+    watchVisibility: (fn) => {
+      visibilityListener = fn;
+      return () => {
+        visibilityListener = null;
       };
     },
   };
@@ -70,7 +91,6 @@ function harness(opts: { newest?: number; online?: boolean; random?: number } = 
   return {
     client,
     sockets,
-    timers,
     events,
     get resyncs() {
       return resyncs;
@@ -79,20 +99,36 @@ function harness(opts: { newest?: number; online?: boolean; random?: number } = 
       return newestCalls;
     },
     last: () => sockets[sockets.length - 1]!,
+    /** Runs the next timer (a reconnect, after a drop) and says how long it was set for. */
     fireTimer() {
-      const t = timers.shift();
-      if (!t) throw new Error('no timer pending');
-      t.fn();
-      return t.ms;
+      const before = delays.length;
+      const start = Date.now();
+      vi.advanceTimersToNextTimer();
+      if (Date.now() === start && delays.length === before) throw new Error('no timer pending');
+      return Date.now() - start;
     },
     setOnline(o: boolean) {
       online = o;
       onlineListener?.(o);
     },
+    setVisible(v: boolean) {
+      visible = v;
+      visibilityListener?.(v);
+    },
   };
 }
 
-const flush = () => new Promise((r) => setTimeout(r, 0));
+/** Lets pending promise callbacks (the newest-seq lookup) run. */
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+};
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 const ev = (seq: number) => ({ type: 'event', event: { seq, session_id: 'claude_code:a', time: '2026-11-22T10:00:00Z', kind: 'prompt' } });
 
 describe('StreamClient', () => {
@@ -103,7 +139,7 @@ describe('StreamClient', () => {
     await flush();
     expect(h.last().url).toBe('ws://test/api/stream?since=42');
     h.last().open();
-    h.last().send({ type: 'hello', last_seq: 42, since: 42 });
+    h.last().receive({ type: 'hello', last_seq: 42, since: 42 });
     expect(h.client.getStatus()).toBe('connected');
   });
 
@@ -111,9 +147,9 @@ describe('StreamClient', () => {
     const h = harness({ newest: 10 });
     h.client.start();
     await flush();
-    h.last().send({ type: 'hello', last_seq: 10, since: 10 });
-    h.last().send(ev(11));
-    h.last().send(ev(12));
+    h.last().receive({ type: 'hello', last_seq: 10, since: 10 });
+    h.last().receive(ev(11));
+    h.last().receive(ev(12));
     h.last().drop();
     expect(h.client.getStatus()).toBe('reconnecting');
     h.fireTimer();
@@ -126,16 +162,16 @@ describe('StreamClient', () => {
     const h = harness({ newest: 0 });
     h.client.start();
     await flush();
-    h.last().send({ type: 'hello', last_seq: 0, since: 0 });
-    h.last().send(ev(1));
-    h.last().send(ev(2));
+    h.last().receive({ type: 'hello', last_seq: 0, since: 0 });
+    h.last().receive(ev(1));
+    h.last().receive(ev(2));
     h.last().drop();
     h.fireTimer();
     // The server replays an overlap (e.g. a commit seen both ways at the switch).
-    h.last().send({ type: 'hello', last_seq: 3, since: 2 });
-    h.last().send(ev(2));
-    h.last().send(ev(3));
-    h.last().send(ev(3));
+    h.last().receive({ type: 'hello', last_seq: 3, since: 2 });
+    h.last().receive(ev(2));
+    h.last().receive(ev(3));
+    h.last().receive(ev(3));
     expect(h.events).toEqual([1, 2, 3]);
   });
 
@@ -143,7 +179,7 @@ describe('StreamClient', () => {
     const h = harness({ newest: 5, random: 1 });
     h.client.start();
     await flush();
-    h.last().send({ type: 'hello', last_seq: 5, since: 5 });
+    h.last().receive({ type: 'hello', last_seq: 5, since: 5 });
     const delays: number[] = [];
     for (let i = 0; i < 8; i++) {
       h.last().drop();
@@ -152,7 +188,7 @@ describe('StreamClient', () => {
     expect(delays.slice(0, 4)).toEqual([500, 1000, 2000, 4000]);
     expect(delays.every((d, i) => i === 0 || d >= delays[i - 1]!)).toBe(true);
     expect(Math.max(...delays)).toBe(BACKOFF_CAP_MS);
-    h.last().send({ type: 'hello', last_seq: 5, since: 5 });
+    h.last().receive({ type: 'hello', last_seq: 5, since: 5 });
     h.last().drop();
     expect(h.fireTimer()).toBe(500);
   });
@@ -167,23 +203,25 @@ describe('StreamClient', () => {
     const h = harness({ newest: 100 });
     h.client.start();
     await flush();
-    h.last().send({ type: 'hello', last_seq: 100, since: 100 });
-    h.last().send(ev(101));
+    h.last().receive({ type: 'hello', last_seq: 100, since: 100 });
+    h.last().receive(ev(101));
     const first = h.last();
-    first.send({ type: 'resync', reason: 'fell 3 commits behind', last_sent_seq: 150 });
+    first.receive({ type: 'resync', reason: 'fell 3 commits behind', last_sent_seq: 150 });
     expect(h.resyncs).toBe(1);
     expect(first.closed).toBe(true);
     expect(h.sockets).toHaveLength(2);
     expect(h.last().url).toBe('ws://test/api/stream?since=150');
-    expect(h.timers).toHaveLength(0);
+    // At once, not after a backoff: nothing more opens while the clock runs short of the watchdog.
+    vi.advanceTimersByTime(SILENCE_LIMIT_MS - 1);
+    expect(h.sockets).toHaveLength(2);
   });
 
   it('on resync without a seq reconnects from the newest', async () => {
     const h = harness({ newest: 7 });
     h.client.start();
     await flush();
-    h.last().send({ type: 'hello', last_seq: 7, since: 7 });
-    h.last().send({ type: 'resync' });
+    h.last().receive({ type: 'hello', last_seq: 7, since: 7 });
+    h.last().receive({ type: 'resync' });
     expect(h.resyncs).toBe(1);
     await flush();
     expect(h.newestCalls).toBe(2);
@@ -197,13 +235,13 @@ describe('StreamClient', () => {
     h.client.start();
     await flush();
     const s = h.last();
-    s.send({ type: 'hello', last_seq: 0, since: 0 });
+    s.receive({ type: 'hello', last_seq: 0, since: 0 });
     for (const bad of ['not json', '[1,2]', 'null', '{"type":"event"}', '{"type":"event","event":{"seq":"x"}}', '{"type":"session","session":{}}', '{"type":"weird"}', '{"type":"tick","burn":3}']) {
-      s.send(bad);
+      s.receive(bad);
     }
     s.onmessage?.({ data: new ArrayBuffer(4) });
-    s.send(ev(1));
-    s.send({ type: 'session', session: { id: 'codex:x' } });
+    s.receive(ev(1));
+    s.receive({ type: 'session', session: { id: 'codex:x' } });
     expect(h.events).toEqual([1]);
     expect(sessions).toEqual(['codex:x']);
     expect(h.client.getStatus()).toBe('connected');
@@ -214,11 +252,11 @@ describe('StreamClient', () => {
     const h = harness({ newest: 3 });
     h.client.start();
     await flush();
-    h.last().send({ type: 'hello', last_seq: 3, since: 3 });
+    h.last().receive({ type: 'hello', last_seq: 3, since: 3 });
     h.setOnline(false);
     expect(h.client.getStatus()).toBe('offline');
     expect(h.last().closed).toBe(true);
-    expect(h.timers).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
     h.setOnline(true);
     expect(h.client.getStatus()).toBe('reconnecting');
     expect(h.sockets).toHaveLength(2);
@@ -239,7 +277,201 @@ describe('StreamClient', () => {
     const s = h.last();
     h.client.stop();
     s.drop();
-    expect(h.timers).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
     expect(s.closed).toBe(true);
+  });
+
+  it('says offline, not connecting, when it has never reached the server and a try failed', async () => {
+    const h = harness({ newest: new Error('Failed to fetch') });
+    const seen: string[] = [];
+    h.client.subscribeStatus(() => seen.push(h.client.getStatus()));
+    h.client.start();
+    expect(h.client.getStatus()).toBe('connecting');
+    await flush();
+    expect(h.client.getStatus()).toBe('offline');
+    // Each retry fails the same way: the badge stays on "Offline", no flicker back to "Connecting".
+    for (let i = 0; i < 3; i++) {
+      h.fireTimer();
+      await flush();
+    }
+    expect(h.client.getStatus()).toBe('offline');
+    expect(seen).toEqual(['offline']);
+  });
+
+  it('says offline when the first socket closes before any hello, reconnecting once it had been live', async () => {
+    const h = harness({ newest: 4 });
+    h.client.start();
+    await flush();
+    h.last().drop();
+    expect(h.client.getStatus()).toBe('offline');
+    h.fireTimer();
+    await flush();
+    h.last().receive({ type: 'hello', last_seq: 4, since: 4 });
+    expect(h.client.getStatus()).toBe('connected');
+    h.last().drop();
+    expect(h.client.getStatus()).toBe('reconnecting');
+  });
+});
+
+describe('StreamClient alerts', () => {
+  const alert = (id: number, over: Partial<Alert> = {}) => ({
+    id, time_unix_nano: 1_763_800_000_000_000_000, session_id: 'claude_code:abc', agent: 'claude_code',
+    kind: 'needs_you', title: 'Claude Code · api', body: 'wants to run Bash', url: '/sessions/claude_code%3Aabc',
+    seq: 12, deliveries: [{ channel: 'web_push', device_id: 'd_1', name: 'Pixel', outcome: 'pending', reason: '', attempts: [] }],
+    ...over,
+  });
+
+  it('hands alert frames to subscribers and ignores malformed ones', async () => {
+    const h = harness({ newest: 0 });
+    const got: Alert[] = [];
+    h.client.subscribe({ alert: (a) => got.push(a) });
+    h.client.start();
+    await flush();
+    const s = h.last();
+    s.receive({ type: 'hello', last_seq: 0, since: 0 });
+    for (const bad of [
+      { type: 'alert' },
+      { type: 'alert', alert: null },
+      { type: 'alert', alert: [] },
+      { type: 'alert', alert: { ...alert(1), id: '1' } },
+      { type: 'alert', alert: { ...alert(1), kind: 3 } },
+      { type: 'alert', alert: { ...alert(1), session_id: undefined } },
+    ]) {
+      s.receive(bad);
+    }
+    s.receive({ type: 'alert', alert: alert(7) });
+    s.receive({ type: 'alert', alert: { ...alert(8), deliveries: 'nope', title: 5 } });
+    expect(got.map((a) => a.id)).toEqual([7, 8]);
+    expect(got[0]!.deliveries[0]!.outcome).toBe('pending');
+    expect(got[1]!.deliveries).toEqual([]);
+    expect(got[1]!.title).toBe('');
+    expect(h.client.getStatus()).toBe('connected');
+  });
+
+  it('tells subscribers on every hello, so they can refetch alerts missed while away', async () => {
+    const h = harness({ newest: 2 });
+    let hellos = 0;
+    h.client.subscribe({ connected: () => hellos++ });
+    h.client.start();
+    await flush();
+    h.last().receive({ type: 'hello', last_seq: 2, since: 2 });
+    h.last().drop();
+    h.fireTimer();
+    h.last().receive({ type: 'hello', last_seq: 2, since: 2 });
+    expect(hellos).toBe(2);
+  });
+});
+
+describe('StreamClient viewing messages', () => {
+  const viewing = (session_id: string | null, visible = true) => ({ type: 'viewing', session_id, visible });
+
+  it('says what is viewed after hello, on route change, and on visibility change', async () => {
+    const h = harness({ newest: 1 });
+    h.client.setViewing('claude_code:abc');
+    h.client.start();
+    await flush();
+    const s = h.last();
+    // Not before the server said hello.
+    expect(s.sent).toEqual([]);
+    s.receive({ type: 'hello', last_seq: 1, since: 1 });
+    expect(s.sent).toEqual([viewing('claude_code:abc')]);
+    h.client.setViewing(null);
+    h.client.setViewing(null);
+    h.setVisible(false);
+    h.setVisible(false);
+    h.setVisible(true);
+    h.client.setViewing('codex:x');
+    expect(s.sent).toEqual([
+      viewing('claude_code:abc'),
+      viewing(null),
+      viewing(null, false),
+      viewing(null, true),
+      viewing('codex:x'),
+    ]);
+  });
+
+  it('keeps route changes made while disconnected and sends the latest after the reconnect', async () => {
+    const h = harness({ newest: 1, visible: false });
+    h.client.start();
+    await flush();
+    const first = h.last();
+    first.receive({ type: 'hello', last_seq: 1, since: 1 });
+    expect(first.sent).toEqual([viewing(null, false)]);
+    first.drop();
+    h.client.setViewing('pi:1');
+    h.client.setViewing('pi:2');
+    h.fireTimer();
+    const second = h.last();
+    expect(second).not.toBe(first);
+    expect(second.sent).toEqual([]);
+    second.receive({ type: 'hello', last_seq: 1, since: 1 });
+    expect(second.sent).toEqual([viewing('pi:2', false)]);
+    expect(first.sent).toHaveLength(1);
+  });
+});
+
+describe('StreamClient silent-connection watchdog', () => {
+  it('closes a connection that stays silent for 2.5 heartbeats and reconnects from the last seq', async () => {
+    expect(SILENCE_LIMIT_MS).toBe(2.5 * HEARTBEAT_MS);
+    const h = harness({ newest: 20, random: 1 });
+    h.client.start();
+    await flush();
+    const s = h.last();
+    s.receive({ type: 'hello', last_seq: 20, since: 20 });
+    s.receive(ev(21));
+    vi.advanceTimersByTime(SILENCE_LIMIT_MS - 1);
+    expect(s.closed).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(s.closed).toBe(true);
+    expect(h.client.getStatus()).toBe('reconnecting');
+    vi.advanceTimersByTime(500);
+    expect(h.sockets).toHaveLength(2);
+    expect(h.last().url).toBe('ws://test/api/stream?since=21');
+  });
+
+  it('leaves a connection alone while ticks keep arriving', async () => {
+    const h = harness({ newest: 3 });
+    h.client.start();
+    await flush();
+    const s = h.last();
+    s.receive({ type: 'hello', last_seq: 3, since: 3 });
+    const tick = { type: 'tick', burn: { usd_per_min: 0, usd_per_hour: 0, usd_today: 0, usd_projected_month: 0 }, sessions_by_state: {} };
+    for (let i = 0; i < 40; i++) {
+      vi.advanceTimersByTime(HEARTBEAT_MS);
+      s.receive(tick);
+    }
+    expect(s.closed).toBe(false);
+    expect(h.sockets).toHaveLength(1);
+    // Any frame is a sign of life, even one it cannot read.
+    vi.advanceTimersByTime(SILENCE_LIMIT_MS - 1);
+    s.receive('garbage');
+    vi.advanceTimersByTime(SILENCE_LIMIT_MS - 1);
+    expect(s.closed).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(s.closed).toBe(true);
+  });
+
+  it('gives up on a socket that never says hello', async () => {
+    const h = harness({ newest: 0 });
+    h.client.start();
+    await flush();
+    const s = h.last();
+    vi.advanceTimersByTime(SILENCE_LIMIT_MS);
+    expect(s.closed).toBe(true);
+    expect(h.client.getStatus()).toBe('offline');
+    h.fireTimer();
+    await flush();
+    expect(h.sockets).toHaveLength(2);
+  });
+
+  it('is disarmed when the client stops or goes offline', async () => {
+    const h = harness({ newest: 0 });
+    h.client.start();
+    await flush();
+    h.last().receive({ type: 'hello', last_seq: 0, since: 0 });
+    h.setOnline(false);
+    vi.advanceTimersByTime(SILENCE_LIMIT_MS * 4);
+    expect(h.sockets).toHaveLength(1);
+    expect(h.client.getStatus()).toBe('offline');
   });
 });

@@ -1,10 +1,13 @@
 //! The live feed client: one WebSocket to `/api/stream?since=<seq>`, kept open across drops.
 //! It resumes from the last event seq it delivered, reconnects with capped exponential backoff
 //! (with jitter, reset once a connection says hello), follows `resync` frames, ignores frames it
-//! cannot read and never hands the same event seq out twice. Everything it touches outside
-//! itself (sockets, timers, randomness, online state) is injected, so tests drive it by hand.
+//! cannot read and never hands the same event seq out twice. A connection that goes silent
+//! (no frame for `SILENCE_LIMIT_MS`) is taken for dead and replaced. It also tells the server
+//! what this page is looking at (`viewing`), so the server does not push what is on screen.
+//! Everything it touches outside itself (sockets, timers, randomness, online and visibility
+//! state) is injected, so tests drive it by hand.
 
-import type { ObsEvent, Session, Tick } from './types';
+import type { Alert, Delivery, ObsEvent, Session, Tick } from './types';
 
 export type StreamStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
 
@@ -14,6 +17,7 @@ export interface SocketLike {
   onmessage: ((ev: { data: unknown }) => void) | null;
   onclose: ((ev: unknown) => void) | null;
   onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
   close(): void;
 }
 
@@ -21,6 +25,10 @@ export interface StreamListener {
   event?(e: ObsEvent): void;
   session?(s: Session): void;
   tick?(t: Tick): void;
+  /** An alert was made, or its deliveries changed (same id). */
+  alert?(a: Alert): void;
+  /** A connection said hello. Alerts are not replayed like events: refetch them here. */
+  connected?(): void;
   /** The feed skipped events: refetch what is shown from the read API. */
   resync?(): void;
 }
@@ -37,12 +45,27 @@ export interface StreamDeps {
   isOnline(): boolean;
   /** Subscribes to online/offline changes; returns the unsubscribe function. */
   watchOnline(onChange: (online: boolean) => void): () => void;
+  /** Whether the page is visible (default: always). */
+  isVisible?(): boolean;
+  /** Subscribes to visibility changes; returns the unsubscribe function. */
+  watchVisibility?(onChange: (visible: boolean) => void): () => void;
+  /** Milliseconds since some fixed point (default `Date.now`). */
+  now?(): number;
   /** How many events before the newest to replay on a fresh start (fills the live list). */
   backfill?: number;
+  /** Silence after which a connection is taken for dead (default `SILENCE_LIMIT_MS`). */
+  silenceLimitMs?: number;
 }
 
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_CAP_MS = 10_000;
+/**
+ * The longest a healthy connection stays quiet: the server sends a `tick` frame every 5 s. (Its
+ * WebSocket pings, every 20 s, are answered by the browser itself and never reach the page.)
+ */
+export const HEARTBEAT_MS = 5_000;
+/** No frame for this long (2.5 heartbeats) and the connection is closed and reopened. */
+export const SILENCE_LIMIT_MS = HEARTBEAT_MS * 2.5;
 
 /** Delay before reconnect attempt `attempt` (0-based): doubling, capped, with 50–100 % jitter. */
 export function backoffDelay(attempt: number, random: number): number {
@@ -54,10 +77,41 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** An alert from a frame or a page, with its required fields checked; null if unusable. */
+export function readAlert(v: unknown): Alert | null {
+  if (!isObject(v) || typeof v.id !== 'number' || !Number.isFinite(v.id)) return null;
+  if (typeof v.kind !== 'string' || typeof v.session_id !== 'string') return null;
+  const deliveries = Array.isArray(v.deliveries)
+    ? (v.deliveries.filter((d) => isObject(d) && typeof d.outcome === 'string') as unknown as Delivery[]).map((d) => ({
+        ...d,
+        attempts: Array.isArray(d.attempts) ? d.attempts : [],
+      }))
+    : [];
+  return {
+    ...(v as unknown as Alert),
+    time_unix_nano: typeof v.time_unix_nano === 'number' ? v.time_unix_nano : 0,
+    agent: typeof v.agent === 'string' ? v.agent : (v.session_id.split(':')[0] ?? ''),
+    title: typeof v.title === 'string' ? v.title : '',
+    body: typeof v.body === 'string' ? v.body : '',
+    deliveries,
+  };
+}
+
+export interface Viewing {
+  session_id: string | null;
+  visible: boolean;
+}
+
 export class StreamClient {
   private readonly deps: StreamDeps;
   private socket: SocketLike | null = null;
   private timer: unknown = null;
+  /** The silent-connection check of the current socket. */
+  private watchdog: unknown = null;
+  /** When the current socket last gave a sign of life (opened, or any frame). */
+  private lastHeard = 0;
+  private unwatchVisibility: (() => void) | null = null;
+  private viewing: Viewing = { session_id: null, visible: true };
   private unwatch: (() => void) | null = null;
   private running = false;
   private everConnected = false;
@@ -91,6 +145,13 @@ export class StreamClient {
     if (this.running) return;
     this.running = true;
     this.unwatch = this.deps.watchOnline((online) => this.onOnlineChange(online));
+    this.viewing = { ...this.viewing, visible: this.deps.isVisible?.() ?? true };
+    this.unwatchVisibility =
+      this.deps.watchVisibility?.((visible) => {
+        if (visible === this.viewing.visible) return;
+        this.viewing = { ...this.viewing, visible };
+        this.sendViewing();
+      }) ?? null;
     if (this.deps.isOnline()) this.connect();
     else this.setStatus('offline');
   }
@@ -99,8 +160,29 @@ export class StreamClient {
     this.running = false;
     this.unwatch?.();
     this.unwatch = null;
+    this.unwatchVisibility?.();
+    this.unwatchVisibility = null;
     this.clearTimer();
     this.dropSocket();
+  }
+
+  /** The session this page shows (null for any other screen); told to the server at once. */
+  setViewing(sessionId: string | null): void {
+    if (sessionId === this.viewing.session_id) return;
+    this.viewing = { ...this.viewing, session_id: sessionId };
+    this.sendViewing();
+  }
+
+  getViewing = (): Viewing => this.viewing;
+
+  /** Sent on change while connected, and again after every hello (a new connection knows nothing). */
+  private sendViewing(): void {
+    if (this.status !== 'connected' || !this.socket) return;
+    try {
+      this.socket.send(JSON.stringify({ type: 'viewing', ...this.viewing }));
+    } catch {
+      // not open after all: the next hello sends it
+    }
   }
 
   private setStatus(s: StreamStatus): void {
@@ -116,6 +198,8 @@ export class StreamClient {
 
   private dropSocket(): void {
     this.generation++;
+    if (this.watchdog !== null) this.deps.clearTimeout(this.watchdog);
+    this.watchdog = null;
     const s = this.socket;
     this.socket = null;
     if (s) {
@@ -140,10 +224,16 @@ export class StreamClient {
     }
   }
 
+  /** What to call a connection attempt: never reached the server yet and failed once: offline. */
+  private tryingStatus(): StreamStatus {
+    if (this.everConnected) return 'reconnecting';
+    return this.attempt > 0 ? 'offline' : 'connecting';
+  }
+
   private connect(): void {
     this.clearTimer();
     this.dropSocket();
-    this.setStatus(this.everConnected ? 'reconnecting' : 'connecting');
+    this.setStatus(this.tryingStatus());
     const gen = this.generation;
     if (this.lastSeq !== null) {
       this.open(this.lastSeq, gen);
@@ -170,8 +260,15 @@ export class StreamClient {
       return;
     }
     this.socket = socket;
+    this.hear();
+    this.armWatchdog(gen);
+    socket.onopen = () => {
+      if (gen === this.generation) this.hear();
+    };
     socket.onmessage = (ev) => {
-      if (gen === this.generation) this.onFrame(ev.data);
+      if (gen !== this.generation) return;
+      this.hear();
+      this.onFrame(ev.data);
     };
     socket.onclose = () => {
       if (gen !== this.generation) return;
@@ -183,6 +280,25 @@ export class StreamClient {
     };
   }
 
+  private hear(): void {
+    this.lastHeard = (this.deps.now ?? Date.now)();
+  }
+
+  /**
+   * One timer per socket, not one per frame: when it fires it checks how long the socket has
+   * been quiet, and either gives up on it or waits for the rest of the limit.
+   */
+  private armWatchdog(gen: number, ms = this.deps.silenceLimitMs ?? SILENCE_LIMIT_MS): void {
+    this.watchdog = this.deps.setTimeout(() => {
+      this.watchdog = null;
+      if (gen !== this.generation || !this.running) return;
+      const limit = this.deps.silenceLimitMs ?? SILENCE_LIMIT_MS;
+      const quiet = (this.deps.now ?? Date.now)() - this.lastHeard;
+      if (quiet >= limit) this.scheduleReconnect();
+      else this.armWatchdog(gen, limit - quiet);
+    }, ms);
+  }
+
   private scheduleReconnect(): void {
     if (!this.running) return;
     this.dropSocket();
@@ -190,9 +306,9 @@ export class StreamClient {
       this.setStatus('offline');
       return;
     }
-    this.setStatus(this.everConnected ? 'reconnecting' : 'connecting');
-    const delay = backoffDelay(this.attempt, this.deps.random());
     this.attempt++;
+    this.setStatus(this.tryingStatus());
+    const delay = backoffDelay(this.attempt - 1, this.deps.random());
     this.clearTimer();
     this.timer = this.deps.setTimeout(() => {
       this.timer = null;
@@ -215,6 +331,8 @@ export class StreamClient {
         this.attempt = 0;
         if (this.lastSeq === null && typeof frame.since === 'number') this.lastSeq = frame.since;
         this.setStatus('connected');
+        this.sendViewing();
+        this.emit((l) => l.connected?.());
         return;
       }
       case 'event': {
@@ -240,6 +358,11 @@ export class StreamClient {
             : {},
         };
         this.emit((l) => l.tick?.(tick));
+        return;
+      }
+      case 'alert': {
+        const a = readAlert(frame.alert);
+        if (a) this.emit((l) => l.alert?.(a));
         return;
       }
       case 'resync': {
@@ -280,6 +403,12 @@ export function browserStreamClient(newestSeq: () => Promise<number>): StreamCli
     clearTimeout: (h) => window.clearTimeout(h as number),
     random: Math.random,
     isOnline: () => navigator.onLine,
+    isVisible: () => document.visibilityState === 'visible',
+    watchVisibility: (onChange) => {
+      const fn = () => onChange(document.visibilityState === 'visible');
+      document.addEventListener('visibilitychange', fn);
+      return () => document.removeEventListener('visibilitychange', fn);
+    },
     watchOnline: (onChange) => {
       const on = () => onChange(true);
       const off = () => onChange(false);

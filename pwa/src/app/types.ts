@@ -133,5 +133,63 @@ export interface Tick {
 export interface ServerConfig {
   version: string;
   features: Record<string, unknown>;
+  /** base64url, an uncompressed P-256 point; null while push is off. */
   vapid_public_key: string | null;
+  /** Absent on servers older than alerts. */
+  push?: { enabled: boolean; reason: string | null };
+  alert_kinds?: string[];
+}
+
+export type AlertKind = 'needs_you' | 'finished' | 'stalled' | 'crashed' | 'error' | 'budget';
+
+export const ALERT_KINDS: readonly AlertKind[] = ['needs_you', 'finished', 'stalled', 'crashed', 'error', 'budget'];
+
+export interface QuietHours {
+  /** "HH:MM", local to `utc_offset_minutes`. */
+  start: string;
+  end: string;
+  utc_offset_minutes: number;
+}
+
+export interface DeliveryAttempt {
+  at_unix_nano: number;
+  status?: number | null;
+  error?: string;
+}
+
+export type DeliveryOutcome = 'pending' | 'sent' | 'failed' | 'gone' | 'skipped';
+
+export interface Delivery {
+  channel: 'web_push' | 'webhook' | 'ntfy' | string;
+  device_id?: string | null;
+  name?: string | null;
+  outcome: DeliveryOutcome | string;
+  reason?: string;
+  attempts: DeliveryAttempt[];
+}
+
+/** One browser push subscription with its own alert preferences. */
+export interface Device {
+  id: string;
+  name: string;
+  /** The push service's origin; the full endpoint is a secret and never leaves the server. */
+  endpoint_origin: string;
+  kinds: string[];
+  quiet_hours: QuietHours | null;
+  created_unix_nano: number;
+  last_delivery: { at_unix_nano: number; outcome: DeliveryOutcome | string; status?: number | null; error?: string } | null;
+}
+
+export interface Alert {
+  /** Monotonic: a newer alert has a larger id. */
+  id: number;
+  time_unix_nano: number;
+  session_id: string;
+  agent: string;
+  kind: AlertKind | string;
+  title: string;
+  body: string;
+  url?: string;
+  seq?: number;
+  deliveries: Delivery[];
 }

@@ -7,8 +7,9 @@
 //! USD/hour, today, projected month; sessions by state); `resync` when the client fell too far behind — it should
 //! refetch and reconnect with its last seq. Events carry no attributes here (they are one
 //! `GET /api/sessions/{id}/events` away); `alert` when an alert is made and again when its
-//! deliveries are done (same id). The server pings every 20 s; a client that does not take a
-//! frame within 10 s is dropped.
+//! deliveries are done (same id). The server pings every 20 s (a WebSocket ping, which browsers
+//! answer without telling the page: a page takes the 5 s `tick` as the heartbeat); a client
+//! that does not take a frame within 10 s is dropped.
 //!
 //! The client may say what it shows: `{"type": "viewing", "session_id": "<id>" | null,
 //! "visible": bool}`; while a visible dashboard shows a session, its alerts need not be pushed.
