@@ -99,6 +99,8 @@ export interface ObsEvent {
   state?: string;
   previous_state?: string;
   reason?: string;
+  /** One line on what a tool call, permission request or question is about. */
+  detail?: string;
   attributes?: Record<string, unknown>;
 }
 

@@ -37,6 +37,7 @@ export function eventSummary(e: ObsEvent): { title: string; detail: string } {
     case 'tool_decision':
     case 'permission_requested':
       if (e.tool_name) parts.push(e.tool_name);
+      if (e.detail) parts.push(e.detail);
       if (e.duration_ms !== undefined) parts.push(formatDuration(e.duration_ms));
       if (e.success === true) parts.push('ok');
       if (e.success === false) parts.push('failed');
@@ -57,6 +58,7 @@ export function eventSummary(e: ObsEvent): { title: string; detail: string } {
     default:
       if (e.name && e.name !== e.kind) parts.push(e.name);
       if (e.tool_name) parts.push(e.tool_name);
+      if (e.detail) parts.push(e.detail);
       if (e.duration_ms !== undefined) parts.push(formatDuration(e.duration_ms));
   }
   if (e.error) parts.push(e.error);

@@ -402,6 +402,9 @@ pub fn event_json(e: &Event) -> Value {
     if !e.reason.is_empty() {
         put("reason", json!(e.reason));
     }
+    if !e.detail.is_empty() {
+        put("detail", json!(e.detail));
+    }
     put(
         "attributes",
         Value::Object(attrs::to_json_object(&e.attributes)),

@@ -1,0 +1,148 @@
+//! Alert latency for `scripts/bench` (DESIGN.md: telemetry → Web Push request sent p50 < 250 ms;
+//! a stall detected within 1 s of its threshold), against a running server whose push is on and
+//! whose `stall_after_secs` is `--stall-after`. Runs the tests' fake push service in-process (it
+//! verifies the VAPID JWT and decrypts each message), subscribes it, then:
+//!
+//! - needs_you: `--runs` times, a new Claude Code session gets a prompt, then a PermissionRequest
+//!   hook; latency = the push request arriving at the push service − the hook POST being sent;
+//! - stalls: `--stalls` sessions get a prompt and then nothing; delay = the `stalled` push
+//!   arriving − (the prompt POST sent + `--stall-after`), an upper bound on how late the stall
+//!   was seen (the server's clock starts at the prompt's arrival, a little later).
+//!
+//! Prints one JSON object.
+//!
+//! Usage: pushbench --http-addr 127.0.0.1:4318 --app-addr 127.0.0.1:4319 [--runs 200]
+//!                  [--stalls 5] [--stall-after 2]
+
+#[path = "../tests/common/push_service.rs"]
+#[allow(dead_code)]
+mod push_service;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use push_service::{PushService, Subscriber};
+use serde_json::{Value, json};
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+async fn hook(http: &reqwest::Client, addr: &str, body: Value) -> Result<()> {
+    let resp = http
+        .post(format!("http://{addr}/v1/hooks/claude_code"))
+        .json(&body)
+        .send()
+        .await?;
+    if resp.status() != 204 {
+        bail!("hook answered {}", resp.status());
+    }
+    Ok(())
+}
+
+fn prompt(session: &str) -> Value {
+    json!({"session_id": session, "hook_event_name": "UserPromptSubmit", "cwd": "/bench/proj", "prompt": "go"})
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let http_addr = arg(&args, "--http-addr", "127.0.0.1:4318");
+    let app_addr = arg(&args, "--app-addr", "127.0.0.1:4319");
+    let runs: usize = arg(&args, "--runs", "200").parse()?;
+    let stalls: usize = arg(&args, "--stalls", "5").parse()?;
+    let stall_after: f64 = arg(&args, "--stall-after", "2").parse()?;
+    let http = reqwest::Client::new();
+
+    let svc = PushService::start().await;
+    let sub = Subscriber::new(&svc);
+    let resp = http
+        .post(format!("http://{app_addr}/api/push/subscriptions"))
+        .header("x-observatory", "1")
+        .json(&json!({"subscription": sub.subscription_json(), "name": "bench"}))
+        .send()
+        .await
+        .context("subscribing")?;
+    if !resp.status().is_success() {
+        bail!("subscribing: {} {}", resp.status(), resp.text().await?);
+    }
+
+    let mut needs_you = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let session = format!("bench-ask-{i}");
+        hook(&http, &http_addr, prompt(&session)).await?;
+        let ask = json!({"session_id": session, "hook_event_name": "PermissionRequest",
+            "cwd": "/bench/proj", "tool_name": "Bash", "tool_input": {"command": "cargo test"}});
+        let sent = Instant::now();
+        hook(&http, &http_addr, ask).await?;
+        let got = svc
+            .next(Duration::from_secs(5))
+            .await
+            .with_context(|| format!("no push for {session} within 5 s"))?;
+        if let Some(why) = &got.rejected {
+            bail!("the push service refused a push: {why}");
+        }
+        needs_you.push(got.at.duration_since(sent).as_secs_f64() * 1e3);
+    }
+
+    // Stalls: staggered so that their thresholds fall at different points of the check period.
+    let mut prompted: HashMap<String, Instant> = HashMap::new();
+    for j in 0..stalls {
+        let session = format!("bench-stall-{j}");
+        prompted.insert(format!("claude_code:{session}"), Instant::now());
+        hook(&http, &http_addr, prompt(&session)).await?;
+        tokio::time::sleep(Duration::from_millis(1000 / stalls.max(1) as u64)).await;
+    }
+    let mut stall_delays = Vec::with_capacity(stalls);
+    let deadline = Duration::from_secs_f64(stall_after + 10.0);
+    while stall_delays.len() < stalls {
+        let got = svc
+            .next(deadline)
+            .await
+            .context("a stalled session was not pushed in time")?;
+        let p = got.payload.unwrap_or_default();
+        let Some(at) = p["session_id"].as_str().and_then(|s| prompted.get(s)) else {
+            continue;
+        };
+        if p["kind"] != "stalled" {
+            bail!("expected a stalled alert, got {p}");
+        }
+        let due = *at + Duration::from_secs_f64(stall_after);
+        stall_delays.push(got.at.saturating_duration_since(due).as_secs_f64() * 1e3);
+    }
+
+    needs_you.sort_by(f64::total_cmp);
+    stall_delays.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        json!({
+            "push_runs": runs,
+            "push_p50_ms": round2(percentile(&needs_you, 0.5)),
+            "push_p99_ms": round2(percentile(&needs_you, 0.99)),
+            "push_max_ms": round2(needs_you.last().copied().unwrap_or(f64::NAN)),
+            "push_rejected": svc.rejected().len(),
+            "stalls": stalls,
+            "stall_after_s": stall_after,
+            "stall_delay_p50_ms": round2(percentile(&stall_delays, 0.5)),
+            "stall_delay_max_ms": round2(stall_delays.last().copied().unwrap_or(f64::NAN)),
+        })
+    );
+    Ok(())
+}
