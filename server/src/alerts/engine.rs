@@ -69,6 +69,7 @@ impl Engine {
     ) -> Result<Engine> {
         let mut rules = rules;
         rules.know(&store.sessions()?);
+        settle_interrupted(&store)?;
         let last_id = AtomicU64::new(store.last_alert_id()?);
         let commits = hub.tap();
         Ok(Engine {
@@ -111,6 +112,28 @@ impl Engine {
             }
         }
     }
+}
+
+/// How many of the newest alerts are looked at for deliveries a stop cut short.
+const INTERRUPTED_SCAN: usize = 100;
+
+/// Deliveries still pending from before a stop were never finished: they say so, rather than
+/// staying "pending" for ever.
+fn settle_interrupted(store: &Store) -> Result<()> {
+    for mut alert in store.alerts(None, INTERRUPTED_SCAN)? {
+        let mut changed = false;
+        for d in &mut alert.deliveries {
+            if d.outcome == Outcome::Pending {
+                d.outcome = Outcome::Failed;
+                d.reason = "the server stopped before it was sent".to_owned();
+                changed = true;
+            }
+        }
+        if changed {
+            store.put_alert(&alert)?;
+        }
+    }
+    Ok(())
 }
 
 /// `/sessions/<id>`, the id percent-encoded.
@@ -455,6 +478,41 @@ fn record(pending: &Delivery, sent: deliver::Delivery) -> Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deliveries_a_stop_cut_short_are_failed_at_the_next_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("store");
+        let delivery = |outcome| Delivery {
+            channel: Channel::WebPush,
+            device_id: Some("d_1".into()),
+            name: "phone".into(),
+            outcome,
+            reason: String::new(),
+            attempts: Vec::new(),
+        };
+        let alert = Alert {
+            id: 1,
+            time_unix_nano: 1,
+            session_id: "codex:s".into(),
+            agent: "codex".into(),
+            kind: Kind::Crashed,
+            title: "Codex".into(),
+            body: "crashed".into(),
+            url: session_url("codex:s"),
+            seq: 1,
+            deliveries: vec![delivery(Outcome::Pending), delivery(Outcome::Sent)],
+        };
+        store.put_alert(&alert).expect("put");
+        settle_interrupted(&store).expect("settle");
+        let after = store.alerts(None, 1).expect("alerts").remove(0);
+        assert_eq!(after.deliveries[0].outcome, Outcome::Failed);
+        assert_eq!(
+            after.deliveries[0].reason,
+            "the server stopped before it was sent"
+        );
+        assert_eq!(after.deliveries[1], alert.deliveries[1]);
+    }
 
     #[test]
     fn session_urls_escape_the_id() {
