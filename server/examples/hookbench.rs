@@ -9,6 +9,8 @@
 //!                  --payload server/tests/fixtures/…/0005-claude-PermissionRequest.json
 //!                  [--agent claude_code] [--runs 300]
 
+mod support;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -16,26 +18,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
+use support::{arg, percentile, round2};
 
 /// One hook run: spawn, write the payload, close stdin, wait. Returns milliseconds and what
 /// the hook wrote to stderr (only non-empty with `debug`).

@@ -23,6 +23,8 @@
 //! with fixed-width placeholders where the per-request counter goes; a request is a copy of that
 //! encoding with the placeholders overwritten (same lengths, so the protobuf stays valid).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -45,6 +47,7 @@ use observatory::session::Tracker;
 use observatory::store::Store;
 use prost::Message;
 use serde_json::{Map, Value as Json, json};
+use support::round2;
 
 /// Where a per-request counter goes in the encoded template: 12 characters, overwritten with 12
 /// hex digits of the request number.
@@ -594,10 +597,6 @@ async fn load(
         );
     }
     Ok(o)
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 /// utime + stime of a process, in clock ticks (all threads).

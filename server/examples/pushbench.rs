@@ -14,6 +14,8 @@
 //! Usage: pushbench --http-addr 127.0.0.1:4318 --app-addr 127.0.0.1:4319 [--runs 200]
 //!                  [--stalls 5] [--stall-after 2]
 
+mod support;
+
 #[path = "../tests/common/push_service.rs"]
 #[allow(dead_code)]
 mod push_service;
@@ -24,26 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use push_service::{PushService, Subscriber};
 use serde_json::{Value, json};
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
+use support::{arg, percentile, round2};
 
 async fn hook(http: &reqwest::Client, addr: &str, body: Value) -> Result<()> {
     let resp = http

@@ -7,36 +7,23 @@
 //! Usage: wsdelivery --otlp-url http://127.0.0.1:4318 --app-addr 127.0.0.1:4319
 //!                   [--clients 20] [--rate 1000] [--duration 10]
 
+mod support;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use support::{arg, percentile};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio_tungstenite::tungstenite::Message;
-
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
 
 fn now_ns() -> i128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i128)
         .unwrap_or(0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 #[tokio::main(flavor = "current_thread")]

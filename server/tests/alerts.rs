@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::push_service::{Catcher, PushService, Received, Subscriber};
-use common::{Server, fixtures_root, recording};
+use common::{Server, recording};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -20,6 +20,14 @@ async fn server_with(tweak: impl FnOnce(&mut observatory::config::Config)) -> Se
         tweak(c);
     })
     .await
+}
+
+/// A fake push service, and a server with push on and one device subscribed to every kind.
+async fn subscribed(tweak: impl FnOnce(&mut observatory::config::Config)) -> (PushService, Server) {
+    let svc = PushService::start().await;
+    let server = server_with(tweak).await;
+    subscribe(&server, &Subscriber::new(&svc), json!({})).await;
+    (svc, server)
 }
 
 /// A POST from the dashboard: JSON, with the CSRF header.
@@ -219,10 +227,7 @@ async fn a_permission_request_pushes_needs_you_with_high_urgency() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_turn_that_finishes_pushes_exactly_one_finished_message() {
-    let svc = PushService::start().await;
-    let mut server = server_with(|c| c.alerts.completion_min_turn_secs = 1.0).await;
-    let sub = Subscriber::new(&svc);
-    subscribe(&server, &sub, json!({})).await;
+    let (svc, mut server) = subscribed(|c| c.alerts.completion_min_turn_secs = 1.0).await;
 
     // Claude `bash`, hooks only: the prompt, then the rest of the turn over a second later.
     hooks(&server, "claude-code-2.1.328", "bash", &["0001", "0002"]).await;
@@ -253,10 +258,7 @@ async fn a_long_turn_that_finishes_pushes_exactly_one_finished_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_turns_push_nothing() {
-    let svc = PushService::start().await;
-    let mut server = server_with(|_| {}).await;
-    let sub = Subscriber::new(&svc);
-    subscribe(&server, &sub, json!({})).await;
+    let (svc, mut server) = subscribed(|_| {}).await;
     for agent in [
         "claude-code-2.1.328",
         "codex-0.169.0",
@@ -279,17 +281,18 @@ async fn quick_turns_push_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sub_agent_completions_push_nothing_of_their_own() {
-    let svc = PushService::start().await;
     // Every finished turn is news here, so that only folding can keep the sub-agents' quiet.
-    let mut server = server_with(|c| c.alerts.completion_min_turn_secs = 0.0).await;
-    let sub = Subscriber::new(&svc);
-    subscribe(&server, &sub, json!({})).await;
+    let (svc, mut server) = subscribed(|c| c.alerts.completion_min_turn_secs = 0.0).await;
     for (agent, parent) in [
         (
             "codex-0.169.0",
             "codex:01a2016c-b01e-7a11-8260-1ec50ceebb21",
         ),
         ("claude-code-2.1.328", "claude_code:"),
+        (
+            "opencode-1.18.33",
+            "opencode:ses_dfe90fae1ffe1C45RgBp2QcBRy",
+        ),
     ] {
         hooks(&server, agent, "subagent", &[]).await;
         let got = svc.next(WAIT).await.expect("the parent's finished turn");
@@ -308,16 +311,17 @@ async fn sub_agent_completions_push_nothing_of_their_own() {
         .await;
     assert_eq!(child["counts"]["turns"], 1, "{child}");
     sentinel(&server, &svc).await;
-    assert_eq!(svc.received().len(), 3, "the two parents and the sentinel");
+    assert_eq!(
+        svc.received().len(),
+        4,
+        "the three parents and the sentinel"
+    );
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sub_agents_alerts_fold_into_its_parent() {
-    let svc = PushService::start().await;
-    let mut server = server_with(|c| c.alerts.completion_min_turn_secs = 0.0).await;
-    let sub = Subscriber::new(&svc);
-    subscribe(&server, &sub, json!({})).await;
+    let (svc, mut server) = subscribed(|c| c.alerts.completion_min_turn_secs = 0.0).await;
     // Up to the sub-agent's own prompt, then the sub-agent asks for permission.
     hooks(
         &server,
@@ -354,10 +358,7 @@ async fn a_sub_agents_alerts_fold_into_its_parent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeat_inside_the_cooldown_pushes_nothing() {
-    let svc = PushService::start().await;
-    let mut server = server_with(|_| {}).await;
-    let sub = Subscriber::new(&svc);
-    subscribe(&server, &sub, json!({})).await;
+    let (svc, mut server) = subscribed(|_| {}).await;
     // Asked, answered (the tool ran), asked again: two transitions to awaiting_permission.
     hooks(
         &server,
@@ -377,36 +378,9 @@ async fn a_repeat_inside_the_cooldown_pushes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_agent_process_pushes_crashed() {
-    let svc = PushService::start().await;
-    let mut server = server_with(|_| {}).await;
-    let sub = Subscriber::new(&svc);
-    subscribe(&server, &sub, json!({})).await;
-    let endpoint = format!(
-        "http://{}",
-        server.running.as_ref().expect("running").http_addr
-    );
-    let payload = std::fs::read(
-        fixtures_root().join("claude-code-2.1.328/denied/hooks/0001-claude-SessionStart.json"),
-    )
-    .expect("fixture");
+    let (svc, mut server) = subscribed(|_| {}).await;
     // A stand-in agent registers itself through the real `observatory hook`, then is killed.
-    let script = "import subprocess, sys, time\n\
-                  subprocess.run([sys.argv[1], 'hook', 'claude_code', '--endpoint', sys.argv[2]], input=sys.argv[3].encode())\n\
-                  print('registered', flush=True)\n\
-                  time.sleep(60)\n";
-    let mut agent = std::process::Command::new("python3")
-        .args(["-c", script, env!("CARGO_BIN_EXE_observatory"), &endpoint])
-        .arg(String::from_utf8_lossy(&payload).into_owned())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(agent.stdout.take().expect("stdout")),
-        &mut line,
-    )
-    .expect("agent output");
-    assert_eq!(line.trim(), "registered");
+    let mut agent = common::stand_in_agent(&server);
     agent.kill().expect("SIGKILL");
     let killed = Instant::now();
     agent.wait().expect("reap");

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::ws::{Ws, connect, next_frame};
-use common::{Server, fixtures_root, recording};
+use common::{Server, fixtures_root, recording, stand_in_agent};
 use serde_json::Value;
 
 /// Posts a scenario's recorded requests, OTLP and hooks, in their recorded order.
@@ -134,36 +134,7 @@ async fn a_permission_request_hook_makes_the_session_awaiting_permission_at_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_agent_process_is_crashed_within_two_seconds() {
     let mut server = Server::start().await;
-    let endpoint = format!(
-        "http://{}",
-        server.running.as_ref().expect("running").http_addr
-    );
-    let payload = hook_payload(
-        "claude-code-2.1.328",
-        "denied",
-        "0001-claude-SessionStart.json",
-    );
-    // A stand-in agent: a Python process that runs `observatory hook claude_code` as its hook
-    // (so the hook, walking up, finds it: no shell in between), then waits to be killed.
-    let mut agent = {
-        let script = "import subprocess, sys, time\n\
-                      subprocess.run([sys.argv[1], 'hook', 'claude_code', '--endpoint', sys.argv[2]], input=sys.argv[3].encode())\n\
-                      print('registered', flush=True)\n\
-                      time.sleep(60)\n";
-        std::process::Command::new("python3")
-            .args(["-c", script, env!("CARGO_BIN_EXE_observatory"), &endpoint])
-            .arg(String::from_utf8_lossy(&payload).into_owned())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3")
-    };
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(agent.stdout.take().expect("stdout")),
-        &mut line,
-    )
-    .expect("agent output");
-    assert_eq!(line.trim(), "registered");
+    let mut agent = stand_in_agent(&server);
     let id = "claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5";
     let (_, s) = server.get_json(&format!("/api/sessions/{id}")).await;
     assert_eq!(s["pid"], agent.id(), "{s}");

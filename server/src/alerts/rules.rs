@@ -14,8 +14,8 @@
 //! | → `errored`, or `api_error_burst` api errors within `api_error_window` | error |
 //! | a session's cost, or the day's, crosses its threshold | budget (once per session / per day) |
 //!
-//! A sub-agent that runs as a session of its own (a Codex sub-thread: its parent reported
-//! `subagent_started` naming it) is folded into the parent: its alerts are the parent's, and its
+//! A sub-agent that runs as a session of its own (a Codex sub-thread, an OpenCode child session:
+//! its parent reported `subagent_started` naming it) is folded into the parent: its alerts are the parent's, and its
 //! finished turns are steps of the parent's turn, not news. The same (session, kind) is not
 //! repeated within `cooldown`.
 

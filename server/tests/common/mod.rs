@@ -385,3 +385,32 @@ pub fn recording(agent_dir: &str, scenario: &str) -> Vec<Recorded> {
     all.sort_by(|a, b| a.name.cmp(&b.name));
     all
 }
+
+/// A stand-in agent: a Python process that runs the real `observatory hook claude_code` as its
+/// hook with the recorded SessionStart of Claude Code's `denied` scenario (so the hook, walking
+/// up, finds it: no shell in between), then waits to be killed. Returned once registered.
+pub fn stand_in_agent(server: &Server) -> std::process::Child {
+    let endpoint = format!("http://{}", server.r().http_addr);
+    let payload = std::fs::read(
+        fixtures_root().join("claude-code-2.1.328/denied/hooks/0001-claude-SessionStart.json"),
+    )
+    .expect("hook fixture");
+    let script = "import subprocess, sys, time\n\
+                  subprocess.run([sys.argv[1], 'hook', 'claude_code', '--endpoint', sys.argv[2]], input=sys.argv[3].encode())\n\
+                  print('registered', flush=True)\n\
+                  time.sleep(60)\n";
+    let mut agent = std::process::Command::new("python3")
+        .args(["-c", script, env!("CARGO_BIN_EXE_observatory"), &endpoint])
+        .arg(String::from_utf8_lossy(&payload).into_owned())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(agent.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("agent output");
+    assert_eq!(line.trim(), "registered");
+    agent
+}

@@ -12,7 +12,7 @@
 //!
 //! | call | event |
 //! |---|---|
-//! | `event.session.created` | `SessionStarted`: cwd = `info.directory` |
+//! | `event.session.created` | `SessionStarted`: cwd = `info.directory`; of a child session (`info.parentID`), first `SubagentStarted` in the parent: tool = `info.agent`, call id = the child's id |
 //! | `chat.message` of a `user` message | `Prompt`: model = `output.message.model.modelID` |
 //! | `tool.execute.before` | `ToolStarted`: tool = `input.tool`, call id = `input.callID`; fact `tool_started:<id>` |
 //! | `tool.execute.after` | `ToolFinished`: failed on a non-zero `output.metadata.exit` or an error; fact `tool:<id>` |
@@ -24,7 +24,7 @@
 //! | other calls of a session (`event.session.status` busy / idle, `event.message.updated`, `event.session.updated`, `event.session.diff`, `event.permission.replied`, `chat.params`, …) | `Heartbeat` |
 //!
 //! A sub-agent (the `task` tool) runs in a child session of its own (`info.parentID`), as in the
-//! OTLP: its calls land there. OpenCode's plugin calls carry no time: the receive time is used.
+//! OTLP: its calls land there, and the parent learns of it (its alerts fold into the parent's). OpenCode's plugin calls carry no time: the receive time is used.
 
 use std::borrow::Cow;
 
@@ -72,6 +72,24 @@ pub fn normalize(
         _ => EventKind::Heartbeat,
     };
 
+    if kind == EventKind::SessionStarted
+        && let Some(parent) = str_at(properties, &["info", "parentID"])
+    {
+        let mut p = event(
+            Agent::Opencode,
+            parent,
+            EventKind::SubagentStarted,
+            &name,
+            payload,
+        );
+        p.turn_ref = TurnRef::Hook;
+        set_tool(
+            &mut p,
+            str_at(properties, &["info", "agent"]),
+            Some(session),
+        );
+        out.push(p);
+    }
     let mut e = event(Agent::Opencode, session, kind, &name, payload);
     e.turn_ref = TurnRef::Hook;
     e.cwd = str_at(properties, &["info", "directory"])
@@ -224,9 +242,12 @@ mod tests {
                     "event.file.watcher.updated",
                 ]
                 .contains(&r.event.as_str());
+                // A child session's creation is also news for its parent.
+                let child_created = r.payload["properties"]["info"]["parentID"].is_string()
+                    && r.event == "event.session.created";
                 assert_eq!(
                     events.len(),
-                    usize::from(!sessionless),
+                    usize::from(!sessionless) + usize::from(child_created),
                     "{scenario}/{}",
                     r.file
                 );
@@ -333,6 +354,7 @@ mod tests {
                 ("parent", "session_started", ""),
                 ("parent", "prompt", ""),
                 ("parent", "tool_started", "task"),
+                ("parent", "subagent_started", "general"),
                 ("child", "session_started", ""),
                 ("child", "prompt", ""),
                 ("child", "tool_started", "bash"),
