@@ -244,9 +244,9 @@ async fn a_long_turn_that_finishes_pushes_exactly_one_finished_message() {
     assert_eq!(p["kind"], "finished", "{p}");
     assert_eq!(p["title"], "Claude Code · proj");
     assert!(
-        p["body"]
-            .as_str()
-            .is_some_and(|b| b.starts_with("finished a turn after ")),
+        p["body"].as_str().is_some_and(
+            |b| b.starts_with("finished a turn after ") && b.ends_with(" s · 1 tool call")
+        ),
         "{p}"
     );
     assert_eq!(got.urgency.as_deref(), Some("normal"));

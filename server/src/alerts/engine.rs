@@ -187,6 +187,16 @@ impl Alerts {
         let devices = tokio::task::spawn_blocking(move || store.devices()).await??;
         let now = now_unix_nano();
         let watched = s.quiet_when_watching && s.hub.is_watched(&d.session_id);
+        let mut body = d.body;
+        if d.kind == Kind::Finished && !d.turn_id.is_empty() {
+            let (store, session, turn) = (s.store.clone(), d.session_id.clone(), d.turn_id);
+            // Committed before the engine saw it: the turn's figures are final.
+            if let Ok(Ok(Some(t))) =
+                tokio::task::spawn_blocking(move || store.turn(&session, &turn)).await
+            {
+                body.push_str(&super::rules::turn_figures(&t));
+            }
+        }
         let mut alert = Alert {
             id: s.last_id.fetch_add(1, Ordering::SeqCst) + 1,
             time_unix_nano: d.time_unix_nano,
@@ -195,7 +205,7 @@ impl Alerts {
             agent: d.agent,
             kind: d.kind,
             title: d.title,
-            body: d.body,
+            body,
             seq: d.seq,
             deliveries: Vec::new(),
         };

@@ -23,7 +23,7 @@ use std::collections::{HashMap, VecDeque};
 
 use super::Kind;
 use crate::normalize::Agent;
-use crate::proto::store::{Event, Session};
+use crate::proto::store::{Event, Session, Turn};
 
 const NS_PER_MS: f64 = 1e6;
 const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
@@ -52,9 +52,20 @@ pub struct Decision {
     pub title: String,
     /// What happened: "wants to run Bash: cargo test"
     pub body: String,
+    /// The turn it is about, when it is the session's own (a finished turn's figures are read
+    /// from it).
+    pub turn_id: String,
     /// The event that caused it (0 for a budget crossed by a session's totals).
     pub seq: u64,
     pub time_unix_nano: i64,
+}
+
+/// What caused a decision: the event (or, for a budget, the session's totals).
+struct Cause<'a> {
+    session_id: &'a str,
+    turn_id: &'a str,
+    seq: u64,
+    time: i64,
 }
 
 /// What the rules remember of a session between commits.
@@ -128,15 +139,13 @@ impl Rules {
         let mut out = Vec::new();
         for e in events {
             if let Some((kind, body)) = self.on_event(e) {
-                self.decide(
-                    kind,
-                    &e.session_id,
-                    body,
-                    e.seq,
-                    e.time_unix_nano,
-                    now,
-                    &mut out,
-                );
+                let cause = Cause {
+                    session_id: &e.session_id,
+                    turn_id: &e.turn_id,
+                    seq: e.seq,
+                    time: e.time_unix_nano,
+                };
+                self.decide(kind, cause, body, now, &mut out);
             }
         }
         let budget = self.config.budget_session_usd;
@@ -145,7 +154,13 @@ impl Rules {
             if budget > 0.0 && spent >= budget && !self.known(&s.id).budget_crossed {
                 self.known(&s.id).budget_crossed = true;
                 let body = format!("has cost {} (budget {})", usd(spent), usd(budget));
-                self.decide(Kind::Budget, &s.id, body, 0, now, now, &mut out);
+                let cause = Cause {
+                    session_id: &s.id,
+                    turn_id: "",
+                    seq: 0,
+                    time: now,
+                };
+                self.decide(Kind::Budget, cause, body, now, &mut out);
             }
         }
         let day = now.div_euclid(NS_PER_DAY);
@@ -156,6 +171,7 @@ impl Rules {
                 kind: Kind::Budget,
                 session_id: String::new(),
                 agent: String::new(),
+                turn_id: String::new(),
                 title: "Today's spend".to_owned(),
                 body: format!("{} so far today (budget {})", usd(day_usd), usd(budget)),
                 seq: 0,
@@ -302,18 +318,15 @@ impl Rules {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         kind: Kind,
-        session_id: &str,
+        cause: Cause<'_>,
         body: String,
-        seq: u64,
-        time: i64,
         now: i64,
         out: &mut Vec<Decision>,
     ) {
-        let (target, folded) = self.fold(session_id);
+        let (target, folded) = self.fold(cause.session_id);
         if folded && kind == Kind::Finished {
             return;
         }
@@ -345,8 +358,13 @@ impl Rules {
             agent,
             title,
             body,
-            seq,
-            time_unix_nano: time,
+            turn_id: if folded {
+                String::new()
+            } else {
+                cause.turn_id.to_owned()
+            },
+            seq: cause.seq,
+            time_unix_nano: cause.time,
         });
     }
 
@@ -362,6 +380,22 @@ impl Rules {
         }
         (id.to_owned(), id != session_id)
     }
+}
+
+/// What a finished turn did, to follow its length: " · 14 tool calls · $0.42" (empty when it
+/// did nothing countable).
+pub fn turn_figures(t: &Turn) -> String {
+    let mut out = String::new();
+    let tools = t.counts.as_ref().map_or(0, |c| c.tool_calls);
+    if tools > 0 {
+        let s = if tools == 1 { "" } else { "s" };
+        out.push_str(&format!(" · {tools} tool call{s}"));
+    }
+    let spent = t.cost.as_ref().map_or(0.0, |c| c.known_usd);
+    if spent > 0.0 {
+        out.push_str(&format!(" · {}", usd(spent)));
+    }
+    out
 }
 
 fn cost(s: &Session) -> f64 {
@@ -792,6 +826,33 @@ mod tests {
         );
         assert!(r.on_commit(&[], &[], 25.0, day + 2 * S).is_empty());
         assert_eq!(r.on_commit(&[], &[], 21.0, 2 * day + S).len(), 1);
+    }
+
+    #[test]
+    fn a_finished_turn_says_what_it_did() {
+        use crate::proto::store::Counts;
+        let turn = |tools, usd| Turn {
+            counts: Some(Counts {
+                tool_calls: tools,
+                ..Counts::default()
+            }),
+            cost: Some(Cost {
+                known_usd: usd,
+                ..Cost::default()
+            }),
+            ..Turn::default()
+        };
+        assert_eq!(turn_figures(&turn(14, 0.4216)), " · 14 tool calls · $0.42");
+        assert_eq!(turn_figures(&turn(1, 0.0)), " · 1 tool call");
+        assert_eq!(turn_figures(&turn(0, 0.0)), "");
+        assert_eq!(turn_figures(&Turn::default()), "");
+        // The decision names the session's own turn, never a sub-agent's.
+        let mut r = rules_with(&[]);
+        let e = Event {
+            turn_id: "t9".into(),
+            ..finished_after(ID, 1, 60 * S, 59_000.0)
+        };
+        assert_eq!(r.on_commit(&[e], &[], 0.0, 60 * S)[0].turn_id, "t9");
     }
 
     #[test]

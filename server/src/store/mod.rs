@@ -218,6 +218,15 @@ impl Store {
         Ok(out)
     }
 
+    pub fn turn(&self, session_id: &str, turn_id: &str) -> Result<Option<Turn>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(TURNS)?;
+        match t.get((session_id, turn_id))? {
+            Some(v) => Ok(Some(Turn::decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
     /// The fact keys a session has seen, for deduplication after a restart.
     pub fn fact_keys(&self, session_id: &str) -> Result<Vec<String>> {
         let tx = self.db.begin_read()?;
