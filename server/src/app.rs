@@ -143,7 +143,7 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
 fn alerts_engine(config: &Config, data_dir: &Path, store: Store, hub: Hub) -> Result<Engine> {
     use crate::alerts::channels::{Ntfy, Webhook};
     use crate::alerts::deliver::{Pusher, Retry};
-    use crate::alerts::engine::{Extra, PushSetup};
+    use crate::alerts::engine::{Extra, PushSetup, Sender};
 
     let client = reqwest::Client::builder()
         .user_agent(concat!("agent-observatory/", env!("CARGO_PKG_VERSION")))
@@ -176,7 +176,11 @@ fn alerts_engine(config: &Config, data_dir: &Path, store: Store, hub: Hub) -> Re
             client.clone(),
             Retry::default(),
         );
-        extras.push(Extra::Webhook(hook, w.kinds.clone()));
+        extras.push(Extra {
+            sender: Sender::Webhook(hook),
+            kinds: w.kinds.clone(),
+            quiet_hours: w.quiet_hours,
+        });
     }
     if let Some(n) = &a.ntfy {
         let token = (!n.token.is_empty()).then(|| n.token.clone());
@@ -188,7 +192,11 @@ fn alerts_engine(config: &Config, data_dir: &Path, store: Store, hub: Hub) -> Re
             client,
             Retry::default(),
         );
-        extras.push(Extra::Ntfy(ntfy, n.kinds.clone()));
+        extras.push(Extra {
+            sender: Sender::Ntfy(ntfy),
+            kinds: n.kinds.clone(),
+            quiet_hours: n.quiet_hours,
+        });
     }
     Engine::new(
         store,

@@ -188,6 +188,8 @@ pub struct WebhookChannel {
     pub url: String,
     #[serde(default = "all_kinds")]
     pub kinds: Vec<crate::alerts::Kind>,
+    #[serde(default)]
+    pub quiet_hours: Option<crate::alerts::rules::QuietHours>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -201,6 +203,8 @@ pub struct NtfyChannel {
     pub token: String,
     #[serde(default = "all_kinds")]
     pub kinds: Vec<crate::alerts::Kind>,
+    #[serde(default)]
+    pub quiet_hours: Option<crate::alerts::rules::QuietHours>,
 }
 
 fn default_ntfy_server() -> String {
@@ -221,6 +225,7 @@ impl fmt::Debug for NtfyChannel {
                 },
             )
             .field("kinds", &self.kinds)
+            .field("quiet_hours", &self.quiet_hours)
             .finish()
     }
 }
@@ -551,6 +556,49 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn alert_channels_are_read_and_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).expect("write");
+            Config::load(Some(&file), no_env, &Overrides::default()).map_err(|e| format!("{e:#}"))
+        };
+        let c = load(
+            "[alerts.ntfy]\ntopic = \"agents\"\nkinds = [\"needs_you\"]\n\
+             quiet_hours = { start = \"22:00\", end = \"07:00\", utc_offset_minutes = 60 }\n\
+             [push]\nsubject = \"mailto:me@example.com\"\n",
+        )
+        .expect("valid");
+        let ntfy = c.alerts.ntfy.expect("ntfy");
+        assert_eq!(ntfy.server, "https://ntfy.sh");
+        assert_eq!(ntfy.kinds, [crate::alerts::Kind::NeedsYou]);
+        assert_eq!(
+            ntfy.quiet_hours.map(|q| (q.start, q.end)),
+            Some((1320, 420))
+        );
+        for (text, needle) in [
+            ("[alerts.ntfy]\ntopic = \"a/b\"\n", "alerts.ntfy.topic"),
+            (
+                "[alerts.webhook]\nurl = \"example.com/x\"\n",
+                "alerts.webhook.url",
+            ),
+            (
+                "[alerts.webhook]\nurl = \"https://x\"\nkinds = [\"loud\"]\n",
+                "loud",
+            ),
+            (
+                "[alerts.webhook]\nurl = \"https://x\"\nquiet_hours = { start = \"9\", end = \"10:00\", utc_offset_minutes = 0 }\n",
+                "HH:MM",
+            ),
+            ("[alerts]\nbudget_day_usd = -1.0\n", "budget_day_usd"),
+            ("[alerts]\npublic_url = \"laptop\"\n", "public_url"),
+        ] {
+            let err = load(text).expect_err(text);
+            assert!(err.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]

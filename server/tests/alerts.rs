@@ -30,6 +30,17 @@ async fn subscribed(tweak: impl FnOnce(&mut observatory::config::Config)) -> (Pu
     (svc, server)
 }
 
+/// Quiet hours from an hour ago to an hour from now (UTC), as the API takes them.
+fn quiet_now() -> Value {
+    let minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        / 60;
+    let at = |m: u64| format!("{:02}:{:02}", m % 1440 / 60, m % 60);
+    json!({"start": at(minute + 1440 - 60), "end": at(minute + 60), "utc_offset_minutes": 0})
+}
+
 /// A POST from the dashboard: JSON, with the CSRF header.
 async fn write(server: &Server, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
     let resp = server
@@ -476,8 +487,13 @@ async fn devices_choose_their_kinds_and_quiet_hours_and_a_watched_session_is_not
         json!({"name": "picky", "kinds": ["crashed"]}),
     )
     .await;
-    // Quiet all day long, whatever the time zone: 00:00 to 23:59.
-    subscribe(&server, &sleepy, json!({"name": "sleepy", "quiet_hours": {"start": "00:00", "end": "23:59", "utc_offset_minutes": 0}})).await;
+    let q = quiet_now();
+    subscribe(
+        &server,
+        &sleepy,
+        json!({"name": "sleepy", "quiet_hours": q}),
+    )
+    .await;
     subscribe(&server, &eager, json!({"name": "eager"})).await;
 
     hooks(
@@ -543,13 +559,22 @@ async fn devices_choose_their_kinds_and_quiet_hours_and_a_watched_session_is_not
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alerts_also_go_to_a_webhook_with_the_same_id() {
+async fn alerts_also_go_to_a_webhook_with_the_same_id_and_ntfy_keeps_its_quiet_hours() {
     let catcher = Catcher::start().await;
     let url = catcher.url("/hook");
+    let ntfy_server = catcher.url("");
     let mut server = server_with(|c| {
         c.alerts.webhook = Some(observatory::config::WebhookChannel {
             url,
             kinds: vec![observatory::alerts::Kind::NeedsYou],
+            quiet_hours: None,
+        });
+        c.alerts.ntfy = Some(observatory::config::NtfyChannel {
+            server: ntfy_server,
+            topic: "agents".into(),
+            token: String::new(),
+            kinds: observatory::alerts::Kind::ALL.to_vec(),
+            quiet_hours: Some(serde_json::from_value(quiet_now()).expect("quiet hours")),
         });
     })
     .await;
@@ -569,8 +594,18 @@ async fn alerts_also_go_to_a_webhook_with_the_same_id() {
     );
     let list = settled_alerts(&server, 1).await;
     assert_eq!(body["alert_id"], list[0]["id"]);
-    assert_eq!(list[0]["deliveries"][0]["channel"], "webhook");
-    assert_eq!(list[0]["deliveries"][0]["outcome"], "sent");
+    let deliveries = &list[0]["deliveries"];
+    assert_eq!(deliveries[0]["channel"], "webhook");
+    assert_eq!(deliveries[0]["outcome"], "sent");
+    assert_eq!(deliveries[1]["channel"], "ntfy");
+    assert_eq!(
+        (
+            deliveries[1]["outcome"].as_str(),
+            deliveries[1]["reason"].as_str()
+        ),
+        (Some("skipped"), Some("quiet hours"))
+    );
+    assert_eq!(catcher.caught().len(), 1, "nothing went to ntfy");
     server.stop().await;
 }
 

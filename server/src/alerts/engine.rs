@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::channels::{Notice, Ntfy, Webhook};
 use super::deliver::{self, Message, Pusher, Urgency};
-use super::rules::{Decision, Rules, quiet};
+use super::rules::{Decision, QuietHours, Rules, quiet};
 use super::{Alert, Channel, Delivery, Device, Kind, LastDelivery, Outcome};
 use crate::live::{Hub, Published};
 use crate::store::Store;
@@ -30,10 +30,16 @@ pub enum PushSetup {
     Off { reason: String },
 }
 
-/// A channel besides Web Push, with the kinds it takes.
-pub enum Extra {
-    Webhook(Webhook, Vec<Kind>),
-    Ntfy(Ntfy, Vec<Kind>),
+/// A channel besides Web Push, with the kinds it takes and its quiet hours.
+pub struct Extra {
+    pub sender: Sender,
+    pub kinds: Vec<Kind>,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+pub enum Sender {
+    Webhook(Webhook),
+    Ntfy(Ntfy),
 }
 
 /// The shared side of the engine: cheap to clone.
@@ -235,25 +241,27 @@ impl Alerts {
             });
         }
         for extra in &s.extras {
-            let (channel, name, kinds) = match extra {
-                Extra::Webhook(_, k) => (Channel::Webhook, "webhook", k),
-                Extra::Ntfy(_, k) => (Channel::Ntfy, "ntfy", k),
+            let (channel, name) = match extra.sender {
+                Sender::Webhook(_) => (Channel::Webhook, "webhook"),
+                Sender::Ntfy(_) => (Channel::Ntfy, "ntfy"),
             };
-            let chosen = kinds.contains(&alert.kind);
+            let skip = if !extra.kinds.contains(&alert.kind) {
+                Some("kind not chosen for this channel")
+            } else if extra.quiet_hours.is_some_and(|q| quiet(&q, now)) {
+                Some("quiet hours")
+            } else {
+                None
+            };
             alert.deliveries.push(Delivery {
                 channel,
                 device_id: None,
                 name: name.to_owned(),
-                outcome: if chosen {
-                    Outcome::Pending
-                } else {
+                outcome: if skip.is_some() {
                     Outcome::Skipped
-                },
-                reason: if chosen {
-                    String::new()
                 } else {
-                    "kind not chosen for this channel".to_owned()
+                    Outcome::Pending
                 },
+                reason: skip.unwrap_or_default().to_owned(),
                 attempts: Vec::new(),
             });
         }
@@ -332,8 +340,10 @@ impl Alerts {
                     (Channel::WebPush, Some(dev), _, Some(p)) => {
                         p.send(&dev.subscription, message).await
                     }
-                    (_, _, Some(Extra::Webhook(w, _)), _) => w.send(notice).await,
-                    (_, _, Some(Extra::Ntfy(n, _)), _) => n.send(notice).await,
+                    (_, _, Some(e), _) => match &e.sender {
+                        Sender::Webhook(w) => w.send(notice).await,
+                        Sender::Ntfy(n) => n.send(notice).await,
+                    },
                     _ => return None,
                 };
                 Some((i, record(d, sent)))
