@@ -13,9 +13,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::alerts::Engine;
-use crate::alerts::rules::Rules;
-use crate::alerts::vapid::{VapidKey, check_subject};
 use crate::config::Config;
 use crate::ingest::{self, Pipeline, Stats};
 use crate::live::Hub;
@@ -107,7 +104,7 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
         cancel.clone(),
     )));
 
-    let engine = alerts_engine(config, data_dir, store.clone(), hub.clone())?;
+    let engine = crate::alerts::Engine::from_config(config, data_dir, store.clone(), hub.clone())?;
     let alerts = engine.alerts();
     servers.push(tokio::spawn(engine.run(cancel.clone())));
 
@@ -135,77 +132,6 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
         servers,
         writer,
     })
-}
-
-/// The alert engine with Web Push (on once the VAPID subject is set) and the configured
-/// channels. The VAPID key is made on first start either way, so it never changes under a
-/// subscribed device when push is turned on later.
-fn alerts_engine(config: &Config, data_dir: &Path, store: Store, hub: Hub) -> Result<Engine> {
-    use crate::alerts::channels::{Ntfy, Webhook};
-    use crate::alerts::deliver::{Pusher, Retry};
-    use crate::alerts::engine::{Extra, PushSetup, Sender};
-
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("agent-observatory/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("making the HTTP client for alerts")?;
-    let key = VapidKey::load_or_create(data_dir)?;
-    let subject = config.push.subject.trim();
-    let push = match check_subject(subject) {
-        Ok(()) => PushSetup::On {
-            public_key: key.public_key().to_owned(),
-            pusher: Pusher::new(key, subject.to_owned(), client.clone(), Retry::default()),
-        },
-        Err(why) => {
-            let reason = if subject.is_empty() {
-                "no VAPID subject: set [push] subject in config.toml (or OBSERVATORY_PUSH_SUBJECT) to a mailto: or https: URL to turn Web Push on".to_owned()
-            } else {
-                format!("push.subject {subject:?}: {why}")
-            };
-            tracing::warn!("Web Push is off: {reason}");
-            PushSetup::Off { reason }
-        }
-    };
-    let a = &config.alerts;
-    let public_url = (!a.public_url.is_empty()).then(|| a.public_url.clone());
-    let mut extras = Vec::new();
-    if let Some(w) = &a.webhook {
-        let hook = Webhook::new(
-            w.url.clone(),
-            public_url.clone(),
-            client.clone(),
-            Retry::default(),
-        );
-        extras.push(Extra {
-            sender: Sender::Webhook(hook),
-            kinds: w.kinds.clone(),
-            quiet_hours: w.quiet_hours,
-        });
-    }
-    if let Some(n) = &a.ntfy {
-        let token = (!n.token.is_empty()).then(|| n.token.clone());
-        let ntfy = Ntfy::new(
-            n.server.clone(),
-            n.topic.clone(),
-            token,
-            public_url,
-            client,
-            Retry::default(),
-        );
-        extras.push(Extra {
-            sender: Sender::Ntfy(ntfy),
-            kinds: n.kinds.clone(),
-            quiet_hours: n.quiet_hours,
-        });
-    }
-    Engine::new(
-        store,
-        hub,
-        Rules::new(a.rules()),
-        push,
-        extras,
-        a.quiet_when_watching,
-    )
 }
 
 /// Seeds the live figures from today's stored events, then makes a `tick` frame every 5 s.

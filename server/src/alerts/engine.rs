@@ -11,14 +11,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::channels::{Notice, Ntfy, Webhook};
-use super::deliver::{self, Message, Pusher, Urgency};
+use super::deliver::{self, Message, Pusher, Retry, Urgency};
 use super::rules::{Decision, QuietHours, Rules, quiet};
+use super::vapid::{VapidKey, check_subject};
 use super::{Alert, Channel, Delivery, Device, Kind, LastDelivery, Outcome};
 use crate::live::{Hub, Published};
 use crate::store::Store;
@@ -92,6 +93,78 @@ impl Engine {
                 }),
             },
         })
+    }
+
+    /// The alert engine with Web Push (on once the VAPID subject is set) and the configured
+    /// channels. The VAPID key is made on first start either way, so it never changes under a
+    /// subscribed device when push is turned on later.
+    pub fn from_config(
+        config: &crate::config::Config,
+        data_dir: &std::path::Path,
+        store: Store,
+        hub: Hub,
+    ) -> Result<Engine> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("agent-observatory/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("making the HTTP client for alerts")?;
+        let key = VapidKey::load_or_create(data_dir)?;
+        let subject = config.push.subject.trim();
+        let push = match check_subject(subject) {
+            Ok(()) => PushSetup::On {
+                public_key: key.public_key().to_owned(),
+                pusher: Pusher::new(key, subject.to_owned(), client.clone(), Retry::default()),
+            },
+            Err(why) => {
+                let reason = if subject.is_empty() {
+                    "no VAPID subject: set [push] subject in config.toml (or OBSERVATORY_PUSH_SUBJECT) to a mailto: or https: URL to turn Web Push on".to_owned()
+                } else {
+                    format!("push.subject {subject:?}: {why}")
+                };
+                tracing::warn!("Web Push is off: {reason}");
+                PushSetup::Off { reason }
+            }
+        };
+        let a = &config.alerts;
+        let public_url = (!a.public_url.is_empty()).then(|| a.public_url.clone());
+        let mut extras = Vec::new();
+        if let Some(w) = &a.webhook {
+            let hook = Webhook::new(
+                w.url.clone(),
+                public_url.clone(),
+                client.clone(),
+                Retry::default(),
+            );
+            extras.push(Extra {
+                sender: Sender::Webhook(hook),
+                kinds: w.kinds.clone(),
+                quiet_hours: w.quiet_hours,
+            });
+        }
+        if let Some(n) = &a.ntfy {
+            let token = (!n.token.is_empty()).then(|| n.token.clone());
+            let ntfy = Ntfy::new(
+                n.server.clone(),
+                n.topic.clone(),
+                token,
+                public_url,
+                client,
+                Retry::default(),
+            );
+            extras.push(Extra {
+                sender: Sender::Ntfy(ntfy),
+                kinds: n.kinds.clone(),
+                quiet_hours: n.quiet_hours,
+            });
+        }
+        Engine::new(
+            store,
+            hub,
+            Rules::new(a.rules()),
+            push,
+            extras,
+            a.quiet_when_watching,
+        )
     }
 
     pub fn alerts(&self) -> Alerts {
