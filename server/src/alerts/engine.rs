@@ -300,18 +300,12 @@ impl Alerts {
             } else {
                 None
             };
-            alert.deliveries.push(Delivery {
-                channel: Channel::WebPush,
-                device_id: Some(dev.id.clone()),
-                name: dev.name.clone(),
-                outcome: if skip.is_some() {
-                    Outcome::Skipped
-                } else {
-                    Outcome::Pending
-                },
-                reason: skip.unwrap_or_default().to_owned(),
-                attempts: Vec::new(),
-            });
+            alert.deliveries.push(planned(
+                Channel::WebPush,
+                Some(dev.id.clone()),
+                &dev.name,
+                skip,
+            ));
         }
         for extra in &s.extras {
             let (channel, name) = match extra.sender {
@@ -325,18 +319,7 @@ impl Alerts {
             } else {
                 None
             };
-            alert.deliveries.push(Delivery {
-                channel,
-                device_id: None,
-                name: name.to_owned(),
-                outcome: if skip.is_some() {
-                    Outcome::Skipped
-                } else {
-                    Outcome::Pending
-                },
-                reason: skip.unwrap_or_default().to_owned(),
-                attempts: Vec::new(),
-            });
+            alert.deliveries.push(planned(channel, None, name, skip));
         }
 
         // Sending starts before the record is on disk: the phone should not wait for a sync.
@@ -508,14 +491,12 @@ impl Alerts {
             urgency: Urgency::High,
             topic: None,
         };
-        let pending = Delivery {
-            channel: Channel::WebPush,
-            device_id: Some(device.id.clone()),
-            name: device.name.clone(),
-            outcome: Outcome::Pending,
-            reason: String::new(),
-            attempts: Vec::new(),
-        };
+        let pending = planned(
+            Channel::WebPush,
+            Some(device.id.clone()),
+            &device.name,
+            None,
+        );
         let delivery = record(&pending, pusher.send(&device.subscription, &message).await);
         // Only the device's last delivery and its removal when gone; a test is not an alert.
         let store = self.inner.store.clone();
@@ -541,6 +522,27 @@ impl Alerts {
             tracing::error!(error = %e, "storing a test delivery");
         }
         Ok(Some(delivery))
+    }
+}
+
+/// A delivery about to be made, or skipped for `skip`.
+fn planned(
+    channel: Channel,
+    device_id: Option<String>,
+    name: &str,
+    skip: Option<&str>,
+) -> Delivery {
+    Delivery {
+        channel,
+        device_id,
+        name: name.to_owned(),
+        outcome: if skip.is_some() {
+            Outcome::Skipped
+        } else {
+            Outcome::Pending
+        },
+        reason: skip.unwrap_or_default().to_owned(),
+        attempts: Vec::new(),
     }
 }
 
