@@ -7,6 +7,7 @@
 //! Everything it touches outside itself (sockets, timers, randomness, online and visibility
 //! state) is injected, so tests drive it by hand.
 
+import { browserAttentionEnv, watchAttention } from './attention';
 import type { Alert, Delivery, ObsEvent, Session, Tick } from './types';
 
 export type StreamStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
@@ -403,12 +404,9 @@ export function browserStreamClient(newestSeq: () => Promise<number>): StreamCli
     clearTimeout: (h) => window.clearTimeout(h as number),
     random: Math.random,
     isOnline: () => navigator.onLine,
+    // "Visible" to the server means someone is looking: the tab is shown and in use.
     isVisible: () => document.visibilityState === 'visible',
-    watchVisibility: (onChange) => {
-      const fn = () => onChange(document.visibilityState === 'visible');
-      document.addEventListener('visibilitychange', fn);
-      return () => document.removeEventListener('visibilitychange', fn);
-    },
+    watchVisibility: (onChange) => watchAttention(browserAttentionEnv(), onChange).stop,
     watchOnline: (onChange) => {
       const on = () => onChange(true);
       const off = () => onChange(false);
