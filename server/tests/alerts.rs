@@ -538,8 +538,14 @@ async fn devices_choose_their_kinds_and_quiet_hours_and_a_watched_session_is_not
     ))
     .await
     .expect("send");
-    // The server reads it before the next frame it sends is the hook's event.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let start = Instant::now();
+    while server.get_json("/api/live/stats").await.1["dashboards_watching_a_session"] != 1 {
+        assert!(
+            start.elapsed() < WAIT,
+            "the server never heard what the dashboard shows"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     ask(&server, "sentinel").await;
     let watched = settled_alerts(&server, 2).await[0].clone();
     assert_eq!(watched["session_id"], "claude_code:sentinel");

@@ -152,11 +152,16 @@ impl Hub {
             let n = by_state.get(&s.state).and_then(Value::as_u64).unwrap_or(0);
             by_state.insert(s.state.clone(), json!(n + 1));
         }
+        let watching = lock(&self.viewing)
+            .values()
+            .filter(|(s, visible)| *visible && s.is_some())
+            .count();
         let mut f = self.figures();
         json!({
             "burn": f.burn(now),
             "tool_latency": f.tool_latency(now),
             "sessions_by_state": by_state,
+            "dashboards_watching_a_session": watching,
         })
     }
 
