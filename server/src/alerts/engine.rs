@@ -442,7 +442,7 @@ impl Alerts {
         }
         let record = alert.clone();
         let written = tokio::task::spawn_blocking(move || -> crate::store::Result<()> {
-            store.put_alert(&record)?;
+            // The devices first: whoever sees the settled alert also sees what it did to them.
             for (dev, gone) in touched {
                 if gone {
                     store.remove_device(&dev.id)?;
@@ -451,7 +451,7 @@ impl Alerts {
                     store.put_device(&dev)?;
                 }
             }
-            Ok(())
+            store.put_alert(&record)
         })
         .await;
         match written {
