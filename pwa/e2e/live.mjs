@@ -167,24 +167,35 @@ try {
       const registrationId = await registration;
       const session = 'claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5';
       const sessionUrl = `/sessions/${encodeURIComponent(session)}`;
-      await cdp.send('ServiceWorker.deliverPushMessage', {
-        origin: `http://${server.app}`,
-        registrationId,
-        // The payload of the alerts contract.
-        data: JSON.stringify({
-          title: 'Claude Code · proj', body: 'wants to run Bash', session_id: session, url: sessionUrl,
-          kind: 'needs_you', alert_id: 1, time_unix_nano: Date.now() * 1e6,
-        }),
-      });
-      let n = null;
-      for (const until = Date.now() + 10_000; !n && Date.now() < until; ) {
-        n = await page.evaluate(async () => {
+      const push = () =>
+        cdp.send('ServiceWorker.deliverPushMessage', {
+          origin: `http://${server.app}`,
+          registrationId,
+          // The payload of the alerts contract.
+          data: JSON.stringify({
+            title: 'Claude Code · proj', body: 'wants to run Bash', session_id: session, url: sessionUrl,
+            kind: 'needs_you', alert_id: 1, time_unix_nano: Date.now() * 1e6,
+          }),
+        });
+      const shown = () =>
+        page.evaluate(async () => {
           const reg = await navigator.serviceWorker.ready;
           const list = await reg.getNotifications();
           return list.length ? { title: list[0].title, url: list[0].data?.url, tag: list[0].tag, renotify: list[0].renotify } : null;
         });
+      // DevTools may hand a push to a worker that is still starting and lose it (seen once in a
+      // few runs on a loaded 2-core machine): deliver again, up to three times, and say so.
+      let n = null;
+      let deliveries = 0;
+      for (const until = Date.now() + 10_000; !n && Date.now() < until; ) {
+        if (deliveries < 3 && Date.now() >= until - 10_000 + deliveries * 3_000) {
+          deliveries += 1;
+          await push();
+        }
+        n = await shown();
         if (!n) await new Promise((ok) => setTimeout(ok, 100));
       }
+      if (deliveries > 1) console.log(`e2e: the notification showed after ${deliveries} deliveries of the push`);
       if (!n) throw new Error('no notification within 10 s of the push');
       if (n.title !== 'Claude Code · proj' || n.url !== sessionUrl || n.tag !== session || n.renotify !== true) {
         throw new Error(`unexpected notification: ${JSON.stringify(n)}`);
