@@ -79,7 +79,7 @@ impl Default for SessionConfig {
             stall_after_secs: 120,
             tool_stall_after_secs: 600,
             expire_after_secs: 86_400,
-            check_interval_ms: 1000,
+            check_interval_ms: 500,
             agents: BTreeMap::new(),
         }
     }
