@@ -805,7 +805,7 @@ fn prefill(shape: &Shape, dir: &Path, target: u64, batch: usize) -> Result<Map<S
             let t = Instant::now();
             let applied = tracker.apply(
                 std::mem::take(&mut pending),
-                observatory::store::writer::now_unix_nano(),
+                observatory::clock::now_unix_nano(),
                 &store,
             )?;
             t_apply += t.elapsed();

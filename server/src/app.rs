@@ -1,11 +1,11 @@
-//! Wires the stages together: binds the three ports, starts the store writer, the OTLP receivers
-//! and the app server, and shuts them down in stages (stop receivers, let in-flight requests
-//! finish and commit, drain the writer, stop).
+//! Wires the stages together and does nothing else: binds the three ports, builds each stage
+//! from its config (`Stage::new(inputs, outputs, config)`), runs each (`run(cancel)`), and shuts
+//! them down in stages: stop the receivers, let in-flight requests finish and commit, drain the
+//! writer, stop.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
@@ -13,13 +13,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::Engine;
 use crate::config::Config;
 use crate::ingest::{self, Pipeline, Stats};
-use crate::live::Hub;
+use crate::live::{Hub, Ticker};
 use crate::normalize::Prices;
 use crate::store::Store;
-use crate::store::writer::{Work, Writer};
 use crate::web;
+use crate::writer::Writer;
 
 /// A running server: its bound addresses and the handle to stop it.
 pub struct Running {
@@ -28,7 +29,7 @@ pub struct Running {
     pub app_addr: SocketAddr,
     cancel: CancellationToken,
     servers: Vec<JoinHandle<Result<()>>>,
-    writer: std::thread::JoinHandle<()>,
+    writer: JoinHandle<Result<()>>,
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
@@ -57,72 +58,46 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
     );
     let writer = Writer::new(
         store.clone(),
-        rx,
-        config.ingest.batch_max_events,
+        (tx.clone(), rx),
         hub.clone(),
-        config.session.limits(),
-    )?
-    .spawn()
-    .context("starting the store writer")?;
+        config.writer(),
+    )?;
     let stats = Arc::new(Stats::default());
     let prices = Prices::with_overrides(&config.prices);
-    let clock_tx = tx.clone();
     let pipeline = Pipeline::new(tx, prices, stats.clone(), config.ingest.max_body_bytes);
-
-    let cancel = CancellationToken::new();
-    let mut servers = Vec::new();
-
-    let http_router = ingest::http::router(pipeline.clone());
-    let c = cancel.clone();
-    servers.push(tokio::spawn(async move {
-        axum::serve(http, http_router)
-            .with_graceful_shutdown(c.cancelled_owned())
-            .await
-            .context("OTLP/HTTP server")
-    }));
-
-    let grpc_router = ingest::grpc::router(pipeline);
-    let c = cancel.clone();
-    servers.push(tokio::spawn(async move {
-        grpc_router
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(grpc),
-                c.cancelled_owned(),
-            )
-            .await
-            .context("OTLP/gRPC server")
-    }));
-
-    servers.push(tokio::spawn(session_clock(
-        clock_tx,
-        Duration::from_millis(config.session.check_interval_ms),
-        cancel.clone(),
-    )));
-    servers.push(tokio::spawn(live_figures(
+    let ticker = Ticker::new(store.clone(), hub.clone(), config.live.tick_interval());
+    let engine = Engine::from_settings(
+        &config.alerts,
+        &config.push.subject,
+        data_dir,
         store.clone(),
         hub.clone(),
-        cancel.clone(),
-    )));
-
-    let engine = crate::alerts::Engine::from_config(config, data_dir, store.clone(), hub.clone())?;
-    let alerts = engine.alerts();
-    servers.push(tokio::spawn(engine.run(cancel.clone())));
-
-    let app_router = web::router(web::AppState {
+    )?;
+    let cancel = CancellationToken::new();
+    let app_state = web::AppState {
         store,
         stats,
         hub,
-        alerts,
+        alerts: engine.alerts(),
         cancel: cancel.clone(),
-    });
-    let c = cancel.clone();
-    servers.push(tokio::spawn(async move {
-        axum::serve(app, app_router)
-            .with_graceful_shutdown(c.cancelled_owned())
-            .await
-            .context("app server")
-    }));
+    };
 
+    let writer = tokio::spawn(writer.run(cancel.clone()));
+    let servers = vec![
+        tokio::spawn(serve_http(
+            http,
+            ingest::http::router(pipeline.clone()),
+            cancel.clone(),
+        )),
+        tokio::spawn(serve_grpc(
+            grpc,
+            ingest::grpc::router(pipeline),
+            cancel.clone(),
+        )),
+        tokio::spawn(ticker.run(cancel.clone())),
+        tokio::spawn(engine.run(cancel.clone())),
+        tokio::spawn(serve_http(app, web::router(app_state), cancel.clone())),
+    ];
     tracing::info!(%grpc_addr, %http_addr, %app_addr, data_dir = %data_dir.display(), "observatory is listening");
     Ok(Running {
         grpc_addr,
@@ -134,62 +109,26 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
     })
 }
 
-/// Seeds the live figures from today's stored events, then makes a `tick` frame every 5 s.
-/// Asks the writer to run the session clock (stalls, expiry, agent processes) every `period`.
-/// Waits for room in the queue rather than skipping: a busy server checks a little late.
-async fn session_clock(
-    tx: mpsc::Sender<Work>,
-    period: Duration,
-    cancel: CancellationToken,
-) -> Result<()> {
-    let mut every = tokio::time::interval(period);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            _ = cancel.cancelled() => return Ok(()),
-        }
-        tokio::select! {
-            sent = tx.send(Work::Tick) => if sent.is_err() { return Ok(()) },
-            _ = cancel.cancelled() => return Ok(()),
-        }
-    }
+async fn serve_http(l: TcpListener, router: axum::Router, cancel: CancellationToken) -> Result<()> {
+    let addr = l.local_addr()?;
+    axum::serve(l, router)
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await
+        .with_context(|| format!("HTTP server on {addr}"))
 }
 
-async fn live_figures(store: Store, hub: Hub, cancel: CancellationToken) -> Result<()> {
-    const DAY: i64 = 24 * 3600 * 1_000_000_000;
-    let now = crate::store::writer::now_unix_nano();
-    let (s, h) = (store.clone(), hub.clone());
-    // Bounded: a busy day beyond this many events starts its figures partly empty.
-    let stop = cancel.clone();
-    let seeded = tokio::task::spawn_blocking(move || {
-        s.scan_recent(now - now.rem_euclid(DAY), 500_000, |e| {
-            if e.kind == "api_request" || e.kind == "tool_finished" {
-                h.seed(std::slice::from_ref(&e));
-            }
-            // A shutdown must not wait for the scan.
-            !stop.is_cancelled()
-        })
-    });
-    tokio::select! {
-        r = seeded => if let Ok(Err(e)) = r {
-            tracing::warn!(error = %e, "could not read today's events for the live figures");
-        },
-        _ = cancel.cancelled() => return Ok(()),
-    }
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            _ = cancel.cancelled() => return Ok(()),
-        }
-        let s = store.clone();
-        match tokio::task::spawn_blocking(move || s.sessions()).await {
-            Ok(Ok(sessions)) => hub.tick(&sessions),
-            Ok(Err(e)) => tracing::warn!(error = %e, "reading sessions for the live tick"),
-            Err(e) => tracing::warn!(error = %e, "live tick task failed"),
-        }
-    }
+async fn serve_grpc(
+    l: TcpListener,
+    router: tonic::transport::server::Router,
+    cancel: CancellationToken,
+) -> Result<()> {
+    router
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(l),
+            cancel.cancelled_owned(),
+        )
+        .await
+        .context("OTLP/gRPC server")
 }
 
 impl Running {
@@ -206,10 +145,7 @@ impl Running {
             }
         }
         // Every pipeline handle lived in the servers; with them gone the writer's queue closes.
-        let writer = self.writer;
-        tokio::task::spawn_blocking(move || writer.join())
-            .await?
-            .map_err(|_| anyhow::anyhow!("the store writer panicked"))?;
+        self.writer.await??;
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),

@@ -70,3 +70,35 @@ impl ServeArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_of_hook_invocations_are_swallowed() {
+        let check = |argv: &[&str]| {
+            let err = Cli::try_parse_from(argv).expect_err("does not parse");
+            crate::hook::swallows_parse_error(&err, argv.iter().map(std::ffi::OsString::from))
+        };
+        assert!(check(&[
+            "observatory",
+            "hook",
+            "claude_code",
+            "--unknown-flag"
+        ]));
+        assert!(check(&["observatory", "hook", "codex", "{}", "extra"]));
+        assert!(check(&[
+            "observatory",
+            "hook",
+            "codex",
+            "--timeout-ms",
+            "soon"
+        ]));
+        assert!(check(&["observatory", "hook"]));
+        // Help is not an error, and other commands report their errors as usual.
+        assert!(!check(&["observatory", "hook", "--help"]));
+        assert!(!check(&["observatory", "--no-such-flag"]));
+        assert!(!check(&["observatory", "serve", "--http-addr", "nope"]));
+    }
+}

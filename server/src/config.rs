@@ -23,7 +23,7 @@ pub struct Config {
     pub ingest: Ingest,
     pub live: Live,
     pub session: SessionConfig,
-    pub alerts: Alerts,
+    pub alerts: crate::alerts::Settings,
     pub push: Push,
     pub log: Log,
     pub prices: BTreeMap<String, ModelPrice>,
@@ -50,6 +50,8 @@ pub struct Ingest {
 pub struct Live {
     pub max_lag_commits: usize,
     pub tool_latency_window_secs: u64,
+    /// How often the live feed sends its `tick` frame (burn rate, sessions by state).
+    pub tick_interval_ms: u64,
 }
 
 impl Default for Live {
@@ -57,7 +59,14 @@ impl Default for Live {
         Live {
             max_lag_commits: 256,
             tool_latency_window_secs: 900,
+            tick_interval_ms: 5000,
         }
+    }
+}
+
+impl Live {
+    pub fn tick_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.tick_interval_ms)
     }
 }
 
@@ -94,6 +103,17 @@ pub struct AgentTimers {
     pub expire_after_secs: Option<u64>,
 }
 
+impl Config {
+    /// The writer stage's settings: batching, and the session clock's limits and period.
+    pub fn writer(&self) -> crate::writer::WriterConfig {
+        crate::writer::WriterConfig {
+            max_events: self.ingest.batch_max_events,
+            limits: self.session.limits(),
+            check_interval: std::time::Duration::from_millis(self.session.check_interval_ms),
+        }
+    }
+}
+
 impl SessionConfig {
     /// The tracker's limits, in nanoseconds.
     pub fn limits(&self) -> crate::session::Limits {
@@ -121,112 +141,6 @@ impl SessionConfig {
             })
             .collect();
         crate::session::Limits { default, agents }
-    }
-}
-
-/// Alert rules (DESIGN.md) and the optional channels besides Web Push.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Alerts {
-    pub completion_min_turn_secs: f64,
-    pub cooldown_secs: u64,
-    pub api_error_burst: usize,
-    pub api_error_window_secs: u64,
-    pub budget_session_usd: f64,
-    pub budget_day_usd: f64,
-    pub quiet_when_watching: bool,
-    /// The app's address as the person's devices reach it (a tunnel), for links in webhook and
-    /// ntfy messages; empty leaves links relative.
-    pub public_url: String,
-    pub webhook: Option<WebhookChannel>,
-    pub ntfy: Option<NtfyChannel>,
-}
-
-impl Default for Alerts {
-    fn default() -> Self {
-        Alerts {
-            completion_min_turn_secs: 20.0,
-            cooldown_secs: 300,
-            api_error_burst: 3,
-            api_error_window_secs: 60,
-            budget_session_usd: 0.0,
-            budget_day_usd: 0.0,
-            quiet_when_watching: true,
-            public_url: String::new(),
-            webhook: None,
-            ntfy: None,
-        }
-    }
-}
-
-impl Alerts {
-    pub fn rules(&self) -> crate::alerts::rules::RuleConfig {
-        const S: i64 = 1_000_000_000;
-        let ns = |secs: u64| {
-            i64::try_from(secs)
-                .unwrap_or(i64::MAX / S)
-                .saturating_mul(S)
-        };
-        crate::alerts::rules::RuleConfig {
-            completion_min_turn_ms: self.completion_min_turn_secs * 1000.0,
-            cooldown_ns: ns(self.cooldown_secs),
-            api_error_burst: self.api_error_burst,
-            api_error_window_ns: ns(self.api_error_window_secs),
-            budget_session_usd: self.budget_session_usd,
-            budget_day_usd: self.budget_day_usd,
-        }
-    }
-}
-
-fn all_kinds() -> Vec<crate::alerts::Kind> {
-    crate::alerts::Kind::ALL.to_vec()
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookChannel {
-    pub url: String,
-    #[serde(default = "all_kinds")]
-    pub kinds: Vec<crate::alerts::Kind>,
-    #[serde(default)]
-    pub quiet_hours: Option<crate::alerts::rules::QuietHours>,
-}
-
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NtfyChannel {
-    #[serde(default = "default_ntfy_server")]
-    pub server: String,
-    pub topic: String,
-    /// An access token for a protected topic.
-    #[serde(default)]
-    pub token: String,
-    #[serde(default = "all_kinds")]
-    pub kinds: Vec<crate::alerts::Kind>,
-    #[serde(default)]
-    pub quiet_hours: Option<crate::alerts::rules::QuietHours>,
-}
-
-fn default_ntfy_server() -> String {
-    "https://ntfy.sh".to_owned()
-}
-
-impl fmt::Debug for NtfyChannel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NtfyChannel")
-            .field("server", &self.server)
-            .field("topic", &self.topic)
-            .field(
-                "token",
-                &if self.token.is_empty() {
-                    ""
-                } else {
-                    "<redacted>"
-                },
-            )
-            .field("kinds", &self.kinds)
-            .field("quiet_hours", &self.quiet_hours)
-            .finish()
     }
 }
 
@@ -404,6 +318,9 @@ impl Config {
         }
         if self.ingest.batch_max_events == 0 {
             bail!("ingest.batch_max_events must be greater than 0");
+        }
+        if self.live.tick_interval_ms == 0 {
+            bail!("live.tick_interval_ms must be greater than 0");
         }
         if self.session.check_interval_ms == 0 {
             bail!("session.check_interval_ms must be greater than 0");

@@ -5,13 +5,16 @@
 pub mod alerts;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod hook;
 pub mod ingest;
 pub mod live;
 pub mod normalize;
+pub mod procfs;
 pub mod proto;
 pub mod session;
 pub mod setup;
 pub mod store;
 pub mod web;
+pub mod writer;

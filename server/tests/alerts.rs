@@ -570,12 +570,12 @@ async fn alerts_also_go_to_a_webhook_with_the_same_id_and_ntfy_keeps_its_quiet_h
     let url = catcher.url("/hook");
     let ntfy_server = catcher.url("");
     let mut server = server_with(|c| {
-        c.alerts.webhook = Some(observatory::config::WebhookChannel {
+        c.alerts.webhook = Some(observatory::alerts::settings::WebhookChannel {
             url,
             kinds: vec![observatory::alerts::Kind::NeedsYou],
             quiet_hours: None,
         });
-        c.alerts.ntfy = Some(observatory::config::NtfyChannel {
+        c.alerts.ntfy = Some(observatory::alerts::settings::NtfyChannel {
             server: ntfy_server,
             topic: "agents".into(),
             token: String::new(),

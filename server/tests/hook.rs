@@ -256,7 +256,7 @@ fn copilot_event_through_shell_and_wrapper_names_the_agent_process() {
     assert_eq!(req.header("host"), url.strip_prefix("http://"));
 
     let me = std::process::id();
-    match observatory::hook::process_start_ticks(me) {
+    match observatory::procfs::process_start_ticks(me) {
         Some(start) => {
             assert_eq!(
                 req.header("x-observatory-pid"),
@@ -285,7 +285,7 @@ fn claude_payload_on_stdin_kebab_agent_name() {
     assert_eq!(req.line, "POST /v1/hooks/claude_code HTTP/1.1");
     assert_eq!(req.body, payload);
     // Spawned directly by this process, which is then the agent.
-    if observatory::hook::process_start_ticks(std::process::id()).is_some() {
+    if observatory::procfs::process_start_ticks(std::process::id()).is_some() {
         assert_eq!(
             req.header("x-observatory-pid"),
             Some(std::process::id().to_string().as_str())

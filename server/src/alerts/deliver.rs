@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use web_push::{ContentEncoding, SubscriptionInfo, WebPushError, WebPushMessageBuilder};
 
 use super::vapid::VapidKey;
+use crate::clock::now_unix_nano;
 
 /// The largest payload sent. web-push refuses more than this (its margin keeps the encrypted
 /// body, with its 86-byte header, padding and tag, under the 4096 bytes every push service
@@ -508,13 +509,6 @@ fn error_text(e: reqwest::Error) -> String {
         ));
     }
     text
-}
-
-pub(crate) fn now_unix_nano() -> i64 {
-    let d = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -20,10 +20,10 @@ use super::channels::{Notice, Ntfy, Webhook};
 use super::deliver::{self, Message, Pusher, Retry, Urgency};
 use super::rules::{Decision, QuietHours, Rules, quiet};
 use super::vapid::{VapidKey, check_subject};
-use super::{Alert, Channel, Delivery, Device, Kind, LastDelivery, Outcome};
+use super::{Alert, Channel, Delivery, Device, Kind, LastDelivery, Outcome, Settings};
+use crate::clock::now_unix_nano;
 use crate::live::{Hub, Published};
 use crate::store::Store;
-use crate::store::writer::now_unix_nano;
 
 /// Web Push as this server has it: on with its key, or off and why.
 pub enum PushSetup {
@@ -98,8 +98,9 @@ impl Engine {
     /// The alert engine with Web Push (on once the VAPID subject is set) and the configured
     /// channels. The VAPID key is made on first start either way, so it never changes under a
     /// subscribed device when push is turned on later.
-    pub fn from_config(
-        config: &crate::config::Config,
+    pub fn from_settings(
+        a: &Settings,
+        push_subject: &str,
         data_dir: &std::path::Path,
         store: Store,
         hub: Hub,
@@ -109,7 +110,7 @@ impl Engine {
             .build()
             .context("making the HTTP client for alerts")?;
         let key = VapidKey::load_or_create(data_dir)?;
-        let subject = config.push.subject.trim();
+        let subject = push_subject.trim();
         let push = match check_subject(subject) {
             Ok(()) => PushSetup::On {
                 public_key: key.public_key().to_owned(),
@@ -125,7 +126,6 @@ impl Engine {
                 PushSetup::Off { reason }
             }
         };
-        let a = &config.alerts;
         let public_url = (!a.public_url.is_empty()).then(|| a.public_url.clone());
         let mut extras = Vec::new();
         if let Some(w) = &a.webhook {
@@ -199,7 +199,7 @@ const INTERRUPTED_SCAN: usize = 100;
 /// Deliveries still pending from before a stop were never finished: they say so, rather than
 /// staying "pending" for ever.
 fn settle_interrupted(store: &Store) -> Result<()> {
-    for mut alert in store.alerts(None, INTERRUPTED_SCAN)? {
+    for mut alert in store.alerts::<Alert>(None, INTERRUPTED_SCAN)? {
         let mut changed = false;
         for d in &mut alert.deliveries {
             if d.outcome == Outcome::Pending {
@@ -263,7 +263,7 @@ impl Alerts {
     async fn make(&self, d: Decision) -> Result<()> {
         let s = &self.inner;
         let store = s.store.clone();
-        let devices = tokio::task::spawn_blocking(move || store.devices()).await??;
+        let devices = tokio::task::spawn_blocking(move || store.devices::<Device>()).await??;
         let now = now_unix_nano();
         let watched = s.quiet_when_watching && s.hub.is_watched(&d.session_id);
         let mut body = d.body;
@@ -447,7 +447,7 @@ impl Alerts {
                 if gone {
                     store.remove_device(&dev.id)?;
                     tracing::info!(device = %dev.name, "push service says the subscription is gone: device removed");
-                } else if store.device(&dev.id)?.is_some() {
+                } else if store.device::<Device>(&dev.id)?.is_some() {
                     store.put_device(&dev)?;
                 }
             }
@@ -469,7 +469,7 @@ impl Alerts {
         };
         let store = self.inner.store.clone();
         let id = device_id.to_owned();
-        let device = tokio::task::spawn_blocking(move || store.device(&id))
+        let device = tokio::task::spawn_blocking(move || store.device::<Device>(&id))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
@@ -600,7 +600,7 @@ mod tests {
         };
         store.put_alert(&alert).expect("put");
         settle_interrupted(&store).expect("settle");
-        let after = store.alerts(None, 1).expect("alerts").remove(0);
+        let after = store.alerts::<Alert>(None, 1).expect("alerts").remove(0);
         assert_eq!(after.deliveries[0].outcome, Outcome::Failed);
         assert_eq!(
             after.deliveries[0].reason,

@@ -8,11 +8,15 @@ pub mod channels;
 pub mod deliver;
 pub mod engine;
 pub mod rules;
+pub mod settings;
 pub mod vapid;
 
 use serde::{Deserialize, Serialize};
 
 pub use engine::Engine;
+pub use settings::Settings;
+
+use crate::store::alerts::{AlertRecord, DeviceRecord};
 
 /// What an alert is about (DESIGN.md "Alerts are drawn from transitions").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -176,6 +180,21 @@ impl Device {
             "created_unix_nano": self.created_unix_nano,
             "last_delivery": self.last_delivery,
         })
+    }
+}
+
+impl AlertRecord for Alert {
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl DeviceRecord for Device {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn created_unix_nano(&self) -> i64 {
+        self.created_unix_nano
     }
 }
 

@@ -10,7 +10,6 @@
 //! people setting it up. `main.rs` calls it before any logging or runtime set-up: the whole
 //! exchange must stay within a few milliseconds.
 
-pub mod process;
 pub mod wire;
 
 use std::ffi::OsString;
@@ -20,11 +19,9 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-pub use process::{agent_process, process_start_ticks};
+use crate::procfs::agent_process;
+use crate::setup::DEFAULT_ENDPOINT;
 
-/// Where hooks go when neither `--endpoint` nor `OBSERVATORY_HOOK_ENDPOINT` says otherwise: the
-/// default OTLP/HTTP port.
-pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4318";
 /// The agents that have hooks, as they appear in `/v1/hooks/{agent}`.
 pub const AGENTS: &[&str] = &[
     "claude_code",
@@ -248,34 +245,6 @@ mod tests {
         assert_eq!(canonical_agent("generic"), None);
         assert_eq!(canonical_agent("claude"), None);
         assert_eq!(canonical_agent("../claude_code"), None);
-    }
-
-    #[test]
-    fn parse_errors_of_hook_invocations_are_swallowed() {
-        use clap::Parser;
-        let check = |argv: &[&str]| {
-            let err = crate::cli::Cli::try_parse_from(argv).expect_err("does not parse");
-            swallows_parse_error(&err, argv.iter().map(OsString::from))
-        };
-        assert!(check(&[
-            "observatory",
-            "hook",
-            "claude_code",
-            "--unknown-flag"
-        ]));
-        assert!(check(&["observatory", "hook", "codex", "{}", "extra"]));
-        assert!(check(&[
-            "observatory",
-            "hook",
-            "codex",
-            "--timeout-ms",
-            "soon"
-        ]));
-        assert!(check(&["observatory", "hook"]));
-        // Help is not an error, and other commands report their errors as usual.
-        assert!(!check(&["observatory", "hook", "--help"]));
-        assert!(!check(&["observatory", "--no-such-flag"]));
-        assert!(!check(&["observatory", "serve", "--http-addr", "nope"]));
     }
 
     #[test]

@@ -16,8 +16,28 @@ use crate::normalize::{self, Agent, Normalized, Prices, SessionEvent, Signal, ho
 use crate::proto::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
 };
-use crate::store::writer::{Committed, Submission, Work};
 pub use stats::{HookOutcome, Protocol, Stats};
+
+/// What the ingest queue carries to the store writer: requests' events, and the session clock's
+/// ticks (through the same queue, so that a tick is ordered with the batches around it).
+pub enum Work {
+    Batch(Submission),
+    /// Let the clock and process checks move sessions (stalled, ended, crashed).
+    Tick,
+}
+
+/// One ingest request's events, and where to say they are committed.
+pub struct Submission {
+    pub events: Vec<SessionEvent>,
+    pub done: oneshot::Sender<Result<Committed, String>>,
+}
+
+/// What became of a submission's events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Events dropped as second reports of a fact already stored.
+    pub duplicates: u64,
+}
 
 /// A decoded OTLP export request of any signal.
 pub enum Request {

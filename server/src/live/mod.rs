@@ -4,6 +4,7 @@
 //! slow ingest or the other clients.
 
 pub mod figures;
+pub mod ticker;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,9 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 
+use crate::clock::now_unix_nano;
 use crate::proto::store::{Event, Session};
-use crate::store::writer::now_unix_nano;
 pub use figures::Figures;
+pub use ticker::Ticker;
 
 /// What one commit changed, as it was committed. Events carry no attributes here: they stay in
 /// the store, one request away, so that frames stay small.
@@ -88,7 +90,8 @@ impl Hub {
     }
 
     /// Sends an `alert` frame to every client.
-    pub fn alert(&self, alert: &crate::alerts::Alert) {
+    /// The alert comes as whatever serializes to the API's alert shape: the hub only carries it.
+    pub fn alert(&self, alert: &impl serde::Serialize) {
         let frame = json!({"type": "alert", "alert": alert}).to_string();
         let _ = self.alerts.send(Arc::new(frame));
     }

@@ -418,8 +418,8 @@ mod tests {
     use crate::normalize::generic::tests::{kvs, normalize};
     use crate::normalize::{Agent, Normalized, Prices, RecordTally, Signal};
     use crate::proto::store::{Cost, Counts, Event, Session, Turn};
+    use crate::session::Commit;
     use crate::session::{NoBacking, Tracker};
-    use crate::store::Commit;
 
     const AGENT_DIR: &str = "claude-code-2.1.328";
     const MODEL: &str = "claude-opus-5-5";

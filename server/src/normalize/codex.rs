@@ -232,7 +232,7 @@ mod tests {
     use crate::proto::store::{Counts, Session, Turn};
     use crate::proto::trace::{ResourceSpans, ScopeSpans, Status};
     use crate::proto::{ExportLogsServiceRequest, ExportTraceServiceRequest};
-    use crate::store::Commit;
+    use crate::session::Commit;
 
     const AGENT_DIR: &str = "codex-0.169.0";
 

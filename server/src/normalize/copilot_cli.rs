@@ -284,8 +284,8 @@ mod tests {
     use crate::proto::resource::Resource;
     use crate::proto::store::{Counts, Event, Session};
     use crate::proto::trace::{ResourceSpans, ScopeSpans, Status};
+    use crate::session::Commit;
     use crate::session::{NoBacking, Tracker};
-    use crate::store::Commit;
 
     const AGENT_DIR: &str = "copilot-cli-1.0.102";
     const MODEL: &str = "claude-sonnet-4.5";

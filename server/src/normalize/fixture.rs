@@ -8,8 +8,8 @@ use prost::Message;
 use super::{Normalized, Prices, SessionEvent, Signal};
 use crate::ingest::{Request, json};
 use crate::proto::store::Session;
+use crate::session::Commit;
 use crate::session::{NoBacking, Tracker};
-use crate::store::Commit;
 
 pub fn dir(agent_dir: &str, scenario: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

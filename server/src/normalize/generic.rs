@@ -399,8 +399,8 @@ pub(in crate::normalize) mod tests {
     use crate::normalize::{Normalized, RecordTally, SessionEvent, Signal};
     use crate::proto::common::{AnyValue, any_value};
     use crate::proto::store::{Cost, Counts, Session};
+    use crate::session::Commit;
     use crate::session::{NoBacking, Tracker};
-    use crate::store::Commit;
 
     /// OTLP/JSON attributes from a JSON object; integers go as `intValue` strings, as on the wire.
     pub(in crate::normalize) fn kvs(attrs: &Value) -> Value {

@@ -9,6 +9,6 @@ pub struct ProcLiveness;
 
 impl Liveness for ProcLiveness {
     fn alive(&self, p: Process) -> bool {
-        crate::hook::process_start_ticks(p.pid) == Some(p.start_ticks)
+        crate::procfs::process_start_ticks(p.pid) == Some(p.start_ticks)
     }
 }

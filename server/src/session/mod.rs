@@ -13,4 +13,4 @@ mod tracker;
 mod scenarios;
 
 pub use state::{State, Timers};
-pub use tracker::{Backing, Limits, Liveness, NoBacking, Tracker};
+pub use tracker::{Backing, Commit, Limits, Liveness, Loaded, NoBacking, Tracker};

@@ -1,13 +1,34 @@
+//! The tracker: the session state every later stage reads, kept in memory for the sessions
+//! whose run is not over, and turned into a [`Commit`] per batch. It is pure: the caller passes
+//! the time, a [`Backing`] to load sessions it has not seen since start-up (the store implements
+//! it, so this module never names the store), and a [`Liveness`] to ask whether a process lives.
+
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::state::{self, Arrival, Clock, State, Timers};
 use crate::normalize::{EventKind, Process, SessionEvent, TurnRef, hooks};
 use crate::proto::store::{Cost, Counts, Event, Session, Tokens, Turn};
-use crate::store::{Commit, Store, StoreError};
 
-/// Where the tracker finds sessions it has not seen since start-up.
+/// Everything one batch changes, for the store to write in one transaction.
+#[derive(Debug, Default)]
+pub struct Commit {
+    pub events: Vec<Event>,
+    /// For each of `events` (same index), its attributes already encoded by an ingest worker
+    /// (empty when the event still holds them): the stored bytes are the event's encoding
+    /// followed by these.
+    pub encoded_attributes: Vec<Vec<u8>>,
+    pub sessions: Vec<Session>,
+    pub turns: Vec<Turn>,
+    /// (session id, fact key, seq of the event that reported it)
+    pub facts: Vec<(String, String, u64)>,
+}
+
+/// Where the tracker finds sessions it has not seen since start-up: the store, in the server.
 pub trait Backing {
-    fn load(&self, session_id: &str) -> Result<Option<Loaded>, StoreError>;
+    /// One session as stored, with its turns and facts.
+    fn load(&self, session_id: &str) -> anyhow::Result<Option<Loaded>>;
+    /// Every stored session (their turns and facts are loaded later, by [`Backing::load`]).
+    fn sessions(&self) -> anyhow::Result<Vec<Session>>;
 }
 
 /// A session as stored, with its turns and the facts it has seen.
@@ -15,19 +36,6 @@ pub struct Loaded {
     pub session: Session,
     pub turns: Vec<Turn>,
     pub facts: Vec<String>,
-}
-
-impl Backing for Store {
-    fn load(&self, session_id: &str) -> Result<Option<Loaded>, StoreError> {
-        let Some(session) = self.session(session_id)? else {
-            return Ok(None);
-        };
-        Ok(Some(Loaded {
-            session,
-            turns: self.turns(session_id)?,
-            facts: self.fact_keys(session_id)?,
-        }))
-    }
 }
 
 /// Whether `id` is already the id of the event's session (`<agent>:<native id>`).
@@ -41,8 +49,11 @@ fn same_session(id: &str, ev: &SessionEvent) -> bool {
 pub struct NoBacking;
 
 impl Backing for NoBacking {
-    fn load(&self, _: &str) -> Result<Option<Loaded>, StoreError> {
+    fn load(&self, _: &str) -> anyhow::Result<Option<Loaded>> {
         Ok(None)
+    }
+    fn sessions(&self) -> anyhow::Result<Vec<Session>> {
+        Ok(Vec::new())
     }
 }
 
@@ -148,7 +159,7 @@ impl Tracker {
 
     /// Takes up the sessions whose run was not over when the server stopped, so their timers and
     /// process checks go on.
-    pub fn resume(&mut self, store: &Store) -> Result<usize, StoreError> {
+    pub fn resume(&mut self, store: &dyn Backing) -> anyhow::Result<usize> {
         let mut n = 0;
         for s in store.sessions()? {
             let state = State::parse(&s.state).unwrap_or(State::Active);
@@ -176,7 +187,7 @@ impl Tracker {
         events: Vec<SessionEvent>,
         now: i64,
         backing: &dyn Backing,
-    ) -> Result<Applied, StoreError> {
+    ) -> anyhow::Result<Applied> {
         let mut out = Applied::default();
         // Sessions changed by this batch, in first-touch order; each is written once.
         let mut touched: Vec<String> = Vec::new();

@@ -31,7 +31,10 @@ use clap::{Args, ValueEnum};
 use journal::{JournalFile, Setting};
 use json::{HookSpec, Json, JsonDoc, JsonFile};
 
-pub use crate::hook::DEFAULT_ENDPOINT;
+/// The default OTLP/HTTP endpoint: what `setup` writes into agents' configs unless `--endpoint`
+/// says otherwise, and where `observatory hook` posts when neither `--endpoint` nor
+/// `OBSERVATORY_HOOK_ENDPOINT` is given.
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4318";
 
 #[derive(Debug, Clone, Args)]
 pub struct SetupArgs {

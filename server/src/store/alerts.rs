@@ -1,16 +1,30 @@
 //! The alerts' tables in the same redb file: alerts with their deliveries, and the devices that
 //! subscribed to Web Push. Few and small next to the events, read as JSON by the API: they are
-//! kept as JSON, which also lets their shape grow without a schema change.
+//! kept as JSON, which also lets their shape grow without a schema change. The alerts stage owns
+//! the types ([`AlertRecord`], [`DeviceRecord`] say what the store needs of them), so that the
+//! store does not import the stage that writes into it.
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Result, Store, StoreError, begin_write};
-use crate::alerts::{Alert, Device};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// alert id → Alert (JSON)
 pub(super) const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
 /// device id → Device (JSON)
 pub(super) const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
+
+/// An alert as the store keeps it: JSON, keyed by its id.
+pub trait AlertRecord: Serialize + DeserializeOwned {
+    fn id(&self) -> u64;
+}
+
+/// A device as the store keeps it: JSON, keyed by its id, listed oldest first.
+pub trait DeviceRecord: Serialize + DeserializeOwned {
+    fn id(&self) -> &str;
+    fn created_unix_nano(&self) -> i64;
+}
 
 fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| StoreError::Json(e.to_string()))
@@ -22,15 +36,15 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 
 impl Store {
     /// Adds or replaces an alert (its deliveries change as they are sent).
-    pub fn put_alert(&self, a: &Alert) -> Result<()> {
+    pub fn put_alert<A: AlertRecord>(&self, a: &A) -> Result<()> {
         let tx = begin_write(&self.db)?;
-        tx.open_table(ALERTS)?.insert(a.id, json(a)?.as_slice())?;
+        tx.open_table(ALERTS)?.insert(a.id(), json(a)?.as_slice())?;
         tx.commit()?;
         Ok(())
     }
 
     /// Up to `limit` alerts with an id below `before` (all when `None`), newest first.
-    pub fn alerts(&self, before: Option<u64>, limit: usize) -> Result<Vec<Alert>> {
+    pub fn alerts<A: AlertRecord>(&self, before: Option<u64>, limit: usize) -> Result<Vec<A>> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(ALERTS)?;
         let mut out = Vec::new();
@@ -46,10 +60,10 @@ impl Store {
         Ok(t.last()?.map(|(k, _)| k.value()).unwrap_or(0))
     }
 
-    pub fn put_device(&self, d: &Device) -> Result<()> {
+    pub fn put_device<D: DeviceRecord>(&self, d: &D) -> Result<()> {
         let tx = begin_write(&self.db)?;
         tx.open_table(DEVICES)?
-            .insert(d.id.as_str(), json(d)?.as_slice())?;
+            .insert(d.id(), json(d)?.as_slice())?;
         tx.commit()?;
         Ok(())
     }
@@ -63,18 +77,18 @@ impl Store {
     }
 
     /// Every device, oldest first.
-    pub fn devices(&self) -> Result<Vec<Device>> {
+    pub fn devices<D: DeviceRecord>(&self) -> Result<Vec<D>> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(DEVICES)?;
-        let mut out: Vec<Device> = Vec::new();
+        let mut out: Vec<D> = Vec::new();
         for row in t.iter()? {
             out.push(parse(row?.1.value())?);
         }
-        out.sort_by_key(|d| d.created_unix_nano);
+        out.sort_by_key(|d| d.created_unix_nano());
         Ok(out)
     }
 
-    pub fn device(&self, id: &str) -> Result<Option<Device>> {
+    pub fn device<D: DeviceRecord>(&self, id: &str) -> Result<Option<D>> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(DEVICES)?;
         t.get(id)?.map(|v| parse(v.value())).transpose()
@@ -83,21 +97,42 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
-    use crate::alerts::{Kind, deliver::Subscription};
+
+    #[derive(Serialize, Deserialize)]
+    struct Alert {
+        id: u64,
+        body: String,
+    }
+
+    impl AlertRecord for Alert {
+        fn id(&self) -> u64 {
+            self.id
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Device {
+        id: String,
+        kinds: Vec<String>,
+        created_unix_nano: i64,
+    }
+
+    impl DeviceRecord for Device {
+        fn id(&self) -> &str {
+            &self.id
+        }
+        fn created_unix_nano(&self) -> i64 {
+            self.created_unix_nano
+        }
+    }
 
     fn alert(id: u64) -> Alert {
         Alert {
             id,
-            time_unix_nano: id as i64,
-            session_id: "claude_code:s".into(),
-            agent: "claude_code".into(),
-            kind: Kind::Finished,
-            title: "Claude Code · p".into(),
             body: "finished".into(),
-            url: "/sessions/claude_code%3As".into(),
-            seq: id,
-            deliveries: Vec::new(),
         }
     }
 
@@ -113,21 +148,12 @@ mod tests {
             changed.body = "changed".into();
             store.put_alert(&changed).expect("replace");
             for (i, id) in ["d_b", "d_a"].into_iter().enumerate() {
-                store
-                    .put_device(&Device {
-                        id: id.into(),
-                        name: id.into(),
-                        subscription: Subscription {
-                            endpoint: format!("https://push.example/{id}"),
-                            p256dh: "k".into(),
-                            auth: "a".into(),
-                        },
-                        kinds: vec![Kind::NeedsYou],
-                        quiet_hours: None,
-                        created_unix_nano: i as i64,
-                        last_delivery: None,
-                    })
-                    .expect("device");
+                let device = Device {
+                    id: id.into(),
+                    kinds: vec!["needs_you".into()],
+                    created_unix_nano: i as i64,
+                };
+                store.put_device(&device).expect("device");
             }
         }
         let store = Store::open(dir.path()).expect("reopen");
@@ -135,9 +161,12 @@ mod tests {
         let ids = |v: Vec<Alert>| v.iter().map(|a| a.id).collect::<Vec<_>>();
         assert_eq!(ids(store.alerts(None, 3).expect("page")), [5, 4, 3]);
         assert_eq!(ids(store.alerts(Some(3), 10).expect("page")), [2, 1]);
-        assert_eq!(store.alerts(Some(4), 1).expect("page")[0].body, "changed");
+        assert_eq!(
+            store.alerts::<Alert>(Some(4), 1).expect("page")[0].body,
+            "changed"
+        );
         let names: Vec<String> = store
-            .devices()
+            .devices::<Device>()
             .expect("devices")
             .into_iter()
             .map(|d| d.id)
@@ -145,10 +174,13 @@ mod tests {
         assert_eq!(names, ["d_b", "d_a"]);
         assert!(store.remove_device("d_b").expect("remove"));
         assert!(!store.remove_device("d_b").expect("remove again"));
-        assert!(store.device("d_b").expect("read").is_none());
+        assert!(store.device::<Device>("d_b").expect("read").is_none());
         assert_eq!(
-            store.device("d_a").expect("read").map(|d| d.kinds),
-            Some(vec![Kind::NeedsYou])
+            store
+                .device::<Device>("d_a")
+                .expect("read")
+                .map(|d| d.kinds),
+            Some(vec!["needs_you".to_owned()])
         );
     }
 }

@@ -1,9 +1,8 @@
 //! Store: the redb file that keeps sessions, turns and events. Written only by the
-//! [`writer::Writer`] thread, one write transaction per batch; read concurrently by the read API
-//! (redb readers see the last committed transaction and never block the writer).
+//! [`crate::writer::Writer`] stage, one write transaction per batch; read concurrently by the
+//! read API (redb readers see the last committed transaction and never block the writer).
 
-mod alerts;
-pub mod writer;
+pub mod alerts;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +12,7 @@ use prost::Message;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::proto::store::{Event, Session, Turn};
+use crate::session::{Backing, Commit, Loaded};
 
 /// seq → Event
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
@@ -68,20 +68,6 @@ from_redb!(
 );
 
 pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// Everything one batch changes, written in one transaction.
-#[derive(Debug, Default)]
-pub struct Commit {
-    pub events: Vec<Event>,
-    /// For each of `events` (same index), its attributes already encoded by an ingest worker
-    /// (empty when the event still holds them): the stored bytes are the event's encoding
-    /// followed by these.
-    pub encoded_attributes: Vec<Vec<u8>>,
-    pub sessions: Vec<Session>,
-    pub turns: Vec<Turn>,
-    /// (session id, fact key, seq of the event that reported it)
-    pub facts: Vec<(String, String, u64)>,
-}
 
 /// A cheap-to-clone handle on the database.
 #[derive(Clone)]
@@ -307,6 +293,24 @@ impl Store {
     /// Size of the database file in bytes.
     pub fn size_bytes(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// The tracker loads the sessions it has not seen since start-up from here.
+impl Backing for Store {
+    fn load(&self, session_id: &str) -> anyhow::Result<Option<Loaded>> {
+        let Some(session) = self.session(session_id)? else {
+            return Ok(None);
+        };
+        Ok(Some(Loaded {
+            session,
+            turns: self.turns(session_id)?,
+            facts: self.fact_keys(session_id)?,
+        }))
+    }
+
+    fn sessions(&self) -> anyhow::Result<Vec<Session>> {
+        Ok(Store::sessions(self)?)
     }
 }
 

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use super::api::{ApiError, AppState, read};
 use crate::alerts::deliver::Subscription;
 use crate::alerts::rules::QuietHours;
-use crate::alerts::{Device, Kind};
-use crate::store::writer::now_unix_nano;
+use crate::alerts::{Alert, Device, Kind};
+use crate::clock::now_unix_nano;
 
 /// A state-changing call from a browser page of this very server: it carries the custom header
 /// `X-Observatory` (which a cross-site page cannot add without a CORS preflight, never granted),
@@ -211,7 +211,7 @@ pub async fn subscribe(
     let (created, device) = read(s.alerts.store(), move |st| {
         // A re-subscription (`pushsubscriptionchange`) keeps the old device's choices.
         let old = match &previous {
-            Some(p) => st.device(p)?,
+            Some(p) => st.device::<Device>(p)?,
             None => None,
         };
         let existing = st.device(&id)?;
@@ -259,7 +259,7 @@ pub async fn devices(
     q: Result<Query<DevicesQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let devices = read(s.alerts.store(), |st| st.devices()).await?;
+    let devices = read(s.alerts.store(), |st| st.devices::<Device>()).await?;
     let list: Vec<Value> = devices
         .iter()
         .filter(|d| {
@@ -362,7 +362,10 @@ pub async fn alerts(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest("limit must be 1 to 500".into()));
     }
-    let page = read(s.alerts.store(), move |st| st.alerts(q.before, limit + 1)).await?;
+    let page = read(s.alerts.store(), move |st| {
+        st.alerts::<Alert>(q.before, limit + 1)
+    })
+    .await?;
     let next = (page.len() > limit).then(|| page[limit - 1].id);
     let alerts = &page[..page.len().min(limit)];
     Ok(Json(json!({ "alerts": alerts, "next": next })))

@@ -1,7 +1,10 @@
-//! The writer: takes normalized batches from ingest, lets the tracker turn them into seq'd
-//! events and session updates, commits them in one redb transaction, and only then answers each
-//! request. Requests that arrive while a commit is running are gathered into the next batch, so
-//! concurrent clients share one fsync.
+//! The writer stage, between ingest and everything that reads committed data: it owns the
+//! session [`Tracker`], lets it turn each batch from the ingest queue into seq'd events and
+//! session updates, commits them to the [`Store`] in one redb transaction, only then answers each
+//! request, and publishes the commit to the live [`Hub`] (the feed and the alert engine read it
+//! there). Requests that arrive while a commit is running are gathered into the next batch, so
+//! concurrent clients share one fsync. Its session clock asks the tracker, every
+//! `check_interval`, to move sessions by time and by their processes (stalled, ended, crashed).
 //!
 //! Two threads form a two-stage pipeline: `store-writer` applies batch N+1 to the tracker while
 //! `store-commit` writes and fsyncs batch N. If a commit fails, every batch applied on top of it
@@ -10,35 +13,18 @@
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
+use crate::clock::now_unix_nano;
+use crate::ingest::{Committed, Submission, Work};
 use crate::live::{Hub, Published};
-use crate::normalize::SessionEvent;
+use crate::session::Commit;
 use crate::session::liveness::ProcLiveness;
 use crate::session::{Limits, Tracker};
-use crate::store::{Commit, Store};
-
-/// What the writer is asked to do.
-pub enum Work {
-    Batch(Submission),
-    /// Let the clock and process checks move sessions (stalled, ended, crashed).
-    Tick,
-}
-
-/// One ingest request's events, and where to say they are committed.
-pub struct Submission {
-    pub events: Vec<SessionEvent>,
-    pub done: oneshot::Sender<Result<Committed, String>>,
-}
-
-/// What became of a submission's events.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Committed {
-    /// Events dropped as second reports of a fact already stored.
-    pub duplicates: u64,
-}
+use crate::store::Store;
 
 type Reply = oneshot::Sender<Result<Committed, String>>;
 
@@ -53,27 +39,39 @@ struct Prepared {
     epoch: u64,
 }
 
+/// How the writer batches and how often its clock checks sessions.
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// A batch stops growing at this many events, bounding transaction size and latency.
+    pub max_events: usize,
+    /// Stall and expiry limits.
+    pub limits: Limits,
+    /// How often the session clock runs.
+    pub check_interval: Duration,
+}
+
 pub struct Writer {
     store: Store,
     tracker: Tracker,
     rx: mpsc::Receiver<Work>,
-    /// A batch stops growing at this many events, bounding transaction size and latency.
-    max_events: usize,
+    /// The queue's own sender, for the session clock's ticks; dropped when the clock stops, so
+    /// the queue closes once the receivers' senders are gone too.
+    ticks: mpsc::Sender<Work>,
     /// Told about every batch once it is committed.
     hub: Hub,
-    /// Stall and expiry limits, kept to rebuild the tracker after a failed commit.
-    limits: Limits,
+    config: WriterConfig,
 }
 
 impl Writer {
+    /// Reads the last seq and takes up the sessions whose run was not over. `ticks` is a sender
+    /// of the same queue as `rx`.
     pub fn new(
         store: Store,
-        rx: mpsc::Receiver<Work>,
-        max_events: usize,
+        (ticks, rx): (mpsc::Sender<Work>, mpsc::Receiver<Work>),
         hub: Hub,
-        limits: Limits,
+        config: WriterConfig,
     ) -> anyhow::Result<Writer> {
-        let mut tracker = Tracker::with_limits(store.last_seq()?, limits.clone());
+        let mut tracker = Tracker::with_limits(store.last_seq()?, config.limits.clone());
         let resumed = tracker.resume(&store)?;
         if resumed > 0 {
             tracing::info!(
@@ -84,16 +82,33 @@ impl Writer {
         Ok(Writer {
             store,
             tracker,
-            limits,
             rx,
-            max_events,
+            ticks,
             hub,
+            config,
         })
     }
 
-    /// Runs until every sender is dropped and the queue is drained, so a shutdown that stops the
-    /// receivers first commits everything already accepted. The handle joins both stages.
-    pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
+    /// Runs until `cancel` stops the clock and every other sender of the queue is dropped, and
+    /// the queue is drained: a shutdown that stops the receivers first commits everything they
+    /// accepted.
+    pub async fn run(mut self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let clock = session_clock(
+            std::mem::replace(&mut self.ticks, mpsc::channel(1).0),
+            self.config.check_interval,
+            cancel,
+        );
+        let clock = tokio::spawn(clock);
+        let threads = self.spawn()?;
+        tokio::task::spawn_blocking(move || threads.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the store writer panicked"))?;
+        clock.await?;
+        Ok(())
+    }
+
+    /// Starts both threads; the handle joins them.
+    fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
         // Bumped by each failed commit; batches prepared under an older epoch are refused.
         let epoch = Arc::new(AtomicU64::new(0));
         // One batch may wait while another commits: enough to overlap the stages, and bounded.
@@ -107,14 +122,15 @@ impl Writer {
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
-                self.run(&epoch, tx);
+                self.work(&epoch, tx);
                 if commit_stage.join().is_err() {
                     tracing::error!("the store commit thread panicked");
                 }
             })
     }
 
-    fn run(mut self, epoch: &AtomicU64, tx: std::sync::mpsc::SyncSender<Prepared>) {
+    /// The `store-writer` thread: gathers batches, applies them, hands them to the commit stage.
+    fn work(mut self, epoch: &AtomicU64, tx: std::sync::mpsc::SyncSender<Prepared>) {
         let mut seen_epoch = epoch.load(Ordering::Acquire);
         while let Some(first) = self.rx.blocking_recv() {
             let mut tick = false;
@@ -129,7 +145,7 @@ impl Writer {
                         batch.push(s);
                     }
                 }
-                if n < self.max_events {
+                if n < self.config.max_events {
                     next = self.rx.try_recv().ok();
                 }
             }
@@ -201,8 +217,10 @@ impl Writer {
 
     /// Starts the tracker again from what the store holds.
     fn reset(&mut self) {
-        self.tracker =
-            Tracker::with_limits(self.store.last_seq().unwrap_or(0), self.limits.clone());
+        self.tracker = Tracker::with_limits(
+            self.store.last_seq().unwrap_or(0),
+            self.config.limits.clone(),
+        );
         if let Err(e) = self.tracker.resume(&self.store) {
             tracing::error!(error = %e, "reloading live sessions failed");
         }
@@ -243,9 +261,19 @@ fn refuse(replies: Vec<(Range<usize>, Reply)>, why: &str) {
     }
 }
 
-pub fn now_unix_nano() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+/// Asks the writer to run the session clock (stalls, expiry, agent processes) every `period`.
+/// Waits for room in the queue rather than skipping: a busy server checks a little late.
+async fn session_clock(tx: mpsc::Sender<Work>, period: Duration, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(period);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = cancel.cancelled() => return,
+        }
+        tokio::select! {
+            sent = tx.send(Work::Tick) => if sent.is_err() { return },
+            _ = cancel.cancelled() => return,
+        }
+    }
 }

@@ -1,7 +1,8 @@
-//! Which process is the agent, and is it still the same process: read from `/proc/<pid>/stat`.
-//! The hook walks up from its parent past shells and wrappers to find the agent; the server's
-//! liveness check reuses [`process_start_ticks`] every second with the pid and start ticks the
-//! hook reported, so that a recycled pid is never mistaken for the agent.
+//! The process reader, a leaf helper: which process is the agent, and is it still the same
+//! process, read from `/proc/<pid>/stat`. `observatory hook` walks up from its parent past shells
+//! and wrappers to find the agent; the session clock's liveness check calls
+//! [`process_start_ticks`] with the pid and start ticks the hook reported, so that a recycled pid
+//! is never mistaken for the agent. It imports nothing from the crate.
 
 /// Programs that sit between an agent and its hook without being the agent: shells that run a
 /// hook's command line, and wrappers that exec the next program. The walk goes past them.

@@ -1,0 +1,65 @@
+//! The ticker stage: seeds the hub's live figures from today's stored events at start-up, then
+//! makes a `tick` frame every `period` (5 s in the server) from the stored sessions. It reads the
+//! store and writes only to the hub.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Hub;
+use crate::clock::now_unix_nano;
+use crate::store::Store;
+
+/// Today's events beyond this many start the figures partly empty: a start-up must stay quick.
+const SEED_MAX_EVENTS: usize = 500_000;
+const DAY_NANOS: i64 = 24 * 3600 * 1_000_000_000;
+
+pub struct Ticker {
+    store: Store,
+    hub: Hub,
+    period: Duration,
+}
+
+impl Ticker {
+    pub fn new(store: Store, hub: Hub, period: Duration) -> Ticker {
+        Ticker { store, hub, period }
+    }
+
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        tokio::select! {
+            () = self.seed(&cancel) => {},
+            _ = cancel.cancelled() => return Ok(()),
+        }
+        let mut every = tokio::time::interval(self.period);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = cancel.cancelled() => return Ok(()),
+            }
+            let s = self.store.clone();
+            match tokio::task::spawn_blocking(move || s.sessions()).await {
+                Ok(Ok(sessions)) => self.hub.tick(&sessions),
+                Ok(Err(e)) => tracing::warn!(error = %e, "reading sessions for the live tick"),
+                Err(e) => tracing::warn!(error = %e, "live tick task failed"),
+            }
+        }
+    }
+
+    /// Adds today's (UTC) model requests and tool calls to the figures.
+    async fn seed(&self, cancel: &CancellationToken) {
+        let now = now_unix_nano();
+        let (s, h, stop) = (self.store.clone(), self.hub.clone(), cancel.clone());
+        let seeded = tokio::task::spawn_blocking(move || {
+            s.scan_recent(now - now.rem_euclid(DAY_NANOS), SEED_MAX_EVENTS, |e| {
+                if e.kind == "api_request" || e.kind == "tool_finished" {
+                    h.seed(std::slice::from_ref(&e));
+                }
+                // A shutdown must not wait for the scan.
+                !stop.is_cancelled()
+            })
+        });
+        if let Ok(Err(e)) = seeded.await {
+            tracing::warn!(error = %e, "could not read today's events for the live figures");
+        }
+    }
+}
