@@ -37,7 +37,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use observatory::normalize::{self, Agent, EventKind, Normalized, Prices, SessionEvent, Signal};
+use observatory::agents::read_otlp;
+use observatory::normalize::{Agent, EventKind, Normalized, Prices, Request, SessionEvent, Signal};
 use observatory::proto::ExportLogsServiceRequest;
 use observatory::proto::ExportLogsServiceResponse;
 use observatory::proto::common::{AnyValue, KeyValue, any_value::Value};
@@ -373,7 +374,7 @@ fn dump(shape: &Shape) -> Result<Map<String, Json>> {
         }
     }
     let mut n = Normalized::default();
-    normalize::logs(req, &Prices::default(), &mut n);
+    read_otlp(Request::Logs(req), &Prices::default(), &mut n);
     let mut o = Map::new();
     o.insert("records_per_request".into(), json!(g.records));
     o.insert("body_bytes_mean".into(), json!(g.mean_body_bytes()));
@@ -629,8 +630,8 @@ fn ceiling(shape: &Shape, threads: Option<usize>, duration: f64) -> Result<Map<S
 
     // Events per record, so the report shows whether the adapter stores anything.
     let mut n = Normalized::default();
-    normalize::logs(
-        ExportLogsServiceRequest::decode(bodies[0].clone())?,
+    read_otlp(
+        Request::Logs(ExportLogsServiceRequest::decode(bodies[0].clone())?),
         &prices,
         &mut n,
     );
@@ -650,7 +651,7 @@ fn ceiling(shape: &Shape, threads: Option<usize>, duration: f64) -> Result<Map<S
                             ExportLogsServiceRequest::decode(bodies[i % bodies.len()].clone())?;
                         if normalize_too {
                             let mut out = Normalized::default();
-                            normalize::logs(req, &prices, &mut out);
+                            read_otlp(Request::Logs(req), &prices, &mut out);
                             std::hint::black_box(&out);
                         } else {
                             std::hint::black_box(&req);
@@ -777,8 +778,8 @@ fn prefill(shape: &Shape, dir: &Path, target: u64, batch: usize) -> Result<Map<S
         let t = Instant::now();
         let mut out = Normalized::default();
         if adapter {
-            normalize::logs(
-                ExportLogsServiceRequest::decode(body.clone())?,
+            read_otlp(
+                Request::Logs(ExportLogsServiceRequest::decode(body.clone())?),
                 &prices,
                 &mut out,
             );

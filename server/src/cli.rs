@@ -1,9 +1,12 @@
 //! The command line: `observatory [serve]`, `print-config`, `hook <agent>`, `setup <agent>`.
+//! The agents `setup` takes come from the agent registry.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{LogFormat, Overrides};
 
@@ -18,6 +21,28 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// Parses `args` (the program name first) against [`command`].
+    pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
+        Cli::from_arg_matches(&command().try_get_matches_from(args)?)
+    }
+}
+
+/// The command line, with the agent names `setup` accepts (and `--help` shows) taken from the
+/// agent registry: the name it shows first, the id and the other names as aliases.
+pub fn command() -> clap::Command {
+    let agents = crate::agents::AGENTS
+        .iter()
+        .filter(|s| s.setup.is_some())
+        .map(|s| {
+            let shown = s.names.first().copied().unwrap_or(s.agent.as_str());
+            let aliases = std::iter::once(s.agent.as_str()).chain(s.names.iter().copied());
+            PossibleValue::new(shown).aliases(aliases.filter(move |a| *a != shown))
+        });
+    let agents = PossibleValuesParser::new(agents.collect::<Vec<_>>());
+    Cli::command().mut_subcommand("setup", |c| c.mut_arg("agent", |a| a.value_parser(agents)))
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,8 +103,8 @@ mod tests {
     #[test]
     fn parse_errors_of_hook_invocations_are_swallowed() {
         let check = |argv: &[&str]| {
-            let err = Cli::try_parse_from(argv).expect_err("does not parse");
-            crate::hook::swallows_parse_error(&err, argv.iter().map(std::ffi::OsString::from))
+            let err = Cli::parse_args(argv.iter().map(OsString::from)).expect_err("does not parse");
+            crate::hook::swallows_parse_error(&err, argv.iter().map(OsString::from))
         };
         assert!(check(&[
             "observatory",
@@ -100,5 +125,22 @@ mod tests {
         assert!(!check(&["observatory", "hook", "--help"]));
         assert!(!check(&["observatory", "--no-such-flag"]));
         assert!(!check(&["observatory", "serve", "--http-addr", "nope"]));
+    }
+
+    #[test]
+    fn setup_takes_the_registrys_agent_names() {
+        let agent = |name: &str| match Cli::parse_args(["observatory", "setup", name].map(OsString::from)) {
+            Ok(Cli { command: Some(Command::Setup(a)), .. }) => Ok(a.agent),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(agent("claude-code"), Ok("claude-code".to_owned()));
+        assert_eq!(agent("claude_code"), Ok("claude-code".to_owned()));
+        assert_eq!(agent("gemini"), Ok("gemini-cli".to_owned()));
+        assert_eq!(agent("pi"), Ok("pi".to_owned()));
+        let err = agent("generic").expect_err("generic has no setup");
+        for shown in crate::agents::setup_names() {
+            assert!(err.contains(shown), "{err}");
+        }
     }
 }

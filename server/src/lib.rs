@@ -1,20 +1,46 @@
 //! Agent Observatory: receives coding agents' OpenTelemetry and hook events, keeps them as
-//! sessions in redb, and serves them to a dashboard. `app` wires the stages together; each stage
-//! lives in its own module, in the order data flows through them.
+//! sessions in redb, and serves them to a dashboard.
+//!
+//! The modules are listed in flow order, and each imports only modules listed before it
+//! (`scripts/check-module-graph`, run by `scripts/test`, fails otherwise). Read top to bottom
+//! this is the data flow of DESIGN.md: leaf helpers; the adapters and setup planners that know
+//! each agent's wire format, and the registry that chooses among them; the receivers; the
+//! session tracker; the store; the live hub; the writer stage that applies, commits and
+//! publishes; the alerts read from the hub; the web app; and on top the config, the wiring and
+//! the command line. A stage hands its output to the next through a handle or a channel it is
+//! given (ingest's queue, the hub), so it never needs to import what comes after it.
+//! The `//!` paragraph of each module says what it owns.
 
-pub mod alerts;
-pub mod app;
-pub mod cli;
+// Leaf helpers: they import nothing from the crate.
 pub mod clock;
-pub mod config;
-pub mod hook;
-pub mod ingest;
-pub mod live;
-pub mod normalize;
 pub mod procfs;
 pub mod proto;
-pub mod session;
+
+// What agents send, read into one model: the event vocabulary and one adapter per agent.
+pub mod normalize;
+// `observatory setup`: one planner per agent, writing the agents' own config files.
 pub mod setup;
+// The agent registry: the one place that knows each agent, pointing at its adapters and planner.
+pub mod agents;
+// `observatory hook`: what agents run as their hook; posts to ingest.
+pub mod hook;
+// The receivers: OTLP gRPC and HTTP, hooks; decode, route through the registry, queue.
+pub mod ingest;
+// The tracker: live session state, turns, the state machine.
+pub mod session;
+// The redb file.
 pub mod store;
-pub mod web;
+// The hub every commit is published to; the live figures and their ticker.
+pub mod live;
+// The writer stage: tracker → commit → publish, and the session clock.
 pub mod writer;
+// Alerts drawn from committed transitions, and their deliveries.
+pub mod alerts;
+// The app port: read API, live feed, push subscriptions, the dashboard.
+pub mod web;
+// Defaults < file < environment < flags; builds each stage's settings.
+pub mod config;
+// Wires the stages together.
+pub mod app;
+// The command line.
+pub mod cli;

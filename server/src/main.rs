@@ -1,7 +1,6 @@
 //! `observatory`: parse the command line, set up logging, run the server until a signal.
 
 use anyhow::Result;
-use clap::Parser;
 use observatory::cli::{Cli, Command, ServeArgs};
 use observatory::config::{self, Config, LogFormat};
 
@@ -13,7 +12,7 @@ use observatory::config::{self, Config, LogFormat};
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> Result<()> {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         // A hook must never fail its agent (to Claude Code, exit 2 blocks the tool call), not
         // even when the command line an older or newer setup wrote does not parse.
@@ -29,7 +28,7 @@ fn main() -> Result<()> {
             observatory::hook::run(&args);
             Ok(())
         }
-        Some(Command::Setup(args)) => observatory::setup::run(&args),
+        Some(Command::Setup(args)) => observatory::agents::setup(&args),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

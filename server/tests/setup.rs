@@ -11,6 +11,7 @@ use std::process::{Command, Output};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use observatory::normalize::Agent;
 use serde_json::{Value, json};
 
 const OBS: &str = "/opt/observatory/bin/observatory";
@@ -106,26 +107,15 @@ fn our_handlers(settings: &Value, event: &str, command: &str) -> usize {
         .count()
 }
 
-const CLAUDE_EVENTS: &[&str] = &[
-    "SessionStart",
-    "SessionEnd",
-    "UserPromptSubmit",
-    "PreToolUse",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "PermissionRequest",
-    "PermissionDenied",
-    "Notification",
-    "Stop",
-    "StopFailure",
-    "SubagentStart",
-    "SubagentStop",
-    "PreCompact",
-    "PostCompact",
-    "Elicitation",
-    "ElicitationResult",
-    "MessageDisplay",
-];
+/// The hook events setup installs for `agent`, from the agent registry.
+fn installed(agent: Agent) -> Vec<&'static str> {
+    observatory::agents::spec(agent)
+        .setup_target()
+        .hook_events
+        .iter()
+        .map(|(name, _)| *name)
+        .collect()
+}
 
 #[test]
 fn claude_code_fresh_home_gets_telemetry_env_and_hooks() {
@@ -147,7 +137,7 @@ fn claude_code_fresh_home_gets_telemetry_env_and_hooks() {
         assert_eq!(s["env"][k], v, "env {k}: {s}");
     }
     let command = format!("{OBS} hook claude_code");
-    for event in CLAUDE_EVENTS {
+    for event in installed(Agent::ClaudeCode) {
         let hs = handlers(&s, event);
         assert_eq!(hs.len(), 1, "{event}");
         assert_eq!(
@@ -159,7 +149,7 @@ fn claude_code_fresh_home_gets_telemetry_env_and_hooks() {
     assert_eq!(s["hooks"]["PermissionRequest"][0]["matcher"], "*");
     assert_eq!(
         s["hooks"].as_object().expect("hooks").len(),
-        CLAUDE_EVENTS.len()
+        installed(Agent::ClaudeCode).len()
     );
 }
 
@@ -423,20 +413,7 @@ fn codex_gets_otel_notify_and_hooks_keeping_comments_and_the_users_notify() {
     assert_eq!(notify, [OBS, "hook", "codex", "--endpoint", endpoint]);
     let hooks = read_json(&codex_home.join("hooks.json"));
     let command = format!("{OBS} hook codex --endpoint {endpoint}");
-    for event in [
-        "SessionStart",
-        "SessionEnd",
-        "UserPromptSubmit",
-        "PreToolUse",
-        "PermissionRequest",
-        "PostToolUse",
-        "PreCompact",
-        "PostCompact",
-        "SubagentStart",
-        "SubagentStop",
-        "Stop",
-        "StopFailure",
-    ] {
+    for event in installed(Agent::Codex) {
         assert_eq!(our_handlers(&hooks, event, &command), 1, "{event}");
     }
 
@@ -530,15 +507,7 @@ fn gemini_cli_gets_telemetry_and_hooks_and_keeps_the_rest() {
     );
     assert_eq!(s["security"]["auth"]["selectedType"], "gemini-api-key");
     let command = format!("{OBS} hook gemini_cli");
-    for event in [
-        "SessionStart",
-        "SessionEnd",
-        "BeforeAgent",
-        "AfterAgent",
-        "BeforeTool",
-        "AfterTool",
-        "Notification",
-    ] {
+    for event in installed(Agent::GeminiCli) {
         assert_eq!(our_handlers(&s, event, &command), 1, "{event}");
     }
     assert!(s["hooks"].get("AfterModel").is_none() && s["hooks"].get("BeforeModel").is_none());
@@ -581,21 +550,7 @@ fn copilot_cli_gets_its_own_hooks_file_and_env_file() {
     assert!(out.contains(&format!(". {}", env_path.display())), "{out}");
     let hooks = read_json(&copilot_home.join("hooks/observatory.json"));
     assert_eq!(hooks["version"], 1);
-    let events = [
-        "sessionStart",
-        "sessionEnd",
-        "userPromptSubmitted",
-        "preToolUse",
-        "postToolUse",
-        "postToolUseFailure",
-        "permissionRequest",
-        "agentStop",
-        "subagentStart",
-        "subagentStop",
-        "errorOccurred",
-        "notification",
-        "preCompact",
-    ];
+    let events = installed(Agent::CopilotCli);
     assert_eq!(
         hooks["hooks"].as_object().expect("hooks").len(),
         events.len()

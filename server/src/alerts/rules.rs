@@ -341,7 +341,9 @@ impl Rules {
         self.fired.insert(key, now);
         let k = self.known(&target);
         let agent = k.agent.clone();
-        let name = Agent::parse(&agent).map_or(agent.clone(), |a| a.display_name().to_owned());
+        let name = Agent::parse(&agent).map_or(agent.clone(), |a| {
+            crate::agents::spec(a).display_name.to_owned()
+        });
         let title = if k.project.is_empty() {
             name.to_owned()
         } else {

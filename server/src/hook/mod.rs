@@ -2,7 +2,8 @@
 //! (stdin, or the last argument for Codex's `notify`), names the agent's process (pid and start
 //! ticks, found by walking up past shells), and POSTs it unchanged to the server's
 //! `/v1/hooks/{agent}` on the OTLP/HTTP port. It sits before ingest in the data flow and shares
-//! nothing with the server but the `/proc` reading the liveness check reuses ([`process`]).
+//! with the server only the agent registry (which agents have hooks) and the `/proc` reader the
+//! liveness check also uses (`crate::procfs`).
 //!
 //! Hooks fail open (DESIGN.md, security model): whatever happens — server down, slow, erroring,
 //! garbage payload, stdin never closed — it prints nothing and exits 0 within its time budget, so
@@ -19,18 +20,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
+use crate::agents;
 use crate::procfs::agent_process;
 use crate::setup::DEFAULT_ENDPOINT;
 
-/// The agents that have hooks, as they appear in `/v1/hooks/{agent}`.
-pub const AGENTS: &[&str] = &[
-    "claude_code",
-    "codex",
-    "gemini_cli",
-    "copilot_cli",
-    "opencode",
-    "pi",
-];
 /// Larger payloads are not hook events worth holding an agent for; they are dropped whole
 /// rather than cut (a cut JSON document is useless to the server).
 pub const MAX_PAYLOAD: usize = 1 << 20;
@@ -115,10 +108,11 @@ struct Sent {
 
 fn forward(args: &HookArgs, deadline: Instant) -> Result<Sent, String> {
     let agent = canonical_agent(&args.agent).ok_or_else(|| {
+        let known: Vec<&str> = agents::with_hooks().map(|s| s.agent.as_str()).collect();
         format!(
             "unknown agent {:?} (one of {})",
             args.agent,
-            AGENTS.join(", ")
+            known.join(", ")
         )
     })?;
     let url = args
@@ -154,7 +148,9 @@ fn forward(args: &HookArgs, deadline: Instant) -> Result<Sent, String> {
 /// `claude-code` → `claude_code`; `None` for an agent without hooks.
 pub fn canonical_agent(name: &str) -> Option<&'static str> {
     let snake = name.replace('-', "_");
-    AGENTS.iter().find(|a| **a == snake).copied()
+    agents::with_hooks()
+        .map(|s| s.agent.as_str())
+        .find(|a| *a == snake)
 }
 
 fn payload_from_arg(arg: &OsString) -> Result<Vec<u8>, String> {
@@ -239,8 +235,8 @@ mod tests {
         assert_eq!(canonical_agent("claude-code"), Some("claude_code"));
         assert_eq!(canonical_agent("gemini-cli"), Some("gemini_cli"));
         assert_eq!(canonical_agent("copilot-cli"), Some("copilot_cli"));
-        for a in AGENTS {
-            assert_eq!(canonical_agent(a), Some(*a));
+        for a in agents::with_hooks().map(|s| s.agent.as_str()) {
+            assert_eq!(canonical_agent(a), Some(a));
         }
         assert_eq!(canonical_agent("generic"), None);
         assert_eq!(canonical_agent("claude"), None);

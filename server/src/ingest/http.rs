@@ -21,6 +21,7 @@ use prost::Message;
 use super::{
     HookIngestError, HookOutcome, IngestError, Pipeline, Protocol, Refused, Request, json, partial,
 };
+use crate::agents;
 use crate::normalize::{Agent, Process, Signal, hooks};
 use crate::proto::rpc::Status;
 
@@ -92,13 +93,10 @@ async fn hook(
     req: HttpRequest,
 ) -> Response {
     let err = |status, message: String| OtlpError::new(status, Encoding::Json, message);
-    let Some(agent) = Agent::parse(&agent.replace('-', "_")).filter(|a| hooks::accepts(*a)) else {
+    let with_hooks = |a: &Agent| agents::spec(*a).hooks.is_some();
+    let Some(agent) = Agent::parse(&agent.replace('-', "_")).filter(with_hooks) else {
         p.stats().hook(None, HookOutcome::Refused);
-        let known: Vec<&str> = Agent::ALL
-            .into_iter()
-            .filter(|a| hooks::accepts(*a))
-            .map(Agent::as_str)
-            .collect();
+        let known: Vec<&str> = agents::with_hooks().map(|s| s.agent.as_str()).collect();
         return err(
             StatusCode::NOT_FOUND,
             format!(

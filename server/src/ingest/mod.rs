@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::normalize::{self, Agent, Normalized, Prices, SessionEvent, Signal, hooks};
-use crate::proto::{
-    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
-};
+use crate::agents;
+pub use crate::normalize::Request;
+use crate::normalize::{Agent, Normalized, Prices, SessionEvent, hooks};
+use crate::proto::ExportMetricsServiceRequest;
 pub use stats::{HookOutcome, Protocol, Stats};
 
 /// What the ingest queue carries to the store writer: requests' events, and the session clock's
@@ -37,23 +37,6 @@ pub struct Submission {
 pub struct Committed {
     /// Events dropped as second reports of a fact already stored.
     pub duplicates: u64,
-}
-
-/// A decoded OTLP export request of any signal.
-pub enum Request {
-    Logs(ExportLogsServiceRequest),
-    Traces(ExportTraceServiceRequest),
-    Metrics(ExportMetricsServiceRequest),
-}
-
-impl Request {
-    pub fn signal(&self) -> Signal {
-        match self {
-            Request::Logs(_) => Signal::Logs,
-            Request::Traces(_) => Signal::Traces,
-            Request::Metrics(_) => Signal::Metrics,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,11 +103,7 @@ impl Pipeline {
         let rejected = refused.records;
         let signal = request.signal();
         let mut normalized = Normalized::default();
-        match request {
-            Request::Logs(r) => normalize::logs(r, &self.inner.prices, &mut normalized),
-            Request::Traces(r) => normalize::traces(r, &self.inner.prices, &mut normalized),
-            Request::Metrics(r) => normalize::metrics(r, &self.inner.prices, &mut normalized),
-        }
+        agents::read_otlp(request, &self.inner.prices, &mut normalized);
         let stats = &self.inner.stats;
         stats.received(signal, protocol, &normalized.tally, rejected);
         if normalized.events.is_empty() {
@@ -152,7 +131,7 @@ impl Pipeline {
         hook: &hooks::Hook<'_>,
     ) -> Result<(), HookIngestError> {
         let stats = &self.inner.stats;
-        let events = match hooks::normalize(agent, body, hook) {
+        let events = match agents::read_hook(agent, body, hook) {
             Ok(events) => events,
             Err(e) => {
                 stats.hook(Some(agent), HookOutcome::Refused);
@@ -246,7 +225,7 @@ pub fn reject_empty_metrics(req: &mut ExportMetricsServiceRequest) -> Refused {
     for rm in &mut req.resource_metrics {
         for sm in &mut rm.scope_metrics {
             sm.metrics.retain(|m| {
-                let keep = normalize::data_points(m) > 0;
+                let keep = crate::normalize::data_points(m) > 0;
                 if !keep {
                     refused.records += 1;
                     refused
@@ -302,6 +281,7 @@ pub mod partial {
 mod tests {
     use super::*;
     use crate::normalize::attrs::kv_str;
+    use crate::proto::ExportLogsServiceRequest;
     use crate::proto::logs::{LogRecord, ResourceLogs, ScopeLogs};
     use crate::proto::resource::Resource;
     use axum::body::Body;

@@ -829,10 +829,14 @@ mod tests {
                                 .is_some_and(|n| n.starts_with("hook_execution"))
                         });
                     }
-                    crate::normalize::logs(r, &prices, &mut out);
+                    crate::agents::read_otlp(Request::Logs(r), &prices, &mut out);
                 }
-                Request::Traces(r) => crate::normalize::traces(r, &prices, &mut out),
-                Request::Metrics(r) => crate::normalize::metrics(r, &prices, &mut out),
+                Request::Traces(r) => {
+                    crate::agents::read_otlp(Request::Traces(r), &prices, &mut out)
+                }
+                Request::Metrics(r) => {
+                    crate::agents::read_otlp(Request::Metrics(r), &prices, &mut out)
+                }
             }
             tracker
                 .apply(out.events, 1_000 + i as i64, &NoBacking)

@@ -584,7 +584,11 @@ mod tests {
             }],
         };
         let mut out = Normalized::default();
-        crate::normalize::traces(req, &Prices::default(), &mut out);
+        crate::agents::read_otlp(
+            crate::normalize::Request::Traces(req),
+            &Prices::default(),
+            &mut out,
+        );
         out
     }
 
@@ -769,7 +773,11 @@ mod tests {
             }],
         };
         let mut out = Normalized::default();
-        crate::normalize::logs(req, &Prices::default(), &mut out);
+        crate::agents::read_otlp(
+            crate::normalize::Request::Logs(req),
+            &Prices::default(),
+            &mut out,
+        );
         let t = out
             .tally
             .get(&(Agent::CopilotCli, Signal::Logs))

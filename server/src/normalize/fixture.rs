@@ -94,11 +94,7 @@ pub fn normalize(dir: &Path) -> Normalized {
     let prices = Prices::default();
     let mut out = Normalized::default();
     for b in bodies(dir) {
-        match decode(&b) {
-            Request::Logs(r) => super::logs(r, &prices, &mut out),
-            Request::Traces(r) => super::traces(r, &prices, &mut out),
-            Request::Metrics(r) => super::metrics(r, &prices, &mut out),
-        }
+        crate::agents::read_otlp(decode(&b), &prices, &mut out)
     }
     out
 }
@@ -111,11 +107,7 @@ pub fn replay(dir: &Path) -> (Vec<Session>, Commit) {
     let mut all = Commit::default();
     for (i, b) in bodies(dir).iter().enumerate() {
         let mut out = Normalized::default();
-        match decode(b) {
-            Request::Logs(r) => super::logs(r, &prices, &mut out),
-            Request::Traces(r) => super::traces(r, &prices, &mut out),
-            Request::Metrics(r) => super::metrics(r, &prices, &mut out),
-        }
+        crate::agents::read_otlp(decode(b), &prices, &mut out);
         let applied = tracker
             .apply(out.events, 1_000 + i as i64, &NoBacking)
             .unwrap_or_else(|e| panic!("{}: apply failed: {e}", b.name));
@@ -213,11 +205,7 @@ pub fn step_events(step: &Step, t: i64, process: Option<super::Process>) -> Vec<
         Step::Otlp(b) => {
             let prices = Prices::default();
             let mut out = Normalized::default();
-            match decode(b) {
-                Request::Logs(r) => super::logs(r, &prices, &mut out),
-                Request::Traces(r) => super::traces(r, &prices, &mut out),
-                Request::Metrics(r) => super::metrics(r, &prices, &mut out),
-            }
+            crate::agents::read_otlp(decode(b), &prices, &mut out);
             out.events
         }
         Step::Hook {
@@ -231,7 +219,7 @@ pub fn step_events(step: &Step, t: i64, process: Option<super::Process>) -> Vec<
                 process,
                 received: t,
             };
-            super::hooks::normalize(*agent, bytes, &hook).unwrap_or_else(|e| panic!("{name}: {e}"))
+            crate::agents::read_hook(*agent, bytes, &hook).unwrap_or_else(|e| panic!("{name}: {e}"))
         }
     }
 }

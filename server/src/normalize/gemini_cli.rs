@@ -194,7 +194,11 @@ mod tests {
             }],
         };
         let mut out = Normalized::default();
-        crate::normalize::logs(req, &Prices::default(), &mut out);
+        crate::agents::read_otlp(
+            crate::normalize::Request::Logs(req),
+            &Prices::default(),
+            &mut out,
+        );
         out
     }
 

@@ -428,9 +428,9 @@ pub(in crate::normalize) mod tests {
         let prices = Prices::default();
         let mut out = Normalized::default();
         match decoded.request {
-            Request::Logs(r) => crate::normalize::logs(r, &prices, &mut out),
-            Request::Traces(r) => crate::normalize::traces(r, &prices, &mut out),
-            Request::Metrics(r) => crate::normalize::metrics(r, &prices, &mut out),
+            Request::Logs(r) => crate::agents::read_otlp(Request::Logs(r), &prices, &mut out),
+            Request::Traces(r) => crate::agents::read_otlp(Request::Traces(r), &prices, &mut out),
+            Request::Metrics(r) => crate::agents::read_otlp(Request::Metrics(r), &prices, &mut out),
         }
         out
     }
@@ -1063,19 +1063,19 @@ pub(in crate::normalize) mod tests {
                     r.resource_spans
                         .iter_mut()
                         .for_each(|rs| rename(&mut rs.resource));
-                    crate::normalize::traces(r, &prices, &mut out);
+                    crate::agents::read_otlp(Request::Traces(r), &prices, &mut out);
                 }
                 Request::Metrics(mut r) => {
                     r.resource_metrics
                         .iter_mut()
                         .for_each(|rm| rename(&mut rm.resource));
-                    crate::normalize::metrics(r, &prices, &mut out);
+                    crate::agents::read_otlp(Request::Metrics(r), &prices, &mut out);
                 }
                 Request::Logs(mut r) => {
                     r.resource_logs
                         .iter_mut()
                         .for_each(|rl| rename(&mut rl.resource));
-                    crate::normalize::logs(r, &prices, &mut out);
+                    crate::agents::read_otlp(Request::Logs(r), &prices, &mut out);
                 }
             }
         }

@@ -1,10 +1,15 @@
-//! Normalize: turns decoded OTLP requests into [`SessionEvent`]s, the one model every later stage
-//! speaks. Sits between `ingest` (which only decodes) and `session::Tracker` (which owns state).
+//! Normalize: the one model every later stage speaks — [`SessionEvent`], [`EventKind`], the
+//! [`Agent`] ids — and the adapters that make it from what each agent sends: one OTLP adapter per
+//! agent (`claude_code`, `codex`, …, `generic` for any OpenTelemetry GenAI emitter) and one hook
+//! adapter per agent that has hooks ([`hooks`]).
 //!
-//! Each resource in a request is routed to one agent's adapter by its `service.name`; the adapter
-//! reads the agent's own event, span and metric names and fills the typed fields of an event.
-//! Adapters are pure functions of their input: no clock, no I/O, so they are table-tested against
-//! the recorded real telemetry in `server/tests/fixtures/`.
+//! The agent registry (`crate::agents`, after this module) chooses the adapter: it recognises
+//! each resource's agent by its `service.name` and hands the scope's records to that agent's
+//! [`OtlpAdapter`] through a [`Sink`]. The adapter reads the agent's own event, span and metric
+//! names and fills the typed fields of an event. Adapters are pure functions of their input: no
+//! clock, no I/O, so they are table-tested against the recorded real telemetry in
+//! `server/tests/fixtures/`. This module knows no agent's name, display name or dialect: that
+//! is the registry's.
 
 pub mod attrs;
 pub mod claude_code;
@@ -27,6 +32,7 @@ use serde::Serialize;
 use crate::proto::common::{InstrumentationScope, KeyValue};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
+use crate::proto::resource::Resource;
 use crate::proto::store::Event;
 use crate::proto::trace::Span;
 use crate::proto::{
@@ -73,33 +79,6 @@ impl Agent {
 
     pub fn parse(s: &str) -> Option<Agent> {
         Agent::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-
-    /// The product's own name, for people (notifications).
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Agent::ClaudeCode => "Claude Code",
-            Agent::Codex => "Codex",
-            Agent::GeminiCli => "Gemini CLI",
-            Agent::CopilotCli => "Copilot CLI",
-            Agent::Opencode => "OpenCode",
-            Agent::Pi => "Pi",
-            Agent::Generic => "Agent",
-        }
-    }
-
-    /// Which adapter reads a resource, from its `service.name`. Anything unknown goes to the
-    /// generic OpenTelemetry GenAI adapter.
-    pub fn from_service_name(name: &str) -> Agent {
-        match name {
-            "claude-code" | "claude-code-desktop" => Agent::ClaudeCode,
-            "gemini-cli" => Agent::GeminiCli,
-            "opencode" => Agent::Opencode,
-            "pi" => Agent::Pi,
-            n if n.starts_with("codex") => Agent::Codex,
-            n if n.contains("copilot") => Agent::CopilotCli,
-            _ => Agent::Generic,
-        }
     }
 }
 
@@ -158,6 +137,20 @@ impl EventKind {
         }
     }
 
+    /// Whether the state machine moves a session on this kind by itself (a prompt, a question
+    /// or permission prompt, a turn's end, the session's end), rather than only noting activity.
+    pub fn moves_state(self) -> bool {
+        matches!(
+            self,
+            EventKind::Prompt
+                | EventKind::PermissionRequested
+                | EventKind::InputRequested
+                | EventKind::TurnFinished
+                | EventKind::TurnFailed
+                | EventKind::SessionEnded
+        )
+    }
+
     pub fn parse(s: &str) -> Option<EventKind> {
         use EventKind::*;
         [
@@ -182,6 +175,30 @@ impl EventKind {
         .into_iter()
         .find(|k| k.as_str() == s)
     }
+}
+
+/// A decoded OTLP export request of any signal: what the receivers hand on, whatever the wire.
+pub enum Request {
+    Logs(ExportLogsServiceRequest),
+    Traces(ExportTraceServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+}
+
+impl Request {
+    pub fn signal(&self) -> Signal {
+        match self {
+            Request::Logs(_) => Signal::Logs,
+            Request::Traces(_) => Signal::Traces,
+            Request::Metrics(_) => Signal::Metrics,
+        }
+    }
+}
+
+/// One agent's OTLP adapter: a reader per signal, each a pure function of one scope's records.
+pub struct OtlpAdapter {
+    pub logs: fn(Vec<LogRecord>, &mut Sink),
+    pub spans: fn(Vec<Span>, &mut Sink),
+    pub metrics: fn(Vec<Metric>, &mut Sink),
 }
 
 /// The OTLP signal a record came in on.
@@ -370,94 +387,49 @@ impl<'a> Sink<'a> {
     }
 }
 
-fn resource_ctx<'a>(
-    resource: &'a Option<crate::proto::resource::Resource>,
-    scope: &'a Option<InstrumentationScope>,
-    signal: Signal,
-    prices: &'a Prices,
-) -> Ctx<'a> {
-    let resource = Attrs(
+impl<'a> Ctx<'a> {
+    /// The context of one scope's records, read by `agent`'s adapter.
+    pub fn new(
+        agent: Agent,
+        signal: Signal,
+        resource: Attrs<'a>,
+        scope_name: &'a str,
+        prices: &'a Prices,
+    ) -> Ctx<'a> {
+        Ctx {
+            agent,
+            signal,
+            service_version: resource.str("service.version"),
+            resource,
+            scope_name,
+            prices,
+        }
+    }
+}
+
+/// A resource's attributes (none when the resource is absent).
+pub fn resource_attrs(resource: &Option<Resource>) -> Attrs<'_> {
+    Attrs(
         resource
             .as_ref()
             .map(|r| r.attributes.as_slice())
             .unwrap_or(&[]),
-    );
-    let agent = Agent::from_service_name(resource.str("service.name").unwrap_or(""));
-    Ctx {
-        agent,
-        signal,
-        service_version: resource.str("service.version"),
-        resource,
-        scope_name: scope.as_ref().map(|s| s.name.as_str()).unwrap_or(""),
-        prices,
-    }
+    )
 }
 
-fn sink<'a>(ctx: Ctx<'a>, out: &'a mut Normalized, records: usize) -> Sink<'a> {
+/// A scope's name ("" when the scope is absent).
+pub fn scope_name(scope: &Option<InstrumentationScope>) -> &str {
+    scope.as_ref().map(|s| s.name.as_str()).unwrap_or("")
+}
+
+/// Where `ctx`'s adapter puts what it makes of `records` records (counted as read).
+pub fn sink<'a>(ctx: Ctx<'a>, out: &'a mut Normalized, records: usize) -> Sink<'a> {
     let tally = out.tally.entry((ctx.agent, ctx.signal)).or_default();
     tally.records += records as u64;
     Sink {
         ctx,
         events: &mut out.events,
         tally,
-    }
-}
-
-pub fn logs(req: ExportLogsServiceRequest, prices: &Prices, out: &mut Normalized) {
-    for rl in req.resource_logs {
-        for sl in rl.scope_logs {
-            let ctx = resource_ctx(&rl.resource, &sl.scope, Signal::Logs, prices);
-            let agent = ctx.agent;
-            let mut sink = sink(ctx, out, sl.log_records.len());
-            let records: Vec<LogRecord> = sl.log_records;
-            match agent {
-                Agent::ClaudeCode => claude_code::logs(records, &mut sink),
-                Agent::Codex => codex::logs(records, &mut sink),
-                Agent::GeminiCli => gemini_cli::logs(records, &mut sink),
-                Agent::CopilotCli => copilot_cli::logs(records, &mut sink),
-                Agent::Opencode => opencode::logs(records, &mut sink),
-                Agent::Pi | Agent::Generic => generic::logs(records, &mut sink),
-            }
-        }
-    }
-}
-
-pub fn traces(req: ExportTraceServiceRequest, prices: &Prices, out: &mut Normalized) {
-    for rs in req.resource_spans {
-        for ss in rs.scope_spans {
-            let ctx = resource_ctx(&rs.resource, &ss.scope, Signal::Traces, prices);
-            let agent = ctx.agent;
-            let mut sink = sink(ctx, out, ss.spans.len());
-            let spans: Vec<Span> = ss.spans;
-            match agent {
-                Agent::ClaudeCode => claude_code::spans(spans, &mut sink),
-                Agent::Codex => codex::spans(spans, &mut sink),
-                Agent::GeminiCli => gemini_cli::spans(spans, &mut sink),
-                Agent::CopilotCli => copilot_cli::spans(spans, &mut sink),
-                Agent::Opencode => opencode::spans(spans, &mut sink),
-                Agent::Pi | Agent::Generic => generic::spans(spans, &mut sink),
-            }
-        }
-    }
-}
-
-pub fn metrics(req: ExportMetricsServiceRequest, prices: &Prices, out: &mut Normalized) {
-    for rm in req.resource_metrics {
-        for sm in rm.scope_metrics {
-            let ctx = resource_ctx(&rm.resource, &sm.scope, Signal::Metrics, prices);
-            let agent = ctx.agent;
-            let points: usize = sm.metrics.iter().map(data_points).sum();
-            let mut sink = sink(ctx, out, points);
-            let metrics: Vec<Metric> = sm.metrics;
-            match agent {
-                Agent::ClaudeCode => claude_code::metrics(metrics, &mut sink),
-                Agent::Codex => codex::metrics(metrics, &mut sink),
-                Agent::GeminiCli => gemini_cli::metrics(metrics, &mut sink),
-                Agent::CopilotCli => copilot_cli::metrics(metrics, &mut sink),
-                Agent::Opencode => opencode::metrics(metrics, &mut sink),
-                Agent::Pi | Agent::Generic => generic::metrics(metrics, &mut sink),
-            }
-        }
     }
 }
 

@@ -10,36 +10,10 @@ use anyhow::Result;
 
 use super::journal::Setting;
 use super::json::{self, Json};
-use super::{CommandHooks, Context, JsonEdit, Plan, hooks_what, restart_note};
-
-/// The hook's agent argument, as `observatory hook` and `/v1/hooks/{agent}` name it.
-const AGENT: &str = "claude_code";
+use super::{CommandHooks, Context, JsonEdit, Plan, Target, hooks_what, restart_note};
 
 /// Seconds Claude waits for our hook; it answers far sooner, this only bounds a stuck machine.
 const HOOK_TIMEOUT_S: i64 = 5;
-
-/// Events we hook, with the matcher of our entry: `*` on the tool events (every tool), none on
-/// events that have no matcher or where no matcher means all.
-pub const HOOK_EVENTS: &[(&str, Option<&str>)] = &[
-    ("SessionStart", None),
-    ("SessionEnd", None),
-    ("UserPromptSubmit", None),
-    ("PreToolUse", Some("*")),
-    ("PostToolUse", Some("*")),
-    ("PostToolUseFailure", Some("*")),
-    ("PermissionRequest", Some("*")),
-    ("PermissionDenied", Some("*")),
-    ("Notification", None),
-    ("Stop", None),
-    ("StopFailure", None),
-    ("SubagentStart", None),
-    ("SubagentStop", None),
-    ("PreCompact", None),
-    ("PostCompact", None),
-    ("Elicitation", None),
-    ("ElicitationResult", None),
-    ("MessageDisplay", None),
-];
 
 /// An exporter list that already includes `otlp` (say `otlp,console`) does what we need.
 fn exports_otlp(text: &str) -> bool {
@@ -71,26 +45,26 @@ fn settings(ctx: &Context) -> Vec<Setting<'static>> {
     ]
 }
 
-pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
+pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
     let dir = ctx
         .dir_var("CLAUDE_CONFIG_DIR")
         .unwrap_or_else(|| ctx.home.join(".claude"));
-    let mut plan = Plan::new("Claude Code");
+    let mut plan = Plan::new(target.display_name);
     let what = if undo {
         "took out observatory's env settings and hooks".to_owned()
     } else {
         format!(
             "OpenTelemetry to {} in `env`, {}",
             ctx.endpoint,
-            hooks_what(ctx, AGENT, HOOK_EVENTS.len())
+            hooks_what(ctx, target.agent, target.hook_events.len())
         )
     };
     let edit = JsonEdit {
         path: dir.join("settings.json"),
         settings: settings(ctx),
         hooks: Some(CommandHooks {
-            agent: AGENT,
-            events: HOOK_EVENTS,
+            agent: target.agent,
+            events: target.hook_events,
             timeout: HOOK_TIMEOUT_S,
         }),
         what,

@@ -11,28 +11,9 @@ use toml_edit::{Array, Item, Value};
 
 use super::journal::{JournalFile, Setting};
 use super::toml_doc::{TomlDoc, TomlFile};
-use super::{CommandHooks, Context, JsonEdit, Plan, hooks_what, restart_note};
+use super::{CommandHooks, Context, JsonEdit, Plan, Target, hooks_what, restart_note};
 
-const AGENT: &str = "codex";
 const HOOK_TIMEOUT_S: i64 = 5;
-
-/// Events we hook; the tool events match every tool.
-pub const HOOK_EVENTS: &[(&str, Option<&str>)] = &[
-    ("SessionStart", None),
-    ("SessionEnd", None),
-    ("UserPromptSubmit", None),
-    ("PreToolUse", Some("*")),
-    ("PermissionRequest", Some("*")),
-    ("PostToolUse", Some("*")),
-    ("PreCompact", None),
-    ("PostCompact", None),
-    ("SubagentStart", None),
-    ("SubagentStop", None),
-    ("Stop", None),
-    ("StopFailure", None),
-    // A turn the user interrupted: without it the session would look busy until it stalls.
-    ("Interrupt", None),
-];
 
 fn exporter(endpoint: &str, signal: &str) -> String {
     format!(r#"{{ otlp-http = {{ endpoint = "{endpoint}/v1/{signal}", protocol = "binary" }} }}"#)
@@ -59,8 +40,8 @@ fn toml_string_safe(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-fn notify_argv(ctx: &Context) -> Vec<String> {
-    ctx.hook_argv(AGENT)
+fn notify_argv(ctx: &Context, target: &Target) -> Vec<String> {
+    ctx.hook_argv(target.agent)
 }
 
 fn as_argv(item: &Item) -> Option<Vec<String>> {
@@ -72,10 +53,16 @@ fn as_argv(item: &Item) -> Option<Vec<String>> {
 }
 
 /// Sets `notify` to ours unless the user has their own program there.
-fn set_notify(ctx: &Context, config: &mut TomlFile, warnings: &mut Vec<String>, name: &str) {
-    let ours = notify_argv(ctx);
+fn set_notify(
+    ctx: &Context,
+    target: &Target,
+    config: &mut TomlFile,
+    warnings: &mut Vec<String>,
+    name: &str,
+) {
+    let ours = notify_argv(ctx, target);
     match config.doc.get("notify").map(as_argv) {
-        Some(Some(argv)) if !ctx.is_our_argv(&argv, AGENT) => warnings.push(format!(
+        Some(Some(argv)) if !ctx.is_our_argv(&argv, target.agent) => warnings.push(format!(
             "{name}: `notify` already runs {argv:?}; left as it is (Codex runs only one notify \
              program). The Stop hook gives observatory the same signal once the hooks are \
              trusted."
@@ -103,19 +90,19 @@ fn set_notify(ctx: &Context, config: &mut TomlFile, warnings: &mut Vec<String>, 
     }
 }
 
-pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
+pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
     let dir = ctx
         .dir_var("CODEX_HOME")
         .unwrap_or_else(|| ctx.home.join(".codex"));
     let mut config = TomlFile::open(dir.join("config.toml"))?;
     let mut journal = JournalFile::open(&config.path)?;
-    let mut plan = Plan::new("Codex");
+    let mut plan = Plan::new(target.display_name);
     let config_name = config.path.display().to_string();
     let settings = settings(ctx);
 
     if undo {
         let notify = config.doc.get("notify").and_then(as_argv);
-        if notify.is_some_and(|argv| ctx.is_our_argv(&argv, AGENT)) {
+        if notify.is_some_and(|argv| ctx.is_our_argv(&argv, target.agent)) {
             config.doc.remove("notify");
         }
     }
@@ -125,7 +112,7 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
     };
     journal.apply(&mut doc, &settings, &config_name, undo, &mut plan.warnings)?;
     if !undo {
-        set_notify(ctx, &mut config, &mut plan.warnings, &config_name);
+        set_notify(ctx, target, &mut config, &mut plan.warnings, &config_name);
         for key in ["hooks", "codex_hooks"] {
             let off = config
                 .doc
@@ -158,7 +145,7 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
                 "[otel] logs, traces and metrics to {} (OTLP/HTTP protobuf), notify",
                 ctx.endpoint
             ),
-            hooks_what(ctx, AGENT, HOOK_EVENTS.len()),
+            hooks_what(ctx, target.agent, target.hook_events.len()),
         )
     };
     let config_after = config.render();
@@ -173,8 +160,8 @@ pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
         path: dir.join("hooks.json"),
         settings: Vec::new(),
         hooks: Some(CommandHooks {
-            agent: AGENT,
-            events: HOOK_EVENTS,
+            agent: target.agent,
+            events: target.hook_events,
             timeout: HOOK_TIMEOUT_S,
         }),
         what: hooks_summary,

@@ -9,31 +9,14 @@
 use anyhow::Result;
 
 use super::json::{self, Json, Object};
-use super::{Context, Plan, hooks_what, restart_note, shell_quote, source_line};
+use super::{Context, Plan, Target, hooks_what, restart_note, shell_quote, source_line};
 
-const AGENT: &str = "copilot_cli";
 const HOOK_TIMEOUT_S: i64 = 5;
 
-pub const HOOK_EVENTS: &[&str] = &[
-    "sessionStart",
-    "sessionEnd",
-    "userPromptSubmitted",
-    "preToolUse",
-    "postToolUse",
-    "postToolUseFailure",
-    "permissionRequest",
-    "agentStop",
-    "subagentStart",
-    "subagentStop",
-    "errorOccurred",
-    "notification",
-    "preCompact",
-];
-
-fn hooks_file(ctx: &Context) -> Result<String> {
+fn hooks_file(ctx: &Context, target: &Target) -> Result<String> {
     let mut hooks = Object::new();
-    for event in HOOK_EVENTS {
-        let command = format!("{} --event {event}", ctx.hook_command(AGENT));
+    for (event, _) in target.hook_events {
+        let command = format!("{} --event {event}", ctx.hook_command(target.agent));
         hooks.insert(
             event,
             Json::Array(vec![Json::Object(Object::from_pairs([
@@ -70,15 +53,15 @@ fn env_path(ctx: &Context) -> std::path::PathBuf {
     dir(ctx).join("observatory.env")
 }
 
-pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
+pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
     let hooks_path = dir(ctx).join("hooks").join("observatory.json");
     let env_path = env_path(ctx);
-    let mut plan = Plan::new("Copilot CLI");
-    let (hooks, env) = (hooks_file(ctx)?, env_file(ctx));
+    let mut plan = Plan::new(target.display_name);
+    let (hooks, env) = (hooks_file(ctx, target)?, env_file(ctx));
     let hooks_what = if undo {
         "observatory's hooks".to_owned()
     } else {
-        hooks_what(ctx, AGENT, HOOK_EVENTS.len())
+        hooks_what(ctx, target.agent, target.hook_events.len())
     };
     plan.own_file(hooks_path, &hooks, hooks_what, undo)?;
     let env_what = if undo {

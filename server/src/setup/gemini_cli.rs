@@ -10,21 +10,10 @@ use anyhow::Result;
 
 use super::journal::Setting;
 use super::json::{self, Json};
-use super::{CommandHooks, Context, JsonEdit, Plan, hooks_what, restart_note};
+use super::{CommandHooks, Context, JsonEdit, Plan, Target, hooks_what, restart_note};
 
-const AGENT: &str = "gemini_cli";
 /// Gemini's hook timeouts are in milliseconds.
 const HOOK_TIMEOUT_MS: i64 = 5000;
-
-pub const HOOK_EVENTS: &[(&str, Option<&str>)] = &[
-    ("SessionStart", None),
-    ("SessionEnd", None),
-    ("BeforeAgent", None),
-    ("AfterAgent", None),
-    ("BeforeTool", Some("*")),
-    ("AfterTool", Some("*")),
-    ("Notification", None),
-];
 
 /// Environment variables that override the settings we write.
 const OVERRIDING_VARS: &[&str] = &[
@@ -49,27 +38,27 @@ fn settings(ctx: &Context) -> Vec<Setting<'static>> {
     ]
 }
 
-pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
+pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
     // GEMINI_CLI_HOME replaces the home directory; `.gemini` sits inside it.
     let home = ctx
         .dir_var("GEMINI_CLI_HOME")
         .unwrap_or_else(|| ctx.home.clone());
-    let mut plan = Plan::new("Gemini CLI");
+    let mut plan = Plan::new(target.display_name);
     let what = if undo {
         "took out observatory's telemetry settings and hooks".to_owned()
     } else {
         format!(
             "telemetry to {} (OTLP/HTTP), {}",
             ctx.endpoint,
-            hooks_what(ctx, AGENT, HOOK_EVENTS.len())
+            hooks_what(ctx, target.agent, target.hook_events.len())
         )
     };
     let edit = JsonEdit {
         path: home.join(".gemini").join("settings.json"),
         settings: settings(ctx),
         hooks: Some(CommandHooks {
-            agent: AGENT,
-            events: HOOK_EVENTS,
+            agent: target.agent,
+            events: target.hook_events,
             timeout: HOOK_TIMEOUT_MS,
         }),
         what,

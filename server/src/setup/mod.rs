@@ -11,22 +11,22 @@
 //! builds the new content of each file first and changes nothing, so `--print` and a malformed
 //! file stop before any write.
 
-mod claude_code;
-mod codex;
-mod copilot_cli;
+pub mod claude_code;
+pub mod codex;
+pub mod copilot_cli;
 mod files;
-mod gemini_cli;
+pub mod gemini_cli;
 mod journal;
 mod json;
-mod opencode;
-mod pi;
+pub mod opencode;
+pub mod pi;
 mod toml_doc;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use journal::{JournalFile, Setting};
 use json::{HookSpec, Json, JsonDoc, JsonFile};
@@ -38,9 +38,8 @@ pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4318";
 
 #[derive(Debug, Clone, Args)]
 pub struct SetupArgs {
-    /// The agent to set up.
-    #[arg(value_enum)]
-    pub agent: AgentName,
+    /// The agent to set up (the names come from the agent registry: see `cli::command`).
+    pub agent: String,
     /// Show which files would change and how, and change nothing.
     #[arg(long)]
     pub print: bool,
@@ -55,29 +54,34 @@ pub struct SetupArgs {
     pub observatory: Option<PathBuf>,
 }
 
-/// The agents setup knows, by the names people type (the underscore spellings of DESIGN.md's
-/// vocabulary are accepted too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AgentName {
-    #[value(alias = "claude_code", alias = "claude")]
-    ClaudeCode,
-    Codex,
-    #[value(alias = "gemini_cli", alias = "gemini")]
-    GeminiCli,
-    #[value(alias = "copilot_cli", alias = "copilot")]
-    CopilotCli,
-    Opencode,
-    Pi,
+/// What the agent registry tells setup about the agent it sets up: each agent's planner is a
+/// function of the [`Context`], this, and whether to undo.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// The id `observatory hook` and `/v1/hooks/{agent}` take (`claude_code`).
+    pub agent: &'static str,
+    /// The agent's name for people (`Claude Code`).
+    pub display_name: &'static str,
+    /// The hook events setup installs, with the matcher of our entry where the agent's hooks
+    /// take one (`*`: every tool); empty for agents whose hooks are a plugin file of ours.
+    pub hook_events: &'static [HookEvent],
 }
 
-pub fn run(args: &SetupArgs) -> Result<()> {
+/// A hook event to install: its name, and the matcher of our entry.
+pub type HookEvent = (&'static str, Option<&'static str>);
+
+/// One agent's planner (the registry holds it).
+pub type Planner = fn(&Context, &Target, bool) -> Result<Plan>;
+
+/// Sets up (or undoes) `target` with its `planner`, as the command line asked.
+pub fn run(args: &SetupArgs, target: &Target, planner: Planner) -> Result<()> {
     let observatory = match &args.observatory {
         Some(p) => std::path::absolute(p)
             .with_context(|| format!("--observatory {}: cannot make it absolute", p.display()))?,
         None => std::env::current_exe().context("cannot find the observatory executable")?,
     };
     let ctx = Context::new(std::env::vars().collect(), &args.endpoint, observatory)?;
-    let plan = plan(args.agent, &ctx, args.undo)?;
+    let plan = planner(&ctx, target, args.undo)?;
     let out = if args.print {
         plan.render_preview(args.undo)
     } else {
@@ -86,18 +90,6 @@ pub fn run(args: &SetupArgs) -> Result<()> {
     };
     print!("{out}");
     Ok(())
-}
-
-/// Builds what setup (or undo) would do for one agent, without changing anything.
-pub fn plan(agent: AgentName, ctx: &Context, undo: bool) -> Result<Plan> {
-    match agent {
-        AgentName::ClaudeCode => claude_code::plan(ctx, undo),
-        AgentName::Codex => codex::plan(ctx, undo),
-        AgentName::GeminiCli => gemini_cli::plan(ctx, undo),
-        AgentName::CopilotCli => copilot_cli::plan(ctx, undo),
-        AgentName::Opencode => opencode::plan(ctx, undo),
-        AgentName::Pi => pi::plan(ctx, undo),
-    }
 }
 
 /// Everything a planner needs from the outside world, gathered once so planners stay pure

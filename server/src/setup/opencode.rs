@@ -12,7 +12,7 @@ use anyhow::Result;
 
 use super::journal::Setting;
 use super::json::Json;
-use super::{Context, JsonEdit, Plan, restart_note, shell_quote, source_line};
+use super::{Context, JsonEdit, Plan, Target, restart_note, shell_quote, source_line};
 
 const PLUGIN_SOURCE: &str = include_str!("../../../config/agents/opencode-plugin.js");
 /// The placeholder in the plugin source, with its quotes: replaced by the endpoint as a JS string.
@@ -37,11 +37,11 @@ fn env_file(endpoint: &str, path: &std::path::Path) -> String {
     )
 }
 
-pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
+pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
     let dir = ctx.xdg_config_home().join("opencode");
     let plugin_path = dir.join("plugins").join("observatory.js");
     let env_path = dir.join("observatory.env");
-    let mut plan = Plan::new("OpenCode");
+    let mut plan = Plan::new(target.display_name);
 
     let plugin = plugin_source(&ctx.endpoint)?;
     let plugin_what = if undo {

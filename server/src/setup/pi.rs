@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use super::{Context, Plan, restart_note};
+use super::{Context, Plan, Target, restart_note};
 
 const EXTENSION_SOURCE: &str = include_str!("../../../config/agents/pi-extension.ts");
 pub const ENDPOINT_PLACEHOLDER: &str = "\"__OBSERVATORY_ENDPOINT__\"";
@@ -14,12 +14,12 @@ pub fn extension_source(endpoint: &str) -> Result<String> {
     Ok(EXTENSION_SOURCE.replacen(ENDPOINT_PLACEHOLDER, &literal, 1))
 }
 
-pub fn plan(ctx: &Context, undo: bool) -> Result<Plan> {
+pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
     let dir = ctx
         .dir_var("PI_CODING_AGENT_DIR")
         .unwrap_or_else(|| ctx.home.join(".pi").join("agent"));
     let path = dir.join("extensions").join("observatory.ts");
-    let mut plan = Plan::new("Pi");
+    let mut plan = Plan::new(target.display_name);
     let generated = extension_source(&ctx.endpoint)?;
     let what = if undo {
         "observatory's extension".to_owned()

@@ -100,6 +100,10 @@ pub async fn config(State(s): State<AppState>) -> Json<Value> {
         "vapid_public_key": key,
         "push": {"enabled": key.is_some(), "reason": s.alerts.off_reason()},
         "alert_kinds": crate::alerts::Kind::ALL,
+        "agents": crate::agents::AGENTS
+            .iter()
+            .map(|s| json!({"id": s.agent.as_str(), "display_name": s.display_name}))
+            .collect::<Vec<_>>(),
     }))
 }
 

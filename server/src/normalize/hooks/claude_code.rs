@@ -541,10 +541,10 @@ mod tests {
             err(json!({"session_id": "s1", "hook_event_name": ["Stop"]})),
             "Claude Code hook: \"hook_event_name\" must be a non-empty string"
         );
-        let not_object = super::super::normalize(Agent::ClaudeCode, b"[1]", &Hook::default())
+        let not_object = crate::agents::read_hook(Agent::ClaudeCode, b"[1]", &Hook::default())
             .expect_err("rejected");
         assert_eq!(not_object.0, "the hook payload must be a JSON object");
-        let not_json = super::super::normalize(Agent::ClaudeCode, b"{", &Hook::default())
+        let not_json = crate::agents::read_hook(Agent::ClaudeCode, b"{", &Hook::default())
             .expect_err("rejected");
         assert!(
             not_json.0.starts_with("the hook payload is not valid JSON"),

@@ -540,7 +540,7 @@ mod tests {
             "Codex notify payload: \"type\" must be a non-empty string"
         );
         assert_eq!(
-            super::super::normalize(Agent::Codex, b"\"agent-turn-complete\"", &Hook::default())
+            crate::agents::read_hook(Agent::Codex, b"\"agent-turn-complete\"", &Hook::default())
                 .expect_err("rejected")
                 .0,
             "the hook payload must be a JSON object"

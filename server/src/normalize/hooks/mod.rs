@@ -4,7 +4,8 @@
 //! call) is read by its own module into the same [`SessionEvent`]s the OTLP adapters make, so the
 //! tracker merges both sources into one session.
 //!
-//! `POST /v1/hooks/{agent}` (ingest::http) hands the body here with the hook's name when the
+//! `POST /v1/hooks/{agent}` (ingest::http) hands the body, through the agent registry, to [`read`]
+//! with the agent's adapter, with the hook's name when the
 //! payload itself does not carry it (Copilot's camelCase dialect, OpenCode plugin calls), and the
 //! agent's process when `observatory hook` found it. Like the OTLP adapters, these are pure
 //! functions of their input.
@@ -37,17 +38,17 @@ pub struct Hook<'a> {
 #[error("{0}")]
 pub struct HookError(pub String);
 
-/// The agents that send hooks (`generic` has none).
-pub fn accepts(agent: Agent) -> bool {
-    agent != Agent::Generic
-}
+/// One agent's hook adapter: reads a payload (already known to be a JSON object) into events.
+pub type HookReader = fn(&Value, &Hook, &mut Vec<SessionEvent>) -> Result<(), HookError>;
 
 /// The `source` of every hook event.
 pub const SOURCE: &str = "hook";
 
-/// Reads one hook payload of `agent` into events. A payload the agent sends but that carries
-/// nothing we keep (OpenCode's plugin bookkeeping) gives no events.
-pub fn normalize(agent: Agent, body: &[u8], hook: &Hook) -> Result<Vec<SessionEvent>, HookError> {
+/// Reads one hook payload with its agent's adapter (the registry chooses it) into events, and
+/// fills in what every hook event gets the same way: the process, the time, the one-line detail.
+/// A payload the agent sends but that carries nothing we keep (OpenCode's plugin bookkeeping)
+/// gives no events.
+pub fn read(adapter: HookReader, body: &[u8], hook: &Hook) -> Result<Vec<SessionEvent>, HookError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| HookError(format!("the hook payload is not valid JSON: {e}")))?;
     if !value.is_object() {
@@ -56,19 +57,7 @@ pub fn normalize(agent: Agent, body: &[u8], hook: &Hook) -> Result<Vec<SessionEv
         ));
     }
     let mut events = Vec::new();
-    match agent {
-        Agent::ClaudeCode => claude_code::normalize(&value, hook, &mut events)?,
-        Agent::Codex => codex::normalize(&value, hook, &mut events)?,
-        Agent::GeminiCli => gemini_cli::normalize(&value, hook, &mut events)?,
-        Agent::CopilotCli => copilot_cli::normalize(&value, hook, &mut events)?,
-        Agent::Opencode => opencode::normalize(&value, hook, &mut events)?,
-        Agent::Pi => pi::normalize(&value, hook, &mut events)?,
-        Agent::Generic => {
-            return Err(HookError(
-                "generic agents send OpenTelemetry only, no hooks".to_owned(),
-            ));
-        }
-    }
+    adapter(&value, hook, &mut events)?;
     for e in &mut events {
         e.process = e.process.or(hook.process);
         if e.event.time_unix_nano == 0 {
@@ -436,7 +425,7 @@ pub(crate) mod testing {
             process: None,
             received: r.received,
         };
-        super::normalize(agent, &r.body, &hook)
+        crate::agents::read_hook(agent, &r.body, &hook)
     }
 
     /// Every call of a scenario, each one accepted, with the file each event came from.
@@ -522,7 +511,7 @@ pub(crate) mod testing {
             process: None,
             received: 1,
         };
-        super::normalize(agent, payload.to_string().as_bytes(), &hook)
+        crate::agents::read_hook(agent, payload.to_string().as_bytes(), &hook)
     }
 
     /// The kinds of a sequence of events.

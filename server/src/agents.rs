@@ -1,0 +1,678 @@
+//! The agent registry: the one place that knows each agent. For every [`Agent`] it holds its id and
+//! display name, how its telemetry is recognised (service names, instrumentation scopes), its OTLP
+//! adapter, its hooks (how the agent delivers them, the events `observatory setup` installs, and
+//! the hook adapter that reads them), its setup planner, and where its recorded fixtures are.
+//! Everything per-agent reads it: ingest routes OTLP resources and hook payloads through it,
+//! `observatory hook` and `observatory setup` take their agent names from it, the alerts' titles
+//! and the dashboard's names (`GET /api/config`) come from it.
+//!
+//! It sits after the adapters (`normalize`) and the setup planners (`setup`), which it points to,
+//! and before every stage that asks it which agent is which.
+//!
+//! # Adding an agent
+//!
+//! 1. Add its id to [`Agent`] in `normalize/mod.rs` (`Agent::ALL` and `as_str`, in the same order
+//!    as [`AGENTS`] here).
+//! 2. Write its OTLP adapter, `normalize/<agent>.rs` (`logs`, `spans`, `metrics`: pure functions
+//!    of one scope's records into a [`normalize::Sink`]) — or point at `normalize::generic` if it
+//!    follows the OpenTelemetry GenAI conventions — with table tests over its recorded telemetry.
+//! 3. Record its telemetry and hook payloads with the real CLI into
+//!    `server/tests/fixtures/<agent>-<version>/<scenario>/` and name that folder in
+//!    [`Spec::fixtures`]; add its models to the price table (`normalize/prices.rs`) unless it
+//!    reports its own cost.
+//! 4. If it has hooks: its hook adapter, `normalize/hooks/<agent>.rs` (`normalize`, and `EVENTS`,
+//!    the hook event names it reads), and its setup planner, `setup/<agent>.rs`; list the events
+//!    setup installs in [`Hooks::installs`].
+//! 5. Add its [`Spec`] to [`AGENTS`]. `cargo test agents` checks the entry against the rest:
+//!    fixtures present, every model priced, every installed hook event read by the adapter, and
+//!    every hook event the adapter turns into a state change installed.
+//!
+//! Later capabilities add their per-agent facts here as new `Spec` fields (the resume command,
+//! the process names, how the agent takes a permission decision), each with where it came from.
+
+use crate::normalize::hooks::{self, Hook, HookError, HookReader};
+use crate::normalize::{
+    self, Agent, EventKind, Normalized, OtlpAdapter, Prices, Request, SessionEvent, Signal,
+};
+use crate::proto::common::InstrumentationScope;
+use crate::proto::resource::Resource;
+use crate::setup::{self, HookEvent, Planner, Target};
+
+/// Everything the product knows about one agent.
+pub struct Spec {
+    pub agent: Agent,
+    /// The product's own name, for people (notifications, the dashboard).
+    pub display_name: &'static str,
+    /// Names people may type on the command line besides the id (`claude-code`, `claude`); the
+    /// first is the one `observatory setup` shows.
+    pub names: &'static [&'static str],
+    pub telemetry: Telemetry,
+    pub otlp: OtlpAdapter,
+    /// `None` for agents that send OpenTelemetry only.
+    pub hooks: Option<Hooks>,
+    /// `None` for agents `observatory setup` does not know.
+    pub setup: Option<Planner>,
+    /// The folder of recorded telemetry under `server/tests/fixtures/`, or why there is none.
+    pub fixtures: Fixtures,
+}
+
+/// How a resource's telemetry is recognised as this agent's.
+pub struct Telemetry {
+    /// `service.name` values; the first match in [`AGENTS`] order wins.
+    pub service_names: &'static [ServiceName],
+    /// Instrumentation scope names the agent uses: they recognise it when `service.name` was
+    /// changed (`OTEL_SERVICE_NAME`) to something no agent uses.
+    pub scopes: &'static [&'static str],
+}
+
+pub enum ServiceName {
+    Exact(&'static str),
+    Prefix(&'static str),
+    Contains(&'static str),
+}
+
+impl ServiceName {
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            ServiceName::Exact(s) => name == *s,
+            ServiceName::Prefix(s) => name.starts_with(s),
+            ServiceName::Contains(s) => name.contains(s),
+        }
+    }
+}
+
+/// An agent's hooks.
+pub struct Hooks {
+    /// How the agent delivers them to `observatory hook` (or straight to `/v1/hooks/{agent}`).
+    pub dialect: HookDialect,
+    pub read: HookReader,
+    /// The event names the adapter reads, with the kind each is read as (before the payload
+    /// refines it, e.g. a `Notification` that is a permission prompt).
+    pub reads: &'static [(&'static str, EventKind)],
+    /// The hook events setup installs, with our entry's matcher. An event name ending in `*`
+    /// stands for every event with that prefix (a plugin that forwards all of them).
+    pub installs: &'static [HookEvent],
+    /// Events setup makes the agent send some other way than a hook entry.
+    pub also_sent: &'static [&'static str],
+}
+
+/// How an agent hands its hook events over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookDialect {
+    /// Command hooks from a JSON settings file; the payload names its event
+    /// (`hook_event_name`) and the session. Claude Code, Codex, Gemini CLI.
+    SettingsCommand,
+    /// Command hooks from a hooks file of ours; camelCase payloads that do not name their
+    /// event, so the command passes `--event` (`?event=`). Copilot CLI.
+    HooksFileCommand,
+    /// A plugin file of ours inside the agent that POSTs each event with `?event=`. OpenCode,
+    /// Pi.
+    Plugin,
+}
+
+pub enum Fixtures {
+    Recorded(&'static str),
+    /// No recorded telemetry yet, and why.
+    None(&'static str),
+}
+
+impl Spec {
+    /// What setup needs to know about this agent.
+    pub fn setup_target(&self) -> Target {
+        Target {
+            agent: self.agent.as_str(),
+            display_name: self.display_name,
+            hook_events: self.hooks.as_ref().map_or(&[], |h| h.installs),
+        }
+    }
+
+    /// Whether `name` (as typed on a command line or in a URL) names this agent.
+    pub fn is_named(&self, name: &str) -> bool {
+        name == self.agent.as_str() || self.names.contains(&name)
+    }
+}
+
+/// Every agent, in [`Agent::ALL`] order; `generic` last, since it takes what no other does.
+pub static AGENTS: [Spec; 7] = [
+    Spec {
+        agent: Agent::ClaudeCode,
+        display_name: "Claude Code",
+        names: &["claude-code", "claude"],
+        telemetry: Telemetry {
+            // `claude-code-desktop`: the Desktop app's Code tab (agent-telemetry.md).
+            service_names: &[
+                ServiceName::Exact("claude-code"),
+                ServiceName::Exact("claude-code-desktop"),
+            ],
+            scopes: &[
+                "com.anthropic.claude_code.events",
+                "com.anthropic.claude_code",
+            ],
+        },
+        otlp: OtlpAdapter {
+            logs: normalize::claude_code::logs,
+            spans: normalize::claude_code::spans,
+            metrics: normalize::claude_code::metrics,
+        },
+        hooks: Some(Hooks {
+            dialect: HookDialect::SettingsCommand,
+            read: hooks::claude_code::normalize,
+            reads: &[], // TODO-MERGE
+            // The tool events match every tool (`*`); the rest have no matcher or match all
+            // without one.
+            installs: &[
+                ("SessionStart", None),
+                ("SessionEnd", None),
+                ("UserPromptSubmit", None),
+                ("PreToolUse", Some("*")),
+                ("PostToolUse", Some("*")),
+                ("PostToolUseFailure", Some("*")),
+                ("PermissionRequest", Some("*")),
+                ("PermissionDenied", Some("*")),
+                ("Notification", None),
+                ("Stop", None),
+                ("StopFailure", None),
+                ("SubagentStart", None),
+                ("SubagentStop", None),
+                ("PreCompact", None),
+                ("PostCompact", None),
+                ("Elicitation", None),
+                ("ElicitationResult", None),
+                ("MessageDisplay", None),
+            ],
+            also_sent: &[],
+        }),
+        setup: Some(setup::claude_code::plan),
+        fixtures: Fixtures::Recorded("claude-code-2.1.328"),
+    },
+    Spec {
+        agent: Agent::Codex,
+        display_name: "Codex",
+        names: &[],
+        telemetry: Telemetry {
+            // The originator, `codex_cli_rs` by default; early builds said `codex-cli`.
+            service_names: &[ServiceName::Prefix("codex")],
+            scopes: &[],
+        },
+        otlp: OtlpAdapter {
+            logs: normalize::codex::logs,
+            spans: normalize::codex::spans,
+            metrics: normalize::codex::metrics,
+        },
+        hooks: Some(Hooks {
+            dialect: HookDialect::SettingsCommand,
+            read: hooks::codex::normalize,
+            reads: &[], // TODO-MERGE
+            installs: &[
+                ("SessionStart", None),
+                ("SessionEnd", None),
+                ("UserPromptSubmit", None),
+                ("PreToolUse", Some("*")),
+                ("PermissionRequest", Some("*")),
+                ("PostToolUse", Some("*")),
+                ("PreCompact", None),
+                ("PostCompact", None),
+                ("SubagentStart", None),
+                ("SubagentStop", None),
+                ("Stop", None),
+                ("StopFailure", None),
+                // A turn the user interrupted: without it the session would look busy until
+                // it stalls.
+                ("Interrupt", None),
+            ],
+            // The `notify` program setup puts in config.toml: its payload's `type` is its
+            // event.
+            also_sent: &["agent-turn-complete"],
+        }),
+        setup: Some(setup::codex::plan),
+        fixtures: Fixtures::Recorded("codex-0.169.0"),
+    },
+    Spec {
+        agent: Agent::GeminiCli,
+        display_name: "Gemini CLI",
+        names: &["gemini-cli", "gemini"],
+        telemetry: Telemetry {
+            service_names: &[ServiceName::Exact("gemini-cli")],
+            scopes: &[],
+        },
+        otlp: OtlpAdapter {
+            logs: normalize::gemini_cli::logs,
+            spans: normalize::gemini_cli::spans,
+            metrics: normalize::gemini_cli::metrics,
+        },
+        hooks: Some(Hooks {
+            dialect: HookDialect::SettingsCommand,
+            read: hooks::gemini_cli::normalize,
+            reads: &[], // TODO-MERGE
+            installs: &[
+                ("SessionStart", None),
+                ("SessionEnd", None),
+                ("BeforeAgent", None),
+                ("AfterAgent", None),
+                ("BeforeTool", Some("*")),
+                ("AfterTool", Some("*")),
+                ("Notification", None),
+            ],
+            also_sent: &[],
+        }),
+        setup: Some(setup::gemini_cli::plan),
+        fixtures: Fixtures::Recorded("gemini-cli-0.61.0"),
+    },
+    Spec {
+        agent: Agent::CopilotCli,
+        display_name: "Copilot CLI",
+        names: &["copilot-cli", "copilot"],
+        telemetry: Telemetry {
+            // `github-copilot` by default (`OTEL_SERVICE_NAME`).
+            service_names: &[ServiceName::Contains("copilot")],
+            scopes: &["github.copilot"],
+        },
+        otlp: OtlpAdapter {
+            logs: normalize::copilot_cli::logs,
+            spans: normalize::copilot_cli::spans,
+            metrics: normalize::copilot_cli::metrics,
+        },
+        hooks: Some(Hooks {
+            dialect: HookDialect::HooksFileCommand,
+            read: hooks::copilot_cli::normalize,
+            reads: &[], // TODO-MERGE
+            installs: &[
+                ("sessionStart", None),
+                ("sessionEnd", None),
+                ("userPromptSubmitted", None),
+                ("preToolUse", None),
+                ("postToolUse", None),
+                ("postToolUseFailure", None),
+                ("permissionRequest", None),
+                ("agentStop", None),
+                ("subagentStart", None),
+                ("subagentStop", None),
+                ("errorOccurred", None),
+                ("notification", None),
+                ("preCompact", None),
+            ],
+            also_sent: &[],
+        }),
+        setup: Some(setup::copilot_cli::plan),
+        fixtures: Fixtures::Recorded("copilot-cli-1.0.102"),
+    },
+    Spec {
+        agent: Agent::Opencode,
+        display_name: "OpenCode",
+        names: &[],
+        telemetry: Telemetry {
+            service_names: &[ServiceName::Exact("opencode")],
+            scopes: &[],
+        },
+        otlp: OtlpAdapter {
+            logs: normalize::opencode::logs,
+            spans: normalize::opencode::spans,
+            metrics: normalize::opencode::metrics,
+        },
+        hooks: Some(Hooks {
+            dialect: HookDialect::Plugin,
+            read: hooks::opencode::normalize,
+            reads: &[], // TODO-MERGE
+            // config/agents/opencode-plugin.js: its hooks, and every bus event as `event.<type>`
+            // but the streamed chunks.
+            installs: &[
+                ("tool.execute.before", None),
+                ("tool.execute.after", None),
+                ("chat.message", None),
+                ("event.*", None),
+            ],
+            also_sent: &[],
+        }),
+        setup: Some(setup::opencode::plan),
+        fixtures: Fixtures::Recorded("opencode-1.18.33"),
+    },
+    Spec {
+        agent: Agent::Pi,
+        display_name: "Pi",
+        names: &[],
+        telemetry: Telemetry {
+            // The pi-otel extension; it follows the GenAI conventions (normalize::generic).
+            service_names: &[ServiceName::Exact("pi")],
+            scopes: &[],
+        },
+        otlp: OtlpAdapter {
+            logs: normalize::generic::logs,
+            spans: normalize::generic::spans,
+            metrics: normalize::generic::metrics,
+        },
+        hooks: Some(Hooks {
+            dialect: HookDialect::Plugin,
+            read: hooks::pi::normalize,
+            reads: &[], // TODO-MERGE
+            // config/agents/pi-extension.ts
+            installs: &[
+                ("session_start", None),
+                ("agent_start", None),
+                ("agent_end", None),
+                ("turn_start", None),
+                ("turn_end", None),
+                ("tool_execution_start", None),
+                ("tool_execution_end", None),
+                ("session_shutdown", None),
+            ],
+            also_sent: &[],
+        }),
+        setup: Some(setup::pi::plan),
+        fixtures: Fixtures::None(
+            "not recorded yet: the real Pi CLI has not been run against the product \
+             (its hook contract is our own extension's, tested in normalize/hooks/pi.rs)",
+        ),
+    },
+    Spec {
+        agent: Agent::Generic,
+        display_name: "Generic agent",
+        names: &[],
+        telemetry: Telemetry {
+            service_names: &[],
+            scopes: &[],
+        },
+        otlp: OtlpAdapter {
+            logs: normalize::generic::logs,
+            spans: normalize::generic::spans,
+            metrics: normalize::generic::metrics,
+        },
+        hooks: None,
+        setup: None,
+        fixtures: Fixtures::None(
+            "any OpenTelemetry GenAI emitter; its adapter is tested on Copilot CLI's recorded \
+             spans (normalize/generic.rs)",
+        ),
+    },
+];
+
+/// The registry's entry for `agent`.
+pub fn spec(agent: Agent) -> &'static Spec {
+    // AGENTS is in Agent::ALL order (a test checks): the position is the index.
+    let i = Agent::ALL.iter().position(|a| *a == agent).unwrap_or(0);
+    &AGENTS[i]
+}
+
+/// The agent a name on a command line or in a URL names: its id or one of its other names.
+pub fn by_name(name: &str) -> Option<&'static Spec> {
+    AGENTS.iter().find(|s| s.is_named(name))
+}
+
+/// The agents that send hooks.
+pub fn with_hooks() -> impl Iterator<Item = &'static Spec> {
+    AGENTS.iter().filter(|s| s.hooks.is_some())
+}
+
+/// Which agent a resource's telemetry is: by `service.name`, else by its scope, else generic.
+pub fn recognise(service_name: &str, scope_name: &str) -> Agent {
+    let by_service = AGENTS.iter().find(|s| {
+        s.telemetry
+            .service_names
+            .iter()
+            .any(|n| n.matches(service_name))
+    });
+    let by_scope = || {
+        AGENTS
+            .iter()
+            .find(|s| !scope_name.is_empty() && s.telemetry.scopes.contains(&scope_name))
+    };
+    by_service
+        .or_else(by_scope)
+        .map_or(Agent::Generic, |s| s.agent)
+}
+
+/// Reads a decoded OTLP request: each scope's records go to the adapter of the agent its
+/// resource and scope name.
+pub fn read_otlp(request: Request, prices: &Prices, out: &mut Normalized) {
+    match request {
+        Request::Logs(req) => {
+            for rl in req.resource_logs {
+                for sl in rl.scope_logs {
+                    let n = sl.log_records.len();
+                    let (adapter, ctx) = route(&rl.resource, &sl.scope, Signal::Logs, prices);
+                    (adapter.logs)(sl.log_records, &mut normalize::sink(ctx, out, n));
+                }
+            }
+        }
+        Request::Traces(req) => {
+            for rs in req.resource_spans {
+                for ss in rs.scope_spans {
+                    let n = ss.spans.len();
+                    let (adapter, ctx) = route(&rs.resource, &ss.scope, Signal::Traces, prices);
+                    (adapter.spans)(ss.spans, &mut normalize::sink(ctx, out, n));
+                }
+            }
+        }
+        Request::Metrics(req) => {
+            for rm in req.resource_metrics {
+                for sm in rm.scope_metrics {
+                    let n = sm.metrics.iter().map(normalize::data_points).sum();
+                    let (adapter, ctx) = route(&rm.resource, &sm.scope, Signal::Metrics, prices);
+                    (adapter.metrics)(sm.metrics, &mut normalize::sink(ctx, out, n));
+                }
+            }
+        }
+    }
+}
+
+fn route<'a>(
+    resource: &'a Option<Resource>,
+    scope: &'a Option<InstrumentationScope>,
+    signal: Signal,
+    prices: &'a Prices,
+) -> (&'static OtlpAdapter, normalize::Ctx<'a>) {
+    let attrs = normalize::resource_attrs(resource);
+    let scope_name = normalize::scope_name(scope);
+    let agent = recognise(attrs.str("service.name").unwrap_or(""), scope_name);
+    let ctx = normalize::Ctx::new(agent, signal, attrs, scope_name, prices);
+    (&spec(agent).otlp, ctx)
+}
+
+/// Reads one hook payload of `agent` with its hook adapter.
+pub fn read_hook(agent: Agent, body: &[u8], hook: &Hook) -> Result<Vec<SessionEvent>, HookError> {
+    match &spec(agent).hooks {
+        Some(h) => hooks::read(h.read, body, hook),
+        None => Err(HookError(format!(
+            "{} agents send OpenTelemetry only, no hooks",
+            agent.as_str()
+        ))),
+    }
+}
+
+/// `observatory setup <agent>`: the agent named on the command line, set up by its planner.
+pub fn setup(args: &setup::SetupArgs) -> anyhow::Result<()> {
+    let found = by_name(&args.agent).and_then(|s| s.setup.map(|p| (s, p)));
+    let Some((spec, planner)) = found else {
+        anyhow::bail!(
+            "unknown agent {:?}: observatory setup knows {}",
+            args.agent,
+            setup_names().join(", ")
+        );
+    };
+    setup::run(args, &spec.setup_target(), planner)
+}
+
+/// The names `observatory setup` shows for the agents it knows.
+pub fn setup_names() -> Vec<&'static str> {
+    AGENTS
+        .iter()
+        .filter(|s| s.setup.is_some())
+        .map(|s| s.names.first().copied().unwrap_or(s.agent.as_str()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::normalize::fixture;
+
+    #[test]
+    fn the_registry_is_in_agent_order_and_names_each_agent_once() {
+        let order: Vec<Agent> = AGENTS.iter().map(|s| s.agent).collect();
+        assert_eq!(order, Agent::ALL);
+        let mut names = BTreeSet::new();
+        for s in &AGENTS {
+            assert_eq!(spec(s.agent).agent, s.agent);
+            assert!(!s.display_name.is_empty());
+            for n in std::iter::once(s.agent.as_str()).chain(s.names.iter().copied()) {
+                assert!(names.insert(n), "{n} names two agents");
+                assert_eq!(by_name(n).map(|f| f.agent), Some(s.agent));
+            }
+        }
+        assert!(by_name("cursor").is_none());
+    }
+
+    #[test]
+    fn telemetry_is_recognised_by_service_name_then_scope() {
+        for s in &AGENTS {
+            for n in s.telemetry.service_names {
+                let name = match n {
+                    ServiceName::Exact(x) | ServiceName::Prefix(x) | ServiceName::Contains(x) => x,
+                };
+                assert_eq!(recognise(name, ""), s.agent, "{name}");
+            }
+            for scope in s.telemetry.scopes {
+                assert_eq!(recognise("renamed-by-the-user", scope), s.agent, "{scope}");
+            }
+        }
+        assert_eq!(recognise("codex_cli_rs", ""), Agent::Codex);
+        assert_eq!(recognise("github-copilot", ""), Agent::CopilotCli);
+        assert_eq!(recognise("my-agent", "my.scope"), Agent::Generic);
+        // The service name wins over a scope another agent uses.
+        assert_eq!(recognise("opencode", "github.copilot"), Agent::Opencode);
+    }
+
+    /// Every agent with recorded telemetry: the fixtures are there, and each model they use has
+    /// a price (a model we cannot price makes a session's cost unknown).
+    #[test]
+    fn every_agent_has_recorded_fixtures_and_a_price_for_each_model_they_use() {
+        let prices = Prices::default();
+        for s in &AGENTS {
+            let folder = match s.fixtures {
+                Fixtures::Recorded(folder) => folder,
+                Fixtures::None(why) => {
+                    assert!(
+                        !why.is_empty(),
+                        "{}: say why there are no fixtures",
+                        s.agent
+                    );
+                    continue;
+                }
+            };
+            let root = fixture::dir(folder, "");
+            let scenarios: Vec<_> = std::fs::read_dir(&root)
+                .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+                .flatten()
+                .filter(|e| e.path().join("otlp").is_dir())
+                .collect();
+            assert!(!scenarios.is_empty(), "{}: no recorded scenario", s.agent);
+            let mut models = BTreeSet::new();
+            for scenario in scenarios {
+                let mut out = Normalized::default();
+                for b in fixture::bodies(&scenario.path()) {
+                    read_otlp(fixture::decode(&b), &prices, &mut out);
+                }
+                assert!(
+                    out.events.iter().any(|e| e.agent == s.agent),
+                    "{}: {} is not recognised as its agent's",
+                    s.agent,
+                    scenario.path().display()
+                );
+                models.extend(out.events.into_iter().map(|e| e.event.model));
+            }
+            models.remove("");
+            assert!(
+                !models.is_empty(),
+                "{}: the fixtures name no model",
+                s.agent
+            );
+            for m in &models {
+                assert!(prices.lookup(m).is_some(), "{}: no price for {m}", s.agent);
+            }
+        }
+    }
+
+    fn covers(installed: &str, event: &str) -> bool {
+        match installed.strip_suffix('*') {
+            Some(prefix) => event.starts_with(prefix),
+            None => installed == event,
+        }
+    }
+
+    /// Setup and the hook adapter agree: every event setup installs (or makes the agent send
+    /// otherwise) is one the adapter reads, and every event the adapter turns into a state
+    /// change is one setup installs — else a session would wait for a signal that never comes.
+    #[test]
+    fn setup_installs_the_hook_events_the_adapter_reads() {
+        for s in with_hooks() {
+            let h = s.hooks.as_ref().expect("hooks");
+            assert!(
+                !h.reads.is_empty(),
+                "{}: the adapter reads no event",
+                s.agent
+            );
+            let reads = |event: &str| h.reads.iter().any(|(name, _)| covers(event, name));
+            for (event, _) in h.installs {
+                assert!(
+                    reads(event),
+                    "{}: setup installs {event}, never read",
+                    s.agent
+                );
+            }
+            for event in h.also_sent {
+                assert!(reads(event), "{}: {event} is sent, never read", s.agent);
+            }
+            let installed = |event: &str| {
+                h.installs.iter().any(|(i, _)| covers(i, event)) || h.also_sent.contains(&event)
+            };
+            for (event, kind) in h.reads {
+                if kind.moves_state() {
+                    assert!(
+                        installed(event),
+                        "{}: {event} moves a session ({kind:?}) but setup does not install it",
+                        s.agent
+                    );
+                }
+            }
+        }
+    }
+
+    /// For agents whose hooks are a plugin file of ours, the file sends what the registry says.
+    #[test]
+    fn the_plugin_files_send_the_installed_events() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/agents");
+        for (agent, file) in [
+            (Agent::Opencode, "opencode-plugin.js"),
+            (Agent::Pi, "pi-extension.ts"),
+        ] {
+            let h = spec(agent).hooks.as_ref().expect("hooks");
+            assert_eq!(h.dialect, HookDialect::Plugin);
+            let text = std::fs::read_to_string(dir.join(file)).expect("plugin file");
+            for (event, _) in h.installs {
+                let sent = match event.strip_suffix('*') {
+                    Some(prefix) => text.contains(&format!("`{prefix}${{type}}`")),
+                    None => text.contains(&format!("\"{event}\"")),
+                };
+                assert!(sent, "{file} does not send {event}");
+            }
+        }
+    }
+
+    #[test]
+    fn hooks_of_an_agent_without_hooks_are_refused() {
+        let err = read_hook(Agent::Generic, b"{}", &Hook::default()).expect_err("no hooks");
+        assert!(err.0.contains("OpenTelemetry only"), "{err}");
+        assert_eq!(
+            setup_names(),
+            [
+                "claude-code",
+                "codex",
+                "gemini-cli",
+                "copilot-cli",
+                "opencode",
+                "pi"
+            ]
+        );
+    }
+}
