@@ -7,12 +7,15 @@
 //!   hook; latency = the push request arriving at the push service − the hook POST being sent;
 //! - stalls: `--stalls` sessions get a prompt and then nothing; delay = the `stalled` push
 //!   arriving − (the prompt POST sent + `--stall-after`), an upper bound on how late the stall
-//!   was seen (the server's clock starts at the prompt's arrival, a little later).
+//!   was seen (the server's clock starts at the prompt's arrival, a little later);
+//! - crashes: `--crashes` stand-in agent processes (`sleep`) are each named by a SessionStart hook
+//!   with their pid and start time (as `observatory hook` reports them), then SIGKILLed; delay =
+//!   the `crashed` push arriving − the kill.
 //!
 //! Prints one JSON object.
 //!
 //! Usage: pushbench --http-addr 127.0.0.1:4318 --app-addr 127.0.0.1:4319 [--runs 200]
-//!                  [--stalls 5] [--stall-after 2]
+//!                  [--stalls 5] [--stall-after 2] [--crashes 5]
 
 mod support;
 
@@ -29,11 +32,23 @@ use serde_json::{Value, json};
 use support::{arg, percentile, round2};
 
 async fn hook(http: &reqwest::Client, addr: &str, body: Value) -> Result<()> {
-    let resp = http
-        .post(format!("http://{addr}/v1/hooks/claude_code"))
-        .json(&body)
-        .send()
-        .await?;
+    hook_from(http, addr, body, None).await
+}
+
+/// A hook POST as `observatory hook` sends it, naming the agent's process when given.
+async fn hook_from(
+    http: &reqwest::Client,
+    addr: &str,
+    body: Value,
+    process: Option<(u32, u64)>,
+) -> Result<()> {
+    let mut req = http.post(format!("http://{addr}/v1/hooks/claude_code"));
+    if let Some((pid, start)) = process {
+        req = req
+            .header("x-observatory-pid", pid.to_string())
+            .header("x-observatory-pid-start", start.to_string());
+    }
+    let resp = req.json(&body).send().await?;
     if resp.status() != 204 {
         bail!("hook answered {}", resp.status());
     }
@@ -111,8 +126,12 @@ async fn main() -> Result<()> {
         stall_delays.push(got.at.saturating_duration_since(due).as_secs_f64() * 1e3);
     }
 
+    let crashes: usize = arg(&args, "--crashes", "5").parse()?;
+    let mut crash_delays = crash_delays(&http, &http_addr, &svc, crashes).await?;
+
     needs_you.sort_by(f64::total_cmp);
     stall_delays.sort_by(f64::total_cmp);
+    crash_delays.sort_by(f64::total_cmp);
     println!(
         "{}",
         json!({
@@ -125,7 +144,46 @@ async fn main() -> Result<()> {
             "stall_after_s": stall_after,
             "stall_delay_p50_ms": round2(percentile(&stall_delays, 0.5)),
             "stall_delay_max_ms": round2(stall_delays.last().copied().unwrap_or(f64::NAN)),
+            "crashes": crashes,
+            "crash_delay_p50_ms": round2(percentile(&crash_delays, 0.5)),
+            "crash_delay_max_ms": round2(crash_delays.last().copied().unwrap_or(f64::NAN)),
         })
     );
     Ok(())
+}
+
+/// SIGKILL of a watched agent process → its `crashed` push, in ms, `n` times.
+async fn crash_delays(
+    http: &reqwest::Client,
+    addr: &str,
+    svc: &PushService,
+    n: usize,
+) -> Result<Vec<f64>> {
+    let mut delays = Vec::with_capacity(n);
+    for k in 0..n {
+        let mut agent = std::process::Command::new("sleep").arg("600").spawn()?;
+        let pid = agent.id();
+        let start = observatory::procfs::process_start_ticks(pid).context("reading /proc")?;
+        let session = format!("bench-crash-{k}");
+        let started = json!({"session_id": session, "hook_event_name": "SessionStart",
+            "cwd": "/bench/proj", "source": "startup"});
+        hook_from(http, addr, started, Some((pid, start))).await?;
+        hook_from(http, addr, prompt(&session), Some((pid, start))).await?;
+        agent.kill()?;
+        let killed = Instant::now();
+        agent.wait()?;
+        let id = format!("claude_code:{session}");
+        loop {
+            let got = svc
+                .next(Duration::from_secs(10))
+                .await
+                .context("a killed agent was not pushed as crashed in time")?;
+            let p = got.payload.unwrap_or_default();
+            if p["session_id"] == id.as_str() && p["kind"] == "crashed" {
+                delays.push(got.at.saturating_duration_since(killed).as_secs_f64() * 1e3);
+                break;
+            }
+        }
+    }
+    Ok(delays)
 }

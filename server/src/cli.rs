@@ -129,8 +129,13 @@ mod tests {
 
     #[test]
     fn setup_takes_the_registrys_agent_names() {
-        let agent = |name: &str| match Cli::parse_args(["observatory", "setup", name].map(OsString::from)) {
-            Ok(Cli { command: Some(Command::Setup(a)), .. }) => Ok(a.agent),
+        let agent = |name: &str| match Cli::parse_args(
+            ["observatory", "setup", name].map(OsString::from),
+        ) {
+            Ok(Cli {
+                command: Some(Command::Setup(a)),
+                ..
+            }) => Ok(a.agent),
             Ok(other) => panic!("{other:?}"),
             Err(e) => Err(e.to_string()),
         };

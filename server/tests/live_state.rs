@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::ws::{Ws, connect, next_frame};
 use common::{Server, fixtures_root, recording, stand_in_agent};
-use serde_json::Value;
 
 /// Posts a scenario's recorded requests, OTLP and hooks, in their recorded order.
 async fn replay(server: &Server, agent_dir: &str, scenario: &str) {
@@ -131,9 +130,11 @@ async fn a_permission_request_hook_makes_the_session_awaiting_permission_at_once
     server.stop().await;
 }
 
+/// How soon after the kill is a figure `scripts/bench` measures (examples/pushbench.rs), not
+/// asserted here: this test checks that it happens, with the session clock checking every 20 ms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_agent_process_is_crashed_within_two_seconds() {
-    let mut server = Server::start().await;
+async fn a_killed_agent_process_is_crashed() {
+    let mut server = Server::start_with(|c| c.session.check_interval_ms = 20).await;
     let mut agent = stand_in_agent(&server);
     let id = "claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5";
     let (_, s) = server.get_json(&format!("/api/sessions/{id}")).await;
@@ -142,22 +143,22 @@ async fn a_killed_agent_process_is_crashed_within_two_seconds() {
 
     let (mut ws, _) = connect(&server, 0).await;
     agent.kill().expect("SIGKILL");
-    let killed = Instant::now();
     agent.wait().expect("reap");
-    let mut crashed: Option<Value> = None;
-    while killed.elapsed() < Duration::from_secs(5) {
-        let Some(f) = next_frame(&mut ws).await else {
-            continue;
-        };
-        if f["type"] == "event" && f["event"]["state"] == "crashed" {
-            crashed = Some(f);
-            break;
+    // The timeout only bounds a broken server.
+    let crashed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Some(f) = next_frame(&mut ws).await
+                && f["type"] == "event"
+                && f["event"]["state"] == "crashed"
+            {
+                return f;
+            }
         }
-    }
-    let after = killed.elapsed();
-    let crashed = crashed.expect("no crashed transition within 5 s");
+    })
+    .await
+    .expect("no crashed transition");
     assert_eq!(crashed["event"]["reason"], "process_gone");
-    eprintln!("SIGKILL → crashed on the feed: {after:?}");
-    assert!(after < Duration::from_secs(2), "crashed after {after:?}");
+    let (_, s) = server.get_json(&format!("/api/sessions/{id}")).await;
+    assert_eq!(s["state"], "crashed", "{s}");
     server.stop().await;
 }
