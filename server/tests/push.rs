@@ -17,16 +17,17 @@ use observatory::alerts::deliver::{
     Delivery, MAX_PAYLOAD, Message, Outcome, Pusher, Retry, Subscription, Urgency, topic_for,
 };
 use observatory::alerts::vapid::VapidKey;
+use observatory::clock::Clock;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// Retries fast enough for a test, with the same doubling shape as the default.
+/// The default retries, on a clock whose waits return at once (moving it forward instead): the
+/// attempts' times show the waits, and no test sleeps through them.
 fn quick_retry() -> Retry {
     Retry {
-        attempts: 4,
-        base: Duration::from_millis(50),
-        max_wait: Duration::from_secs(2),
+        clock: Clock::adjustable(),
+        ..Retry::default()
     }
 }
 
@@ -320,7 +321,6 @@ async fn retry_after_is_honoured_then_sent() {
     );
     let (first, second) = (svc.next(WAIT).await, svc.next(WAIT).await);
     let (first, second) = (first.expect("first"), second.expect("second"));
-    assert!(second.at.duration_since(first.at) >= Duration::from_secs(1));
     assert_eq!(second.plaintext, first.plaintext);
     assert!(svc.rejected().is_empty());
 }
@@ -333,6 +333,7 @@ async fn retry_after_is_capped_at_max_wait() {
         attempts: 2,
         base: Duration::from_millis(10),
         max_wait: Duration::from_millis(100),
+        clock: Clock::adjustable(),
     });
     let sub = Subscriber::new(&svc);
     svc.script(&sub, [with_retry_after(503, 3600)]);
@@ -344,6 +345,11 @@ async fn retry_after_is_capped_at_max_wait() {
     .expect("the wait was capped");
     assert_eq!(d.outcome, Outcome::Sent, "{d:?}");
     assert_eq!(statuses(&d), [Some(503), Some(201)]);
+    let gap = d.attempts[1].at_unix_nano - d.attempts[0].at_unix_nano;
+    assert!(
+        (100_000_000..60_000_000_000).contains(&gap),
+        "waited {gap} ns: the 100 ms cap, not the hour Retry-After asked for"
+    );
 }
 
 #[tokio::test]
@@ -357,9 +363,10 @@ async fn server_errors_are_retried_then_failed() {
 
     assert_eq!(d.outcome, Outcome::Failed, "{d:?}");
     assert_eq!(statuses(&d), [Some(500); 4]);
-    // Backoff doubles from 50 ms: at least 50 + 100 + 200 ms between the first and the last.
+    // Backoff doubles from 1 s: at least 1 + 2 + 4 s between the first and the last (on the
+    // adjustable clock: the test does not wait for them).
     let spread = d.attempts[3].at_unix_nano - d.attempts[0].at_unix_nano;
-    assert!(spread >= 350_000_000, "{spread} ns");
+    assert!(spread >= 7_000_000_000, "{spread} ns");
     assert_eq!(svc.received().len(), 4);
     assert!(svc.rejected().is_empty());
 }
@@ -397,6 +404,7 @@ async fn connection_refused_fails_with_the_error_text() {
         attempts: 2,
         base: Duration::from_millis(10),
         max_wait: Duration::from_millis(50),
+        clock: Clock::adjustable(),
     });
 
     let d = s.pusher.send(&dead, &json_message()).await;

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use web_push::{ContentEncoding, SubscriptionInfo, WebPushError, WebPushMessageBuilder};
 
 use super::vapid::VapidKey;
-use crate::clock::now_unix_nano;
+use crate::clock::{Clock, now_unix_nano};
 
 /// The largest payload sent. web-push refuses more than this (its margin keeps the encrypted
 /// body, with its 86-byte header, padding and tag, under the 4096 bytes every push service
@@ -96,6 +96,8 @@ pub struct Retry {
     /// No wait is longer, not even one a `Retry-After` asks for: an alert that arrives an hour
     /// late is worse than one that fails and says so.
     pub max_wait: Duration,
+    /// Times the attempts and waits between them (the server's; tests move an adjustable one).
+    pub clock: Clock,
 }
 
 impl Default for Retry {
@@ -104,6 +106,7 @@ impl Default for Retry {
             attempts: 4,
             base: Duration::from_secs(1),
             max_wait: Duration::from_secs(60),
+            clock: Clock::system(),
         }
     }
 }
@@ -374,7 +377,7 @@ where
     let tries = retry.attempts.max(1);
     let mut attempts = Vec::new();
     for n in 0..tries {
-        let at_unix_nano = now_unix_nano();
+        let at_unix_nano = retry.clock.now();
         let (attempt, verdict) = match send().await {
             Ok(response) => judge(response, not_found, at_unix_nano).await,
             Err(e) => (
@@ -390,7 +393,10 @@ where
         match verdict {
             Verdict::Done(outcome) => return Delivery { outcome, attempts },
             Verdict::Again(retry_after) if n + 1 < tries => {
-                tokio::time::sleep(wait_before_retry(retry, n, retry_after)).await;
+                retry
+                    .clock
+                    .sleep(wait_before_retry(retry, n, retry_after))
+                    .await;
             }
             Verdict::Again(_) => {}
         }
@@ -558,6 +564,7 @@ mod tests {
             attempts: 10,
             base: Duration::from_millis(100),
             max_wait: Duration::from_secs(1),
+            ..Retry::default()
         };
         let ms = Duration::from_millis;
         let table = [
