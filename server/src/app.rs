@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::Engine;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::ingest::{self, Pipeline, Stats};
 use crate::live::{Hub, Ticker};
@@ -27,6 +28,8 @@ pub struct Running {
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub app_addr: SocketAddr,
+    /// The time every stage reads: the system's, or a test's adjustable clock.
+    pub clock: Clock,
     cancel: CancellationToken,
     servers: Vec<JoinHandle<Result<()>>>,
     writer: JoinHandle<Result<()>>,
@@ -44,6 +47,11 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
 
 /// Opens the store in `data_dir`, binds the configured addresses and starts serving.
 pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
+    start_with_clock(config, data_dir, Clock::system()).await
+}
+
+/// [`start`], with every stage on `clock` (tests move an adjustable one instead of sleeping).
+pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) -> Result<Running> {
     let store = Store::open(data_dir)?;
     let grpc = bind(config.listen.grpc, "OTLP/gRPC").await?;
     let http = bind(config.listen.http, "OTLP/HTTP").await?;
@@ -55,16 +63,23 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
     let hub = Hub::new(
         config.live.max_lag_commits,
         config.live.tool_latency_window_secs,
+        clock.clone(),
     );
     let writer = Writer::new(
         store.clone(),
         (tx.clone(), rx),
         hub.clone(),
-        config.writer(),
+        config.writer(clock.clone()),
     )?;
     let stats = Arc::new(Stats::default());
     let prices = Prices::with_overrides(&config.prices);
-    let pipeline = Pipeline::new(tx, prices, stats.clone(), config.ingest.max_body_bytes);
+    let pipeline = Pipeline::new(
+        tx,
+        prices,
+        stats.clone(),
+        config.ingest.max_body_bytes,
+        clock.clone(),
+    );
     let ticker = Ticker::new(store.clone(), hub.clone(), config.live.tick_interval());
     let engine = Engine::from_settings(
         &config.alerts,
@@ -103,6 +118,7 @@ pub async fn start(config: &Config, data_dir: &Path) -> Result<Running> {
         grpc_addr,
         http_addr,
         app_addr,
+        clock,
         cancel,
         servers,
         writer,

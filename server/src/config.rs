@@ -104,12 +104,14 @@ pub struct AgentTimers {
 }
 
 impl Config {
-    /// The writer stage's settings: batching, and the session clock's limits and period.
-    pub fn writer(&self) -> crate::writer::WriterConfig {
+    /// The writer stage's settings: batching, and the session clock's limits and period, on
+    /// the server's `clock`.
+    pub fn writer(&self, clock: crate::clock::Clock) -> crate::writer::WriterConfig {
         crate::writer::WriterConfig {
             max_events: self.ingest.batch_max_events,
             limits: self.session.limits(),
             check_interval: std::time::Duration::from_millis(self.session.check_interval_ms),
+            clock,
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::now_unix_nano;
+use crate::clock::Clock;
 use crate::ingest::{Committed, Submission, Work};
 use crate::live::{Hub, Published};
 use crate::session::Commit;
@@ -48,6 +48,8 @@ pub struct WriterConfig {
     pub limits: Limits,
     /// How often the session clock runs.
     pub check_interval: Duration,
+    /// The time batches are applied and the session clock's checks are made at.
+    pub clock: Clock,
 }
 
 pub struct Writer {
@@ -160,7 +162,7 @@ impl Writer {
                 return;
             }
             if tick {
-                let commit = self.tracker.tick(now_unix_nano(), &ProcLiveness);
+                let commit = self.tracker.tick(self.config.clock.now(), &ProcLiveness);
                 if !commit.sessions.is_empty() {
                     let prepared = Prepared {
                         commit,
@@ -193,7 +195,10 @@ impl Writer {
             events.extend(s.events);
             replies.push((range, s.done));
         }
-        match self.tracker.apply(events, now_unix_nano(), &self.store) {
+        match self
+            .tracker
+            .apply(events, self.config.clock.now(), &self.store)
+        {
             Ok(applied) => {
                 let prepared = Prepared {
                     commit: applied.commit,

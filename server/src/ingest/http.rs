@@ -126,7 +126,7 @@ async fn hook(
         let h = hooks::Hook {
             event: q.event.as_deref().filter(|e| !e.is_empty()),
             process,
-            received: crate::clock::now_unix_nano(),
+            received: p.now(),
         };
         p.hook(agent, &body, &h).await.map_err(|e| match e {
             HookIngestError::Malformed(m) => {

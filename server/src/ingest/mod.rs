@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::agents;
+use crate::clock::Clock;
 pub use crate::normalize::Request;
 use crate::normalize::{Agent, Normalized, Prices, SessionEvent, hooks};
 use crate::proto::ExportMetricsServiceRequest;
@@ -60,6 +61,8 @@ struct Inner {
     prices: Prices,
     stats: Arc<Stats>,
     max_body_bytes: usize,
+    /// When a hook arrived: the event's time when the payload has none.
+    clock: Clock,
 }
 
 impl Pipeline {
@@ -68,6 +71,7 @@ impl Pipeline {
         prices: Prices,
         stats: Arc<Stats>,
         max_body_bytes: usize,
+        clock: Clock,
     ) -> Self {
         Pipeline {
             inner: Arc::new(Inner {
@@ -75,12 +79,18 @@ impl Pipeline {
                 prices,
                 stats,
                 max_body_bytes,
+                clock,
             }),
         }
     }
 
     pub fn stats(&self) -> &Arc<Stats> {
         &self.inner.stats
+    }
+
+    /// Now, on the server's clock.
+    pub fn now(&self) -> i64 {
+        self.inner.clock.now()
     }
 
     pub fn max_body_bytes(&self) -> usize {
@@ -317,7 +327,13 @@ mod tests {
     /// A pipeline whose queue holds one request and whose writer never drains it.
     fn stuck_pipeline() -> (Pipeline, mpsc::Receiver<Work>) {
         let (tx, rx) = mpsc::channel(1);
-        let p = Pipeline::new(tx, Prices::default(), Arc::default(), 1 << 20);
+        let p = Pipeline::new(
+            tx,
+            Prices::default(),
+            Arc::default(),
+            1 << 20,
+            Clock::system(),
+        );
         (p, rx)
     }
 

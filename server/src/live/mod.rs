@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::clock::now_unix_nano;
+use crate::clock::Clock;
 use crate::proto::store::{Event, Session};
 pub use figures::Figures;
 pub use ticker::Ticker;
@@ -64,12 +64,14 @@ pub struct Hub {
     alerts: broadcast::Sender<Arc<String>>,
     /// What each connected dashboard shows, by connection id.
     viewing: Arc<Mutex<HashMap<u64, Viewing>>>,
+    /// The server's time, which the figures' windows (the last 5 minutes, today) are taken at.
+    clock: Clock,
 }
 
 impl Hub {
     /// `capacity` is how many commits a client may lag before it must resync; tool latency is
     /// kept over `tool_window_secs`.
-    pub fn new(capacity: usize, tool_window_secs: u64) -> Hub {
+    pub fn new(capacity: usize, tool_window_secs: u64, clock: Clock) -> Hub {
         let (tx, _) = broadcast::channel(capacity.max(1));
         let (tick, _) = watch::channel(Arc::new(Value::Null));
         Hub {
@@ -79,7 +81,13 @@ impl Hub {
             taps: Arc::default(),
             alerts: broadcast::channel(64).0,
             viewing: Arc::default(),
+            clock,
         }
+    }
+
+    /// The server's clock, as the hub was given it.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Every commit from now on, none dropped.
@@ -118,7 +126,7 @@ impl Hub {
 
     /// USD spent today (UTC), as the live figures count it.
     pub fn today_usd(&self) -> f64 {
-        self.figures().today(now_unix_nano())
+        self.figures().today(self.clock.now())
     }
 
     fn figures(&self) -> MutexGuard<'_, Figures> {
@@ -126,7 +134,7 @@ impl Hub {
     }
 
     pub fn publish(&self, p: Published) {
-        self.figures().add(&p.events, now_unix_nano());
+        self.figures().add(&p.events, self.clock.now());
         let p = Arc::new(p);
         lock(&self.taps).retain(|tap| tap.send(p.clone()).is_ok());
         // No receiver is not an error: nobody is watching.
@@ -135,7 +143,7 @@ impl Hub {
 
     /// Feeds the figures with events committed before this process started.
     pub fn seed(&self, events: &[Event]) {
-        self.figures().add(events, now_unix_nano());
+        self.figures().add(events, self.clock.now());
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
@@ -149,7 +157,7 @@ impl Hub {
 
     /// The burn figures and tool latency, with sessions counted by state.
     pub fn stats(&self, sessions: &[Session]) -> Value {
-        let now = now_unix_nano();
+        let now = self.clock.now();
         let mut by_state = serde_json::Map::new();
         for s in sessions {
             let n = by_state.get(&s.state).and_then(Value::as_u64).unwrap_or(0);

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::Hub;
-use crate::clock::now_unix_nano;
 use crate::store::Store;
 
 /// Today's events beyond this many start the figures partly empty: a start-up must stay quick.
@@ -47,7 +46,7 @@ impl Ticker {
 
     /// Adds today's (UTC) model requests and tool calls to the figures.
     async fn seed(&self, cancel: &CancellationToken) {
-        let now = now_unix_nano();
+        let now = self.hub.clock().now();
         let (s, h, stop) = (self.store.clone(), self.hub.clone(), cancel.clone());
         let seeded = tokio::task::spawn_blocking(move || {
             s.scan_recent(now - now.rem_euclid(DAY_NANOS), SEED_MAX_EVENTS, |e| {
