@@ -1,12 +1,16 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { agentRegistry } from './app/agents';
 import { pushStore } from './app/push';
 import { navigate } from './app/router';
 import { store } from './app/store';
 import './styles.css';
 
 store.start();
+// The agents' names: fetched once; after a failed try (an offline start), again on each connection.
+void agentRegistry.load();
+store.stream.subscribe({ connected: () => void agentRegistry.load() });
 
 const root = document.getElementById('root');
 if (root) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agentName, formatDuration, formatRelative, formatTokens, formatUsd, projectName } from './format';
+import { formatDuration, formatRelative, formatTokens, formatUsd, projectName } from './format';
 
 describe('format', () => {
   it('durations', () => {
@@ -42,10 +42,7 @@ describe('format', () => {
     expect(formatTokens(1_200_000)).toBe('1.2M');
   });
 
-  it('names', () => {
-    expect(agentName('claude_code')).toBe('Claude Code');
-    expect(agentName('gemini_cli')).toBe('Gemini CLI');
-    expect(agentName('something')).toBe('something');
+  it('project names', () => {
     expect(projectName('/home/me/project/')).toBe('project');
     expect(projectName('C:\\src\\app')).toBe('app');
     expect(projectName(null)).toBe('—');

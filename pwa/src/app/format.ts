@@ -1,20 +1,5 @@
-//! Display formatting: durations, money, relative times, token counts, agent and state names.
-
-const AGENT_NAMES: Record<string, string> = {
-  claude_code: 'Claude Code',
-  codex: 'Codex',
-  gemini_cli: 'Gemini CLI',
-  copilot_cli: 'Copilot CLI',
-  opencode: 'OpenCode',
-  pi: 'Pi',
-  generic: 'Generic agent',
-};
-
-export function agentName(agent: string): string {
-  return AGENT_NAMES[agent] ?? agent;
-}
-
-export const AGENTS = Object.keys(AGENT_NAMES);
+//! Display formatting: durations, money, relative times, token counts, state and alert names.
+//! Agent names come from the server (`agents.ts`).
 
 const STATE_NAMES: Record<string, string> = {
   active: 'Working',

@@ -1,6 +1,8 @@
-//! React's view of the store, the stream and push, through `useSyncExternalStore`.
+//! React's view of the store, the stream, push and the server's agents, through
+//! `useSyncExternalStore`.
 
 import { useEffect, useState, useSyncExternalStore } from 'react';
+import { agentRegistry, type AgentRegistry, type Agents } from './agents';
 import { pushStore, type PushState } from './push';
 import { groupSessions, type SessionFilter } from './state';
 import { store } from './store';
@@ -20,6 +22,12 @@ export function useLoadStatus() {
 
 export function useAlertLoad() {
   return useSyncExternalStore(store.subscribe, store.getAlertLoad);
+}
+
+/** The server's agents and their names (see `agents.ts`); screens re-render when they arrive. */
+export function useAgents(registry: AgentRegistry = agentRegistry): Agents {
+  // The same value stands for a server render (tests render to a string).
+  return useSyncExternalStore(registry.subscribe, registry.getAgents, registry.getAgents);
 }
 
 /** This browser's push verdict and device, and the device list (see `push.ts`). */

@@ -1,13 +1,14 @@
 //! The read API's and live feed's JSON shapes (see the repository README), as the app uses them.
 
-export type Agent =
-  | 'claude_code'
-  | 'codex'
-  | 'gemini_cli'
-  | 'copilot_cli'
-  | 'opencode'
-  | 'pi'
-  | 'generic';
+/** An agent's id, as the server's agent registry names it (`claude_code`, `codex`, …). The app
+ *  keeps no list of its own: the ids and their names come from `/api/config` (see `agents.ts`). */
+export type Agent = string;
+
+/** One agent of the server's registry, as `/api/config` lists it. */
+export interface AgentSpec {
+  id: Agent;
+  display_name: string;
+}
 
 export type SessionState =
   | 'active'
@@ -37,7 +38,7 @@ export interface Tokens {
 
 export interface Session {
   id: string;
-  agent: Agent | string;
+  agent: Agent;
   native_id: string;
   service_version?: string | null;
   state: SessionState | string;
@@ -140,6 +141,8 @@ export interface ServerConfig {
   /** Absent on servers older than alerts. */
   push?: { enabled: boolean; reason: string | null };
   alert_kinds?: string[];
+  /** The server's agents, in its registry's order. Absent on servers older than the registry. */
+  agents?: AgentSpec[];
 }
 
 export type AlertKind = 'needs_you' | 'finished' | 'stalled' | 'crashed' | 'error' | 'budget';
@@ -187,7 +190,7 @@ export interface Alert {
   id: number;
   time_unix_nano: number;
   session_id: string;
-  agent: string;
+  agent: Agent;
   kind: AlertKind | string;
   title: string;
   body: string;

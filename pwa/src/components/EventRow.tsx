@@ -1,4 +1,5 @@
-import { agentName, formatClock, formatDuration, formatTokens, formatUsd, stateName, totalTokens } from '../app/format';
+import { formatClock, formatDuration, formatTokens, formatUsd, stateName, totalTokens } from '../app/format';
+import { useAgents } from '../app/hooks';
 import type { ObsEvent } from '../app/types';
 
 const KIND_LABELS: Record<string, string> = {
@@ -67,6 +68,7 @@ export function eventSummary(e: ObsEvent): { title: string; detail: string } {
 
 /** An event as an expander: the summary, and its raw attributes when opened. */
 export function EventRow({ event, showSession = false }: { event: ObsEvent; showSession?: boolean }) {
+  const agents = useAgents();
   const { title, detail } = eventSummary(event);
   const agent = event.session_id.split(':')[0] ?? '';
   return (
@@ -76,7 +78,7 @@ export function EventRow({ event, showSession = false }: { event: ObsEvent; show
         <span className="event-main">
           <span className="event-title">{title}</span>
           {detail && <span className="event-detail">{detail}</span>}
-          {showSession && <span className="event-session">{agentName(agent)} · {event.session_id.slice(agent.length + 1, agent.length + 9)}</span>}
+          {showSession && <span className="event-session">{agents.name(agent)} · {event.session_id.slice(agent.length + 1, agent.length + 9)}</span>}
         </span>
       </summary>
       <pre className="event-raw">{JSON.stringify(event.attributes ?? withoutAttributes(event), null, 2)}</pre>

@@ -1,10 +1,12 @@
-import { agentName, formatRelative, formatSince, formatUsd, projectName } from '../app/format';
+import { formatRelative, formatSince, formatUsd, projectName } from '../app/format';
+import { useAgents } from '../app/hooks';
 import { sessionPath } from '../app/router';
 import type { Session } from '../app/types';
 import { Link } from './Link';
 import { StateBadge } from './StateBadge';
 
 export function SessionCard({ session: s, now }: { session: Session; now: number }) {
+  const agents = useAgents();
   const project = projectName(s.cwd);
   return (
     <li>
@@ -16,7 +18,7 @@ export function SessionCard({ session: s, now }: { session: Session; now: number
           </span>
         </div>
         <div className="card-row">
-          <span className="muted">{agentName(s.agent)}</span>
+          <span className="muted">{agents.name(s.agent)}</span>
           <span className="muted">
             {s.counts.turns ?? 0} turn{s.counts.turns === 1 ? '' : 's'} · {formatRelative(s.last_activity, now)}
           </span>

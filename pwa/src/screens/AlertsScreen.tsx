@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
-import { agentName, ALERT_KIND_INFO, alertKindName, formatClock, formatRelative, nanoToIso, outcomeName } from '../app/format';
-import { useAlertLoad, useDashboard, useNow } from '../app/hooks';
+import { ALERT_KIND_INFO, alertKindName, formatClock, formatRelative, nanoToIso, outcomeName } from '../app/format';
+import { useAgents, useAlertLoad, useDashboard, useNow } from '../app/hooks';
 import { sessionPath } from '../app/router';
 import { store } from '../app/store';
 import type { Alert, Delivery } from '../app/types';
@@ -77,6 +77,7 @@ function kindClass(kind: string): string {
 }
 
 function AlertCard({ alert: a, now }: { alert: Alert; now: number }) {
+  const agents = useAgents();
   const iso = nanoToIso(a.time_unix_nano);
   return (
     <li className={`card alert ${kindClass(a.kind)}`}>
@@ -89,7 +90,7 @@ function AlertCard({ alert: a, now }: { alert: Alert; now: number }) {
         )}
       </div>
       <p className="alert-title">
-        <Link href={alertHref(a)}>{a.title || `${agentName(a.agent)} · ${a.session_id}`}</Link>
+        <Link href={alertHref(a)}>{a.title || `${agents.name(a.agent)} · ${a.session_id}`}</Link>
       </p>
       {a.body && <p className="alert-body">{a.body}</p>}
       <Deliveries deliveries={a.deliveries} />

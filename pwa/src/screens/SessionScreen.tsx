@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { fetchEvents, fetchSession } from '../app/api';
-import { agentName, formatDuration, formatSince, formatTokens, formatUsd, projectName, totalTokens } from '../app/format';
-import { useDashboard, useNow } from '../app/hooks';
+import { formatDuration, formatSince, formatTokens, formatUsd, projectName, totalTokens } from '../app/format';
+import { useAgents, useDashboard, useNow } from '../app/hooks';
 import { eventsByTurn, mergeEvents } from '../app/state';
 import { store } from '../app/store';
 import type { ObsEvent, SessionDetail, Turn } from '../app/types';
@@ -14,6 +14,7 @@ const PAGE = 500;
 export function SessionScreen({ id }: { id: string }) {
   const now = useNow(1000);
   const dashboard = useDashboard();
+  const agents = useAgents();
   const [detail, setDetail] = useState<SessionDetail | null>(null);
   const [events, setEvents] = useState<ObsEvent[]>([]);
   const [next, setNext] = useState<number | null>(null);
@@ -99,7 +100,7 @@ export function SessionScreen({ id }: { id: string }) {
           <StateBadge state={s.state} />
         </div>
         <p className="muted">
-          {agentName(s.agent)}
+          {agents.name(s.agent)}
           {s.service_version ? ` ${s.service_version}` : ''} · {s.state.replace(/_/g, ' ')} for {formatSince(s.state_since, now)}
           {s.current_tool ? ` · running ${s.current_tool}` : ''}
         </p>

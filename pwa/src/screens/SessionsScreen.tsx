@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'react';
-import { agentName } from '../app/format';
-import { useDashboard, useLoadStatus, useNow } from '../app/hooks';
+import { inRegistryOrder } from '../app/agents';
+import { useAgents, useDashboard, useLoadStatus, useNow } from '../app/hooks';
 import { groupSessions, STATE_GROUPS, type StateGroup } from '../app/state';
 import { SessionCard } from '../components/SessionCard';
 
@@ -12,12 +12,14 @@ export function SessionsScreen() {
   const state = useDashboard();
   const load = useLoadStatus();
   const now = useNow(1000);
+  const known = useAgents();
   const [agents, setAgents] = useState<string[]>([]);
   const [groups, setGroups] = useState<StateGroup[]>([]);
   const grouped = useMemo(() => groupSessions(state, { agents, groups }), [state, agents, groups]);
+  // The agents that have sessions here, in the server's registry order.
   const presentAgents = useMemo(
-    () => [...new Set(Object.values(state.sessions).map((s) => s.agent))].sort(),
-    [state.sessions],
+    () => inRegistryOrder(known, Object.values(state.sessions).map((s) => s.agent)),
+    [known, state.sessions],
   );
   const total = grouped.reduce((n, g) => n + g.sessions.length, 0);
 
@@ -41,7 +43,7 @@ export function SessionsScreen() {
         <div className="chips" role="group" aria-label="Filter by agent">
           {presentAgents.map((a) => (
             <button key={a} type="button" className="chip" aria-pressed={agents.includes(a)} onClick={() => setAgents((x) => toggle(x, a))}>
-              {agentName(a)}
+              {known.name(a)}
             </button>
           ))}
         </div>
