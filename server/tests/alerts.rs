@@ -240,9 +240,10 @@ async fn a_permission_request_pushes_needs_you_with_high_urgency() {
 async fn a_long_turn_that_finishes_pushes_exactly_one_finished_message() {
     let (svc, mut server) = subscribed(|c| c.alerts.completion_min_turn_secs = 1.0).await;
 
-    // Claude `bash`, hooks only: the prompt, then the rest of the turn over a second later.
+    // Claude `bash`, hooks only: the prompt, then the rest of the turn over a second later (on
+    // the server's clock, moved forward: nothing sleeps).
     hooks(&server, "claude-code-2.1.328", "bash", &["0001", "0002"]).await;
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    server.clock().advance(Duration::from_millis(1300));
     hooks(
         &server,
         "claude-code-2.1.328",

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use observatory::app::{self, Running};
+use observatory::clock::Clock;
 use observatory::config::Config;
 use serde_json::Value;
 
@@ -32,6 +33,11 @@ impl Server {
 
     fn r(&self) -> &Running {
         self.running.as_ref().expect("server is running")
+    }
+
+    /// The server's clock: adjustable, so a test moves time forward instead of sleeping.
+    pub fn clock(&self) -> &Clock {
+        &self.r().clock
     }
 
     pub fn otlp_url(&self, path: &str) -> String {
@@ -127,7 +133,9 @@ pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Running {
     config.listen.http = "127.0.0.1:0".parse().expect("addr");
     config.listen.app = "127.0.0.1:0".parse().expect("addr");
     tweak(&mut config);
-    app::start(&config, dir).await.expect("server starts")
+    app::start_with_clock(&config, dir, Clock::adjustable())
+        .await
+        .expect("server starts")
 }
 
 pub fn gzip_bytes(b: &[u8]) -> Vec<u8> {
