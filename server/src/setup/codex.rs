@@ -90,6 +90,31 @@ fn set_notify(
     }
 }
 
+/// What in config.toml keeps our hooks from running as installed: `[features]` that turn them
+/// off, or inline `[hooks]` Codex merges with hooks.json.
+fn warn_of_hooks_off_or_inline(config: &TomlFile, config_name: &str, warnings: &mut Vec<String>) {
+    for key in ["hooks", "codex_hooks"] {
+        let off = config
+            .doc
+            .get("features")
+            .and_then(|f| f.get(key))
+            .and_then(Item::as_bool)
+            == Some(false);
+        if off {
+            warnings.push(format!(
+                "{config_name}: `[features] {key} = false` turns Codex hooks off; \
+                 observatory gets telemetry and notify only until you remove it"
+            ));
+        }
+    }
+    if config.doc.get("hooks").is_some() {
+        warnings.push(format!(
+            "{config_name} also has inline [hooks]: Codex merges them with hooks.json and \
+             warns at start-up"
+        ));
+    }
+}
+
 pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
     let dir = ctx
         .dir_var("CODEX_HOME")
@@ -113,26 +138,7 @@ pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
     journal.apply(&mut doc, &settings, &config_name, undo, &mut plan.warnings)?;
     if !undo {
         set_notify(ctx, target, &mut config, &mut plan.warnings, &config_name);
-        for key in ["hooks", "codex_hooks"] {
-            let off = config
-                .doc
-                .get("features")
-                .and_then(|f| f.get(key))
-                .and_then(Item::as_bool)
-                == Some(false);
-            if off {
-                plan.warnings.push(format!(
-                    "{config_name}: `[features] {key} = false` turns Codex hooks off; \
-                     observatory gets telemetry and notify only until you remove it"
-                ));
-            }
-        }
-        if config.doc.get("hooks").is_some() {
-            plan.warnings.push(format!(
-                "{config_name} also has inline [hooks]: Codex merges them with hooks.json and \
-                 warns at start-up"
-            ));
-        }
+        warn_of_hooks_off_or_inline(&config, &config_name, &mut plan.warnings);
     }
     let (config_what, hooks_summary) = if undo {
         (
