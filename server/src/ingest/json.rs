@@ -15,7 +15,6 @@ use std::fmt;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::Request;
@@ -409,13 +408,13 @@ fn optional_double(v: Value, path: &Path) -> Result<Option<f64>, JsonError> {
 }
 
 /// Proto3 JSON bytes: standard or URL-safe base64, padded or not.
-fn base64_bytes(v: Value, path: &Path) -> Result<Bytes, JsonError> {
+fn base64_bytes(v: Value, path: &Path) -> Result<Vec<u8>, JsonError> {
     const PADDING_OPTIONAL: GeneralPurposeConfig =
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, PADDING_OPTIONAL);
     const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, PADDING_OPTIONAL);
     let s = match v {
-        Value::Null => return Ok(Bytes::new()),
+        Value::Null => return Ok(Vec::new()),
         Value::String(s) => s,
         other => {
             return Err(fail(
@@ -428,7 +427,7 @@ fn base64_bytes(v: Value, path: &Path) -> Result<Bytes, JsonError> {
         .decode(&s)
         .or_else(|e| URL_SAFE.decode(&s).map_err(|_| e))
     {
-        Ok(b) => Ok(Bytes::from(b)),
+        Ok(b) => Ok(b),
         Err(e) => Err(fail(
             path,
             format_args!("expected base64, got {} ({e})", got(&Value::String(s))),
@@ -437,9 +436,9 @@ fn base64_bytes(v: Value, path: &Path) -> Result<Bytes, JsonError> {
 }
 
 /// A trace or span id: OTLP/JSON spells these in hex, not base64. Empty means unset.
-fn hex_id(v: Value, path: &Path, bytes: usize) -> Result<Bytes, JsonError> {
+fn hex_id(v: Value, path: &Path, bytes: usize) -> Result<Vec<u8>, JsonError> {
     let s = match v {
-        Value::Null => return Ok(Bytes::new()),
+        Value::Null => return Ok(Vec::new()),
         Value::String(s) => s,
         other => {
             return Err(fail(
@@ -453,10 +452,10 @@ fn hex_id(v: Value, path: &Path, bytes: usize) -> Result<Bytes, JsonError> {
         }
     };
     if s.is_empty() {
-        return Ok(Bytes::new());
+        return Ok(Vec::new());
     }
     match hex::decode(&s) {
-        Ok(b) if b.len() == bytes => Ok(Bytes::from(b)),
+        Ok(b) if b.len() == bytes => Ok(b),
         _ => Err(fail(
             path,
             format_args!(
@@ -1336,8 +1335,8 @@ mod tests {
         }
     }
 
-    fn id(hex: &str) -> Bytes {
-        Bytes::from(hex::decode(hex).expect("test ids are hex"))
+    fn id(hex: &str) -> Vec<u8> {
+        hex::decode(hex).expect("test ids are hex")
     }
 
     fn value(v: any_value::Value) -> AnyValue {
@@ -1442,10 +1441,7 @@ mod tests {
                             kv("int.num", value(V::IntValue(42))),
                             kv("double", value(V::DoubleValue(1.5))),
                             kv("double.str", value(V::DoubleValue(f64::NEG_INFINITY))),
-                            kv(
-                                "bytes",
-                                value(V::BytesValue(Bytes::from_static(&[1, 2, 3, 255]))),
-                            ),
+                            kv("bytes", value(V::BytesValue(vec![1, 2, 3, 255]))),
                             kv(
                                 "array",
                                 value(V::ArrayValue(ArrayValue {
@@ -2145,9 +2141,7 @@ mod tests {
             )));
             assert_eq!(
                 got.resource_logs[0].scope_logs[0].log_records[0].body,
-                Some(value(any_value::Value::BytesValue(Bytes::from_static(&[
-                    0xfb, 0xff
-                ])))),
+                Some(value(any_value::Value::BytesValue(vec![0xfb, 0xff]))),
                 "{encoded}"
             );
         }
