@@ -140,38 +140,6 @@ fn cases() -> Vec<Case> {
         Case { content_type: None, ..case("missing content type", "/v1/logs", "", b"{}".to_vec(), 415, "Content-Type") },
         case("form content type", "/v1/metrics", "application/x-www-form-urlencoded", b"a=b".to_vec(), 415, "Content-Type"),
         case(
-            "snake_case JSON keys",
-            "/v1/logs",
-            JSON,
-            json_body(&json!({"resource_logs": [{"scope_logs": [{"log_records": [{}]}]}]})),
-            400,
-            "resource_logs",
-        ),
-        case(
-            "nested snake_case key",
-            "/v1/logs",
-            JSON,
-            json_body(&json!({"resourceLogs": [{"scopeLogs": [{"log_records": [{"body": {"stringValue": "x"}}]}]}]})),
-            400,
-            "log_records",
-        ),
-        case(
-            "enum name instead of number",
-            "/v1/logs",
-            JSON,
-            json_body(&json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{"severityNumber": "SEVERITY_NUMBER_INFO"}]}]}]})),
-            400,
-            "severityNumber",
-        ),
-        case(
-            "span kind name",
-            "/v1/traces",
-            JSON,
-            json_body(&json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x", "kind": "SPAN_KIND_SERVER"}]}]}]})),
-            400,
-            "kind",
-        ),
-        case(
             "NaN token",
             "/v1/metrics",
             JSON,
@@ -179,8 +147,30 @@ fn cases() -> Vec<Case> {
             400,
             "line 1",
         ),
-        case("null arrays", "/v1/logs", JSON, br#"{"resourceLogs":null}"#.to_vec(), 400, "no log records"),
-        case("empty object", "/v1/traces", JSON, b"{}".to_vec(), 400, "no spans"),
+        case(
+            "unknown enum value name",
+            "/v1/logs",
+            JSON,
+            json_body(&json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{"severityNumber": "LOUD"}]}]}]})),
+            400,
+            "severityNumber",
+        ),
+        case(
+            "span id of the wrong length",
+            "/v1/traces",
+            JSON,
+            json_body(&json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x", "spanId": "5b8efff798038103d269b633813fc60c"}]}]}]})),
+            400,
+            "spanId",
+        ),
+        case(
+            "a bad value inside a metric",
+            "/v1/metrics",
+            JSON,
+            json_body(&json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"name": "m", "gauge": {"dataPoints": [{"asInt": "lots"}]}}]}]}]})),
+            400,
+            "gauge.dataPoints[0].asInt",
+        ),
         case("JSON array at top level", "/v1/logs", JSON, b"[1,2]".to_vec(), 400, "object"),
         case("wrong JSON type", "/v1/logs", JSON, br#"{"resourceLogs":"yes"}"#.to_vec(), 400, "resourceLogs"),
         case(
@@ -370,6 +360,96 @@ async fn a_metric_without_data_is_a_partial_success_not_a_silent_200() {
         .expect("connect");
     let r = c.export(req).await.expect("export").into_inner();
     assert_eq!(r.partial_success.map(|p| p.rejected_data_points), Some(1));
+}
+
+/// `v` with every object key in snake_case, as a proto-name JSON mapper writes it.
+fn snake_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let mut key = String::new();
+                    for c in k.chars() {
+                        if c.is_ascii_uppercase() {
+                            key.push('_');
+                        }
+                        key.push(c.to_ascii_lowercase());
+                    }
+                    (key, snake_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(snake_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_collector_accepts_is_accepted_and_stored() {
+    let server = Server::start().await;
+    let post = |path: &'static str, body: Value| {
+        let server = &server;
+        async move {
+            let (status, ct, resp) = server.post(path, JSON, json_body(&body), false).await;
+            assert_eq!(
+                status,
+                200,
+                "{path} {body}: {}",
+                String::from_utf8_lossy(&resp)
+            );
+            assert!(ct.starts_with(JSON), "{ct}");
+            serde_json::from_slice::<Value>(&resp).expect("a JSON answer")
+        }
+    };
+
+    // snake_case keys, as a proto-name JSON mapper writes them.
+    let snake = snake_keys(&claude_logs("snake", 2));
+    assert!(snake.get("resource_logs").is_some(), "{snake}");
+    assert_eq!(post("/v1/logs", snake).await, json!({}));
+
+    // Exports with nothing in them.
+    for path in ["/v1/logs", "/v1/traces", "/v1/metrics"] {
+        assert_eq!(post(path, json!({})).await, json!({}), "{path}");
+    }
+
+    // Enum value names, integers as strings, a null array element.
+    let mut logs = claude_logs("names", 1);
+    let record = &mut logs["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+    record["severityNumber"] = json!("SEVERITY_NUMBER_INFO");
+    record["flags"] = json!("1");
+    logs["resourceLogs"]
+        .as_array_mut()
+        .expect("resourceLogs")
+        .insert(0, Value::Null);
+    assert_eq!(post("/v1/logs", logs).await, json!({}));
+    let spans = json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "name": "x", "kind": "SPAN_KIND_CLIENT", "status": {"code": "STATUS_CODE_ERROR"},
+        "traceId": "5B8EFFF798038103D269B633813FC60C", "startTimeUnixNano": 1795320780000000000_u64
+    }]}]}]});
+    assert_eq!(post("/v1/traces", spans).await, json!({}));
+    let metrics = json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"name": "m",
+        "sum": {"aggregationTemporality": "AGGREGATION_TEMPORALITY_DELTA",
+                "dataPoints": [{"asDouble": "NaN"}, {"as_double": "1.5"}]}}]}]}]});
+    assert_eq!(post("/v1/metrics", metrics).await, json!({}));
+
+    for session in ["snake", "names"] {
+        let (status, s) = server
+            .get_json(&format!("/api/sessions/claude_code:{session}"))
+            .await;
+        assert_eq!(status, 200, "{session}: {s}");
+        assert!(
+            s["counts"]["api_requests"].as_u64() > Some(0),
+            "{session}: {s}"
+        );
+    }
+    let (_, stats) = server.get_json("/api/stats").await;
+    let refused: u64 = stats["records"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["refused_requests"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(refused, 0, "nothing refused: {stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
-//! OTLP/gRPC receiver on :4317: the three collector services, gzip accepted, message size bounded
-//! after decompression. A full pipeline answers UNAVAILABLE, which OTLP exporters retry.
+//! OTLP/gRPC receiver on :4317: the three collector services (the tonic services of the
+//! `opentelemetry-proto` crate), gzip accepted, message size bounded after decompression. A full
+//! pipeline answers UNAVAILABLE, which OTLP exporters retry.
 
 use tonic::codec::CompressionEncoding;
 use tonic::{Request as GrpcRequest, Response, Status};

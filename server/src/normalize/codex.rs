@@ -688,7 +688,7 @@ mod tests {
 
     #[test]
     fn prompts_open_turns_by_trace_and_tools_report_failure() {
-        let trace = bytes::Bytes::from(vec![0xab; 16]);
+        let trace = vec![0xab; 16];
         let mut prompt = record(vec![
             kv_str("event.name", "codex.user_prompt"),
             kv_str("conversation.id", "c1"),
@@ -725,7 +725,7 @@ mod tests {
     #[test]
     fn only_the_turn_and_loop_spans_are_read() {
         let span = |name: &str, attrs: Vec<KeyValue>| Span {
-            trace_id: vec![7; 16].into(),
+            trace_id: vec![7; 16],
             name: name.into(),
             start_time_unix_nano: 1_000_000,
             end_time_unix_nano: 3_000_000,

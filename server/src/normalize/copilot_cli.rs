@@ -558,9 +558,9 @@ mod tests {
 
     fn span(name: &str, trace: u8, parent: &[u8], attrs: Vec<KeyValue>) -> Span {
         Span {
-            trace_id: vec![trace; 16].into(),
-            span_id: vec![trace, 1, 2, 3, 4, 5, 6, 7].into(),
-            parent_span_id: parent.to_vec().into(),
+            trace_id: vec![trace; 16],
+            span_id: vec![trace, 1, 2, 3, 4, 5, 6, 7],
+            parent_span_id: parent.to_vec(),
             name: name.into(),
             start_time_unix_nano: 1_000_000,
             end_time_unix_nano: 5_000_000,

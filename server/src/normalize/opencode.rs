@@ -367,7 +367,7 @@ mod tests {
     fn span(name: &str, code: StatusCode, attributes: Vec<KeyValue>) -> Span {
         Span {
             name: name.into(),
-            trace_id: vec![0xab; 16].into(),
+            trace_id: vec![0xab; 16],
             start_time_unix_nano: 1_000_000,
             end_time_unix_nano: 3_500_000,
             status: Some(Status {
@@ -393,7 +393,7 @@ mod tests {
         };
         LogRecord {
             time_unix_nano: 7,
-            trace_id: vec![0xcd; 16].into(),
+            trace_id: vec![0xcd; 16],
             body: Some(body),
             ..Default::default()
         }
