@@ -60,8 +60,9 @@ pub struct Spec {
 pub struct Telemetry {
     /// `service.name` values; the first match in [`AGENTS`] order wins.
     pub service_names: &'static [ServiceName],
-    /// Instrumentation scope names the agent uses: they recognise it when `service.name` was
-    /// changed (`OTEL_SERVICE_NAME`) to something no agent uses.
+    /// Instrumentation scope names the agent uses: they recognise it when the resource names
+    /// no service (absent, or the SDKs' `unknown_service` default). A service name of the user's
+    /// own choosing stays theirs: such telemetry goes to the generic adapter.
     pub scopes: &'static [&'static str],
 }
 
@@ -402,7 +403,8 @@ pub fn with_hooks() -> impl Iterator<Item = &'static Spec> {
     AGENTS.iter().filter(|s| s.hooks.is_some())
 }
 
-/// Which agent a resource's telemetry is: by `service.name`, else by its scope, else generic.
+/// Which agent a resource's telemetry is: by `service.name`; by its scope when it names no
+/// service; else generic.
 pub fn recognise(service_name: &str, scope_name: &str) -> Agent {
     let by_service = AGENTS.iter().find(|s| {
         s.telemetry
@@ -410,10 +412,11 @@ pub fn recognise(service_name: &str, scope_name: &str) -> Agent {
             .iter()
             .any(|n| n.matches(service_name))
     });
+    let unnamed = service_name.is_empty() || service_name.starts_with("unknown_service");
     let by_scope = || {
         AGENTS
             .iter()
-            .find(|s| !scope_name.is_empty() && s.telemetry.scopes.contains(&scope_name))
+            .find(|s| unnamed && !scope_name.is_empty() && s.telemetry.scopes.contains(&scope_name))
     };
     by_service
         .or_else(by_scope)
@@ -533,7 +536,9 @@ mod tests {
                 assert_eq!(recognise(name, ""), s.agent, "{name}");
             }
             for scope in s.telemetry.scopes {
-                assert_eq!(recognise("renamed-by-the-user", scope), s.agent, "{scope}");
+                assert_eq!(recognise("", scope), s.agent, "{scope}");
+                assert_eq!(recognise("unknown_service:node", scope), s.agent, "{scope}");
+                assert_eq!(recognise("named-by-the-user", scope), Agent::Generic);
             }
         }
         assert_eq!(recognise("codex_cli_rs", ""), Agent::Codex);
@@ -548,6 +553,7 @@ mod tests {
     #[test]
     fn every_agent_has_recorded_fixtures_and_a_price_for_each_model_they_use() {
         let prices = Prices::default();
+        let mut missing: Vec<String> = Vec::new();
         for s in &AGENTS {
             let folder = match s.fixtures {
                 Fixtures::Recorded(folder) => folder,
@@ -587,10 +593,14 @@ mod tests {
                 "{}: the fixtures name no model",
                 s.agent
             );
-            for m in &models {
-                assert!(prices.lookup(m).is_some(), "{}: no price for {m}", s.agent);
-            }
+            missing.extend(
+                models
+                    .into_iter()
+                    .filter(|m| prices.lookup(m).is_none())
+                    .map(|m| format!("{}: {m}", s.agent)),
+            );
         }
+        assert!(missing.is_empty(), "models without a price: {missing:?}");
     }
 
     fn covers(installed: &str, event: &str) -> bool {

@@ -129,20 +129,21 @@ mod tests {
 
     #[test]
     fn setup_takes_the_registrys_agent_names() {
+        // Any of an agent's names is taken (and resolved through the registry by `setup`).
         let agent = |name: &str| match Cli::parse_args(
             ["observatory", "setup", name].map(OsString::from),
         ) {
             Ok(Cli {
                 command: Some(Command::Setup(a)),
                 ..
-            }) => Ok(a.agent),
+            }) => Ok(crate::agents::by_name(&a.agent).map(|s| s.agent.as_str())),
             Ok(other) => panic!("{other:?}"),
             Err(e) => Err(e.to_string()),
         };
-        assert_eq!(agent("claude-code"), Ok("claude-code".to_owned()));
-        assert_eq!(agent("claude_code"), Ok("claude-code".to_owned()));
-        assert_eq!(agent("gemini"), Ok("gemini-cli".to_owned()));
-        assert_eq!(agent("pi"), Ok("pi".to_owned()));
+        assert_eq!(agent("claude-code"), Ok(Some("claude_code")));
+        assert_eq!(agent("claude_code"), Ok(Some("claude_code")));
+        assert_eq!(agent("gemini"), Ok(Some("gemini_cli")));
+        assert_eq!(agent("pi"), Ok(Some("pi")));
         let err = agent("generic").expect_err("generic has no setup");
         for shown in crate::agents::setup_names() {
             assert!(err.contains(shown), "{err}");

@@ -245,11 +245,14 @@ fn commit_stage(
         }
         match store.write(&p.commit) {
             Ok(()) => {
+                // Published before the requests are answered, so that whoever got an answer
+                // finds the commit in the live figures and the feed (publishing does not wait
+                // for any client).
+                hub.publish(Published::new(p.commit.events, p.commit.sessions));
                 for (range, done) in p.replies {
                     let d = p.duplicates.iter().filter(|i| range.contains(i)).count() as u64;
                     let _ = done.send(Ok(Committed { duplicates: d }));
                 }
-                hub.publish(Published::new(p.commit.events, p.commit.sessions));
             }
             Err(e) => {
                 tracing::error!(error = %e, "store commit failed; the batch is refused and clients will retry");

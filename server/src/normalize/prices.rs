@@ -51,6 +51,12 @@ const DEFAULTS: &[(&str, ModelPrice)] = &[
     ("gemini-3.8-flash", p(0.5, 3.0, 0.05, 0.0)),
     ("claude-opus-4-1", p(15.0, 75.0, 1.5, 18.75)),
     ("claude-opus-4-5", p(5.0, 25.0, 0.5, 6.25)),
+    // The model Claude Code 2.1.328 uses by default in the recorded fixtures; its list price was
+    // not published when they were recorded, so Opus 4.5's is assumed (and every cost from it is
+    // marked estimated). Claude Code reports its own cost, which wins: it said $0.0177 for the
+    // recorded request (1,234 input, 42 output, 8,192 cache-read, 2,048 cache-write tokens) for
+    // which this gives $0.0241.
+    ("claude-opus-5-5", p(5.0, 25.0, 0.5, 6.25)),
     ("claude-sonnet-4", p(3.0, 15.0, 0.3, 3.75)),
     ("claude-sonnet-4-5", p(3.0, 15.0, 0.3, 3.75)),
     ("claude-haiku-4-5", p(1.0, 5.0, 0.1, 1.25)),
