@@ -38,7 +38,7 @@ const WHAT: &str = "Claude Code hook";
 /// Every hook of Claude Code this adapter reads, with the kind it reads it as: all that
 /// `observatory setup` installs (`HOOK_EVENTS` of `setup/claude_code.rs`), and the others Claude
 /// documents or was recorded sending, which are activity only. A hook not listed is a
-/// `Heartbeat` too. [`refine`] reads two of them by their payload: `Notification` by its
+/// `Heartbeat` too. `refine` reads two of them by their payload: `Notification` by its
 /// `notification_type`, and a sub-agent's `StopFailure`.
 pub const EVENTS: &[(&str, EventKind)] = &[
     ("SessionStart", EventKind::SessionStarted),
