@@ -20,7 +20,7 @@
 //! | `StopFailure` | `TurnFailed`, error = `error`; fact `turn_failed:<prompt_id>` |
 //! | `SubagentStart` / `SubagentStop` | `SubagentStarted` / `SubagentFinished`: tool = `agent_type`, call id = `agent_id` |
 //! | `SessionEnd` | `SessionEnded`: reason = `reason` |
-//! | anything else (`MessageDisplay`, `PostToolBatch`, `PreCompact`, other `Notification`s, …) | `Heartbeat` |
+//! | the other hooks of [`EVENTS`] (`MessageDisplay`, `PostToolBatch`, `PreCompact`, …), other `Notification`s, anything else | `Heartbeat` |
 //!
 //! Session starts and ends carry no turn (`SessionEnd` names the last prompt, which has nothing
 //! to do with the session ending). A sub-agent's hooks carry the parent's `session_id` and
@@ -35,6 +35,63 @@ use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "Claude Code hook";
 
+/// Every hook of Claude Code this adapter reads, with the kind it reads it as: all that
+/// `observatory setup` installs (`HOOK_EVENTS` of `setup/claude_code.rs`), and the others Claude
+/// documents or was recorded sending, which are activity only. A hook not listed is a
+/// `Heartbeat` too. `refine` reads two of them by their payload: `Notification` by its
+/// `notification_type`, and a sub-agent's `StopFailure`.
+pub const EVENTS: &[(&str, EventKind)] = &[
+    ("SessionStart", EventKind::SessionStarted),
+    ("UserPromptSubmit", EventKind::Prompt),
+    ("PreToolUse", EventKind::ToolStarted),
+    ("PermissionRequest", EventKind::PermissionRequested),
+    ("PostToolUse", EventKind::ToolFinished),
+    ("PostToolUseFailure", EventKind::ToolFinished),
+    ("PermissionDenied", EventKind::ToolDecision),
+    // Refined: a permission prompt or a question to the user is more than activity.
+    ("Notification", EventKind::Heartbeat),
+    ("Elicitation", EventKind::InputRequested),
+    ("Stop", EventKind::TurnFinished),
+    // Refined: a sub-agent's failure does not end the user's turn.
+    ("StopFailure", EventKind::TurnFailed),
+    ("SubagentStart", EventKind::SubagentStarted),
+    ("SubagentStop", EventKind::SubagentFinished),
+    ("SessionEnd", EventKind::SessionEnded),
+    ("PreCompact", EventKind::Heartbeat),
+    ("PostCompact", EventKind::Heartbeat),
+    ("ElicitationResult", EventKind::Heartbeat),
+    ("MessageDisplay", EventKind::Heartbeat),
+    ("PostToolBatch", EventKind::Heartbeat),
+    ("UserPromptExpansion", EventKind::Heartbeat),
+    ("TaskCreated", EventKind::Heartbeat),
+];
+
+/// What a hook named `name` is read as: its kind in [`EVENTS`], refined by its payload.
+pub fn kind(name: &str, payload: &Value) -> EventKind {
+    let listed = EVENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(EventKind::Heartbeat, |&(_, kind)| kind);
+    refine(name, listed, payload)
+}
+
+/// The hooks whose payload says more than their name: a `Notification` is a permission prompt
+/// or a question to the user by its `notification_type`; a `StopFailure` that carries an
+/// `agent_id` is a sub-agent's, an `ApiError` of the user's turn rather than its end.
+fn refine(name: &str, listed: EventKind, payload: &Value) -> EventKind {
+    match name {
+        "Notification" => match str_field(payload, "notification_type") {
+            Some("permission_prompt") => EventKind::PermissionRequested,
+            Some("elicitation_dialog" | "elicitation_url_dialog" | "agent_needs_input") => {
+                EventKind::InputRequested
+            }
+            _ => listed,
+        },
+        "StopFailure" if str_field(payload, "agent_id").is_some() => EventKind::ApiError,
+        _ => listed,
+    }
+}
+
 pub fn normalize(
     payload: &Value,
     _hook: &Hook,
@@ -42,38 +99,22 @@ pub fn normalize(
 ) -> Result<(), HookError> {
     let name = required(payload, "hook_event_name", WHAT)?;
     let session = required(payload, "session_id", WHAT)?;
-    let subagent = str_field(payload, "agent_id").is_some();
-    let kind = match name {
-        "SessionStart" => EventKind::SessionStarted,
-        "UserPromptSubmit" => EventKind::Prompt,
-        "PreToolUse" => EventKind::ToolStarted,
-        "PermissionRequest" => EventKind::PermissionRequested,
-        "PostToolUse" | "PostToolUseFailure" => EventKind::ToolFinished,
-        "PermissionDenied" => EventKind::ToolDecision,
-        "Notification" => match str_field(payload, "notification_type") {
-            Some("permission_prompt") => EventKind::PermissionRequested,
-            Some("elicitation_dialog" | "elicitation_url_dialog" | "agent_needs_input") => {
-                EventKind::InputRequested
-            }
-            _ => EventKind::Heartbeat,
-        },
-        "Elicitation" => EventKind::InputRequested,
-        "Stop" => EventKind::TurnFinished,
-        "StopFailure" if subagent => EventKind::ApiError,
-        "StopFailure" => EventKind::TurnFailed,
-        "SubagentStart" => EventKind::SubagentStarted,
-        "SubagentStop" => EventKind::SubagentFinished,
-        "SessionEnd" => EventKind::SessionEnded,
-        _ => EventKind::Heartbeat,
-    };
-
+    let kind = kind(name, payload);
     let mut e = event(Agent::ClaudeCode, session, kind, name, payload);
     e.turn_ref = TurnRef::Shared;
     e.cwd = str_field(payload, "cwd").map(str::to_owned);
-    let prompt_id = str_field(payload, "prompt_id");
+    // `SessionEnd` names the last prompt, which has nothing to do with the session ending.
     if !matches!(kind, EventKind::SessionStarted | EventKind::SessionEnded) {
-        e.event.turn_id = prompt_id.unwrap_or_default().to_owned();
+        e.event.turn_id = string_field(payload, "prompt_id");
     }
+    read_fields(&mut e, kind, name, payload);
+    push(out, e);
+    Ok(())
+}
+
+/// Fills in what a hook says besides its kind and turn: the tool call, its outcome, the error,
+/// the sub-agent, the reason a session started or ended.
+fn read_fields(e: &mut SessionEvent, kind: EventKind, name: &str, payload: &Value) {
     let tool_name = str_field(payload, "tool_name");
     let tool_use_id = str_field(payload, "tool_use_id");
     match kind {
@@ -81,12 +122,12 @@ pub fn normalize(
             e.event.reason = string_field(payload, "source");
             e.event.model = string_field(payload, "model");
         }
-        EventKind::ToolStarted => set_tool(&mut e, tool_name, tool_use_id),
+        EventKind::ToolStarted => set_tool(e, tool_name, tool_use_id),
         EventKind::PermissionRequested => {
             e.event.tool_name = tool_name.unwrap_or_default().to_owned();
         }
         EventKind::ToolFinished => {
-            set_tool(&mut e, tool_name, tool_use_id);
+            set_tool(e, tool_name, tool_use_id);
             let failed = name == "PostToolUseFailure";
             e.event.success = Some(!failed);
             e.event.duration_ms = f64_field(payload, "duration_ms");
@@ -95,14 +136,14 @@ pub fn normalize(
             }
         }
         EventKind::ToolDecision => {
-            set_tool(&mut e, tool_name, tool_use_id);
+            set_tool(e, tool_name, tool_use_id);
             e.event.success = Some(false);
             e.event.reason = "denied".to_owned();
         }
         EventKind::TurnFailed | EventKind::ApiError => {
             e.event.error = string_field(payload, "error");
             if kind == EventKind::TurnFailed {
-                e.fact_key = prompt_id.map(|p| format!("turn_failed:{p}"));
+                e.fact_key = str_field(payload, "prompt_id").map(|p| format!("turn_failed:{p}"));
             }
         }
         EventKind::SubagentStarted | EventKind::SubagentFinished => {
@@ -114,8 +155,6 @@ pub fn normalize(
         }
         _ => {}
     }
-    push(out, e);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -569,5 +608,61 @@ mod tests {
         });
         let ev = run_json(Agent::ClaudeCode, &bash, None).expect("accepted");
         assert_eq!(kinds(ev.iter()), ["tool_started"]);
+    }
+
+    #[test]
+    fn every_listed_hook_is_read_as_its_kind_and_others_as_heartbeats() {
+        for &(name, kind) in EVENTS {
+            let e = one(base(name));
+            assert_eq!((e.event.name.as_str(), e.kind()), (name, Some(kind)));
+        }
+        assert!(!EVENTS.iter().any(|(name, _)| *name == "NoSuchHook"));
+        assert_eq!(one(base("NoSuchHook")).kind(), Some(EventKind::Heartbeat));
+    }
+
+    #[test]
+    fn every_hook_setup_installs_or_claude_was_recorded_sending_is_listed_once() {
+        let listed = |name: &str| EVENTS.iter().filter(|(n, _)| *n == name).count();
+        for &(name, _) in EVENTS {
+            assert_eq!(listed(name), 1, "{name}");
+        }
+        let installed = installed_hooks();
+        assert!(
+            installed.contains(&"PreCompact".to_owned()),
+            "{installed:?}"
+        );
+        for name in &installed {
+            assert_eq!(listed(name), 1, "setup installs {name}");
+        }
+        for scenario in scenarios(AGENT_DIR) {
+            for r in recorded(AGENT_DIR, &scenario) {
+                let name = r.payload["hook_event_name"].as_str().expect("name");
+                assert_eq!(listed(name), 1, "{scenario}/{}", r.file);
+            }
+        }
+    }
+
+    /// The hooks `observatory setup claude-code` installs: the keys of `hooks` in the
+    /// `settings.json` it plans for an empty home.
+    fn installed_hooks() -> Vec<String> {
+        use crate::setup::{AgentName, Context, DEFAULT_ENDPOINT, plan};
+        let home = tempfile::tempdir().expect("tempdir");
+        let vars = [("HOME".to_owned(), home.path().display().to_string())];
+        let ctx =
+            Context::new(vars.into(), DEFAULT_ENDPOINT, "/o/observatory".into()).expect("context");
+        let plan = plan(AgentName::ClaudeCode, &ctx, false).expect("plan");
+        let settings = plan
+            .changes
+            .iter()
+            .find(|c| c.path.ends_with("settings.json"))
+            .and_then(|c| c.after.as_deref())
+            .expect("settings.json");
+        let settings: Value = serde_json::from_str(settings).expect("JSON");
+        settings["hooks"]
+            .as_object()
+            .expect("hooks")
+            .keys()
+            .cloned()
+            .collect()
     }
 }

@@ -15,7 +15,7 @@
 //! | `SubagentStart` | `SubagentStarted` in the parent: tool = `agent_type`, call id = `agent_id` |
 //! | `SubagentStop` | `SubagentFinished` in the parent, and `TurnFinished` of the child's turn in the child's session |
 //! | `SessionEnd` | `SessionEnded`: reason = `reason` |
-//! | anything else (`PreCompact`, `PostCompact`, …) | `Heartbeat` |
+//! | `PreCompact`, `PostCompact`, anything else | `Heartbeat` |
 //! | `notify` `agent-turn-complete` | `TurnFinished` in session `thread-id`, turn `turn-id` |
 //! | `notify`, other `type`s | `Heartbeat` in session `thread-id` |
 //!
@@ -42,6 +42,51 @@ use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 const WHAT: &str = "Codex hook";
 const NOTIFY: &str = "Codex notify payload";
 
+/// Every hook of Codex this adapter reads, with the kind it reads it as: all that
+/// `observatory setup` installs (`HOOK_EVENTS` of `setup/codex.rs`), `PreCompact` and
+/// `PostCompact` as activity only, and `notify`, the name the `notify` program's payloads get.
+/// A hook not listed is a `Heartbeat` too. `refine` reads `notify` by its payload's `type`.
+pub const EVENTS: &[(&str, EventKind)] = &[
+    ("SessionStart", EventKind::SessionStarted),
+    ("UserPromptSubmit", EventKind::Prompt),
+    ("PreToolUse", EventKind::ToolStarted),
+    ("PermissionRequest", EventKind::PermissionRequested),
+    ("PostToolUse", EventKind::ToolFinished),
+    ("Stop", EventKind::TurnFinished),
+    ("Interrupt", EventKind::TurnFinished),
+    ("StopFailure", EventKind::TurnFailed),
+    ("SubagentStart", EventKind::SubagentStarted),
+    ("SubagentStop", EventKind::SubagentFinished),
+    ("SessionEnd", EventKind::SessionEnded),
+    ("PreCompact", EventKind::Heartbeat),
+    ("PostCompact", EventKind::Heartbeat),
+    // Refined: only an `agent-turn-complete` ends the turn.
+    ("notify", EventKind::TurnFinished),
+];
+
+/// The name a `notify` payload's event gets (the payload names none).
+const NOTIFY_EVENT: &str = "notify";
+
+/// What a hook named `name` is read as: its kind in [`EVENTS`], refined by its payload.
+pub fn kind(name: &str, payload: &Value) -> EventKind {
+    let listed = EVENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(EventKind::Heartbeat, |&(_, kind)| kind);
+    refine(name, listed, payload)
+}
+
+/// The one name whose payload says more: Codex documents `agent-turn-complete` as the only
+/// `type` of a `notify` payload; any other is activity.
+fn refine(name: &str, listed: EventKind, payload: &Value) -> EventKind {
+    match name {
+        NOTIFY_EVENT if str_field(payload, "type") != Some("agent-turn-complete") => {
+            EventKind::Heartbeat
+        }
+        _ => listed,
+    }
+}
+
 pub fn normalize(
     payload: &Value,
     _hook: &Hook,
@@ -64,40 +109,40 @@ pub fn normalize(
         Some(child) if !is_subagent_event => child,
         _ => parent,
     };
-    let kind = match name {
-        "SessionStart" => EventKind::SessionStarted,
-        "UserPromptSubmit" => EventKind::Prompt,
-        "PreToolUse" => EventKind::ToolStarted,
-        "PermissionRequest" => EventKind::PermissionRequested,
-        "PostToolUse" => EventKind::ToolFinished,
-        "Stop" | "Interrupt" => EventKind::TurnFinished,
-        "StopFailure" => EventKind::TurnFailed,
-        "SubagentStart" => EventKind::SubagentStarted,
-        "SubagentStop" => EventKind::SubagentFinished,
-        "SessionEnd" => EventKind::SessionEnded,
-        _ => EventKind::Heartbeat,
-    };
-
+    let kind = kind(name, payload);
     let mut e = event(Agent::Codex, session, kind, name, payload);
     e.turn_ref = TurnRef::Hook;
     e.cwd = str_field(payload, "cwd").map(str::to_owned);
-    let turn_id = str_field(payload, "turn_id");
+    // The sub-agent hooks' `turn_id` is the child's turn: in the parent they join the turn in
+    // progress.
     if !matches!(kind, EventKind::SessionStarted | EventKind::SessionEnded) && !is_subagent_event {
-        e.event.turn_id = turn_id.unwrap_or_default().to_owned();
+        e.event.turn_id = string_field(payload, "turn_id");
     }
+    read_fields(&mut e, kind, name, payload);
+    let child_turn_end = match (kind, agent_id) {
+        (EventKind::SubagentFinished, Some(child)) => Some(child_turn_end(&e, child, payload)),
+        _ => None,
+    };
+    out.push(e);
+    out.extend(child_turn_end);
+    Ok(())
+}
+
+/// Fills in what a hook says besides its kind and turn: the tool call and its outcome, the
+/// error, the sub-agent, the reason a session started or ended or a turn finished.
+fn read_fields(e: &mut SessionEvent, kind: EventKind, name: &str, payload: &Value) {
     let tool_name = str_field(payload, "tool_name");
     let tool_use_id = str_field(payload, "tool_use_id");
-    let mut child_turn_end = None;
     match kind {
         EventKind::SessionStarted => {
             e.event.reason = string_field(payload, "source");
             e.event.model = string_field(payload, "model");
         }
         EventKind::ToolStarted | EventKind::PermissionRequested => {
-            set_tool(&mut e, tool_name, tool_use_id);
+            set_tool(e, tool_name, tool_use_id);
         }
         EventKind::ToolFinished => {
-            set_tool(&mut e, tool_name, tool_use_id);
+            set_tool(e, tool_name, tool_use_id);
             let failure = payload.get("tool_response").and_then(failure);
             e.event.success = Some(failure.is_none());
             e.event.error = failure.unwrap_or_default();
@@ -110,37 +155,41 @@ pub fn normalize(
         }
         EventKind::SubagentStarted | EventKind::SubagentFinished => {
             e.event.tool_name = string_field(payload, "agent_type");
-            e.event.tool_call_id = agent_id.unwrap_or_default().to_owned();
-            if let (EventKind::SubagentFinished, Some(child)) = (kind, agent_id) {
-                let mut end = event(Agent::Codex, child, EventKind::TurnFinished, name, payload);
-                end.turn_ref = TurnRef::Hook;
-                end.cwd.clone_from(&e.cwd);
-                end.event.turn_id = turn_id.unwrap_or_default().to_owned();
-                child_turn_end = Some(end);
-            }
+            e.event.tool_call_id = string_field(payload, "agent_id");
         }
         EventKind::SessionEnded => {
             e.event.reason = string_field(payload, "reason");
         }
         _ => {}
     }
-    out.push(e);
-    out.extend(child_turn_end);
-    Ok(())
+}
+
+/// The child's `TurnFinished` that a `SubagentStop` also is (no `Stop` hook fires for a
+/// sub-agent): in the child's session, of the child's turn (the hook's `turn_id`).
+fn child_turn_end(stop: &SessionEvent, child: &str, payload: &Value) -> SessionEvent {
+    let mut end = event(
+        Agent::Codex,
+        child,
+        EventKind::TurnFinished,
+        &stop.event.name,
+        payload,
+    );
+    end.turn_ref = TurnRef::Hook;
+    end.cwd.clone_from(&stop.cwd);
+    end.event.turn_id = string_field(payload, "turn_id");
+    end
 }
 
 /// The `notify` program's payload: `{"type": "agent-turn-complete", "thread-id", "turn-id",
 /// "cwd", "input-messages", "last-assistant-message"}` (kebab-case keys).
 fn notify(payload: &Value, out: &mut Vec<SessionEvent>) -> Result<(), HookError> {
-    let kind = match required(payload, "type", NOTIFY)? {
-        "agent-turn-complete" => EventKind::TurnFinished,
-        _ => EventKind::Heartbeat,
-    };
+    required(payload, "type", NOTIFY)?;
+    let kind = kind(NOTIFY_EVENT, payload);
     let session = required(payload, "thread-id", NOTIFY)?;
-    let mut e = event(Agent::Codex, session, kind, "notify", payload);
+    let mut e = event(Agent::Codex, session, kind, NOTIFY_EVENT, payload);
     e.turn_ref = TurnRef::Hook;
     e.cwd = str_field(payload, "cwd").map(str::to_owned);
-    e.event.turn_id = str_field(payload, "turn-id").unwrap_or_default().to_owned();
+    e.event.turn_id = string_field(payload, "turn-id");
     out.push(e);
     Ok(())
 }
@@ -545,5 +594,79 @@ mod tests {
                 .0,
             "the hook payload must be a JSON object"
         );
+    }
+
+    /// A minimal payload of a hook or, for `notify`, of the notify program.
+    fn minimal(name: &str) -> Value {
+        if name == NOTIFY_EVENT {
+            json!({"type": "agent-turn-complete", "thread-id": "s1", "turn-id": "t1"})
+        } else {
+            json!({"session_id": "s1", "turn_id": "t1", "hook_event_name": name})
+        }
+    }
+
+    #[test]
+    fn every_listed_hook_is_read_as_its_kind_and_others_as_heartbeats() {
+        for &(name, kind) in EVENTS {
+            let e = one(minimal(name));
+            assert_eq!((e.event.name.as_str(), e.kind()), (name, Some(kind)));
+        }
+        assert!(!EVENTS.iter().any(|(name, _)| *name == "NoSuchHook"));
+        assert_eq!(
+            one(minimal("NoSuchHook")).kind(),
+            Some(EventKind::Heartbeat)
+        );
+    }
+
+    #[test]
+    fn every_hook_setup_installs_or_codex_was_recorded_sending_is_listed_once() {
+        let listed = |name: &str| EVENTS.iter().filter(|(n, _)| *n == name).count();
+        for &(name, _) in EVENTS {
+            assert_eq!(listed(name), 1, "{name}");
+        }
+        let installed = installed_hooks();
+        assert!(installed.contains(&"Interrupt".to_owned()), "{installed:?}");
+        for name in &installed {
+            assert_eq!(listed(name), 1, "setup installs {name}");
+        }
+        for scenario in scenarios(AGENT_DIR) {
+            for r in recorded(AGENT_DIR, &scenario) {
+                for e in run(Agent::Codex, &r, false).expect("accepted") {
+                    assert_eq!(listed(&e.event.name), 1, "{scenario}/{}", r.file);
+                }
+            }
+        }
+    }
+
+    /// The hooks `observatory setup codex` installs: the keys of `hooks` in the `hooks.json` it
+    /// plans for an empty home, and `notify` when it sets the notify program.
+    fn installed_hooks() -> Vec<String> {
+        use crate::setup::{AgentName, Context, DEFAULT_ENDPOINT, plan};
+        let home = tempfile::tempdir().expect("tempdir");
+        let vars = [("HOME".to_owned(), home.path().display().to_string())];
+        let ctx =
+            Context::new(vars.into(), DEFAULT_ENDPOINT, "/o/observatory".into()).expect("context");
+        let plan = plan(AgentName::Codex, &ctx, false).expect("plan");
+        let after = |file: &str| {
+            plan.changes
+                .iter()
+                .find(|c| c.path.ends_with(file))
+                .and_then(|c| c.after.clone())
+                .unwrap_or_else(|| panic!("{file}"))
+        };
+        let hooks: Value = serde_json::from_str(&after("hooks.json")).expect("JSON");
+        let mut names: Vec<String> = hooks["hooks"]
+            .as_object()
+            .expect("hooks")
+            .keys()
+            .cloned()
+            .collect();
+        if after("config.toml")
+            .lines()
+            .any(|l| l.starts_with("notify"))
+        {
+            names.push(NOTIFY_EVENT.to_owned());
+        }
+        names
     }
 }

@@ -29,7 +29,7 @@
 //! | `notification` `permission_prompt` | `PermissionRequested` |
 //! | `notification` `elicitation_dialog` | `InputRequested` |
 //! | `sessionEnd` / `SessionEnd` | `SessionEnded`: reason = `reason`; reason `error` is preceded by `TurnFailed` (the failed turn has no hook of its own) |
-//! | anything else (`preCompact`, `userPromptTransformed`, other notifications, …) | `Heartbeat` |
+//! | `preCompact`, `userPromptTransformed`, other notifications, anything else | `Heartbeat` |
 //!
 //! **Sub-agents.** A sub-agent's own hooks (marked by `parentAgentId`) say `sessionId` = the
 //! sub-agent's `agentId`, but its spans carry the parent's `gen_ai.conversation.id` and the
@@ -51,68 +51,97 @@ use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "Copilot CLI hook";
 
+/// Every hook of Copilot CLI this adapter reads, with the kind it reads it as: all that
+/// `observatory setup` installs (`HOOK_EVENTS` of `setup/copilot_cli.rs`, camelCase), the
+/// PascalCase names that are more than the same name re-cased (`UserPromptSubmit`, `Stop`), and
+/// `userPromptTransformed` as activity only. Names match ignoring case, so `PreToolUse` is
+/// `preToolUse`. A hook not listed is a `Heartbeat` too. `refine` reads `errorOccurred` and
+/// `notification` by their payload, and takes a sub-agent's own hooks for what they are in the
+/// parent.
+pub const EVENTS: &[(&str, EventKind)] = &[
+    ("sessionStart", EventKind::SessionStarted),
+    ("userPromptSubmitted", EventKind::Prompt),
+    ("UserPromptSubmit", EventKind::Prompt),
+    ("preToolUse", EventKind::ToolStarted),
+    ("permissionRequest", EventKind::PermissionRequested),
+    ("postToolUse", EventKind::ToolFinished),
+    ("postToolUseFailure", EventKind::ToolFinished),
+    ("agentStop", EventKind::TurnFinished),
+    ("Stop", EventKind::TurnFinished),
+    ("subagentStart", EventKind::SubagentStarted),
+    ("subagentStop", EventKind::SubagentFinished),
+    // Refined: an error Copilot will not retry (`recoverable: false`) fails the turn.
+    ("errorOccurred", EventKind::ApiError),
+    // Refined: a permission prompt or a question to the user is more than activity.
+    ("notification", EventKind::Heartbeat),
+    ("sessionEnd", EventKind::SessionEnded),
+    ("preCompact", EventKind::Heartbeat),
+    ("userPromptTransformed", EventKind::Heartbeat),
+];
+
+/// What a hook named `name` (in either dialect) is read as: its kind in [`EVENTS`], refined by
+/// its payload.
+pub fn kind(name: &str, payload: &Value) -> EventKind {
+    let listed = EVENTS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map_or(EventKind::Heartbeat, |&(_, kind)| kind);
+    refine(name, listed, payload)
+}
+
+/// The hooks whose payload says more than their name: an `errorOccurred` that is not
+/// `recoverable` fails the turn; a `notification` is a permission prompt or a question to the
+/// user by its type. A sub-agent's own hook is part of the parent's session and turn, so it
+/// neither starts nor ends them: its prompt, stop, session start and end are activity, its
+/// unrecoverable error an `ApiError`.
+fn refine(name: &str, listed: EventKind, payload: &Value) -> EventKind {
+    let kind = match name.to_ascii_lowercase().as_str() {
+        "erroroccurred" if payload.get("recoverable") == Some(&Value::Bool(false)) => {
+            EventKind::TurnFailed
+        }
+        "notification" => match field(payload, &["notification_type", "notificationType"]) {
+            Some("permission_prompt") => EventKind::PermissionRequested,
+            Some("elicitation_dialog") => EventKind::InputRequested,
+            _ => listed,
+        },
+        _ => listed,
+    };
+    if !in_subagent(payload, kind) {
+        return kind;
+    }
+    match kind {
+        EventKind::Prompt
+        | EventKind::TurnFinished
+        | EventKind::SessionStarted
+        | EventKind::SessionEnded => EventKind::Heartbeat,
+        EventKind::TurnFailed => EventKind::ApiError,
+        other => other,
+    }
+}
+
+/// Whether a hook is a sub-agent's own (it names a `parentAgentId`), rather than the parent's
+/// news of a sub-agent starting or stopping.
+fn in_subagent(payload: &Value, kind: EventKind) -> bool {
+    field(payload, &["parentAgentId", "parent_agent_id"]).is_some()
+        && !matches!(
+            kind,
+            EventKind::SubagentStarted | EventKind::SubagentFinished
+        )
+}
+
+/// The first of `keys` that holds a non-empty string: Copilot spells most fields two ways.
+fn field<'a>(payload: &'a Value, keys: &[&str]) -> Option<&'a str> {
+    keys.iter().find_map(|k| str_field(payload, k))
+}
+
 pub fn normalize(
     payload: &Value,
     hook: &Hook,
     out: &mut Vec<SessionEvent>,
 ) -> Result<(), HookError> {
     let name = event_name(payload, hook)?;
-    let session_key = if payload.get("sessionId").is_none() && payload.get("session_id").is_some() {
-        "session_id"
-    } else {
-        "sessionId"
-    };
-    let session = required(payload, session_key, WHAT)?;
-    let field = |keys: &[&str]| keys.iter().find_map(|k| str_field(payload, k));
-
-    let mut kind = match name.to_ascii_lowercase().as_str() {
-        "sessionstart" => EventKind::SessionStarted,
-        "userpromptsubmitted" | "userpromptsubmit" => EventKind::Prompt,
-        "pretooluse" => EventKind::ToolStarted,
-        "permissionrequest" => EventKind::PermissionRequested,
-        "posttooluse" | "posttoolusefailure" => EventKind::ToolFinished,
-        "agentstop" | "stop" => EventKind::TurnFinished,
-        "subagentstart" => EventKind::SubagentStarted,
-        "subagentstop" => EventKind::SubagentFinished,
-        "erroroccurred" => {
-            if payload.get("recoverable") == Some(&Value::Bool(false)) {
-                EventKind::TurnFailed
-            } else {
-                EventKind::ApiError
-            }
-        }
-        "notification" => match field(&["notification_type", "notificationType"]) {
-            Some("permission_prompt") => EventKind::PermissionRequested,
-            Some("elicitation_dialog") => EventKind::InputRequested,
-            _ => EventKind::Heartbeat,
-        },
-        "sessionend" => EventKind::SessionEnded,
-        _ => EventKind::Heartbeat,
-    };
-
-    // A sub-agent's own hook: part of the parent's session and turn.
-    let agent_id = field(&["agentId", "agent_id"]);
-    let parent_agent = field(&["parentAgentId", "parent_agent_id"]);
-    let in_subagent = parent_agent.is_some()
-        && !matches!(
-            kind,
-            EventKind::SubagentStarted | EventKind::SubagentFinished
-        );
-    let session = match parent_agent {
-        Some(parent) if in_subagent && agent_id == Some(session) => parent,
-        _ => session,
-    };
-    if in_subagent {
-        kind = match kind {
-            EventKind::Prompt
-            | EventKind::TurnFinished
-            | EventKind::SessionStarted
-            | EventKind::SessionEnded => EventKind::Heartbeat,
-            EventKind::TurnFailed => EventKind::ApiError,
-            other => other,
-        };
-    }
-
+    let kind = kind(name, payload);
+    let session = session(payload, kind)?;
     let mut e = event(Agent::CopilotCli, session, kind, name, payload);
     e.turn_ref = TurnRef::Shared;
     e.cwd = str_field(payload, "cwd").map(str::to_owned);
@@ -124,43 +153,69 @@ pub fn normalize(
     if !matches!(kind, EventKind::SessionStarted | EventKind::SessionEnded) {
         e.event.turn_id = trace.clone().unwrap_or_default();
     }
-    let tool_name = field(&["toolName", "tool_name"]);
-    let call_id = field(&["toolCallId", "toolUseId", "tool_use_id", "tool_call_id"]);
+    read_fields(&mut e, kind, name, payload, trace.as_deref());
+    if kind == EventKind::SessionEnded && e.event.reason == "error" {
+        out.push(failed_turn(&e, payload, trace.as_deref()));
+    }
+    push(out, e);
+    Ok(())
+}
+
+/// The session a hook belongs to: `sessionId` (`session_id` in the PascalCase dialect), except
+/// that a sub-agent's own hooks, which name the sub-agent's `agentId` there, go to the parent's.
+fn session(payload: &Value, kind: EventKind) -> Result<&str, HookError> {
+    let key = if payload.get("sessionId").is_none() && payload.get("session_id").is_some() {
+        "session_id"
+    } else {
+        "sessionId"
+    };
+    let session = required(payload, key, WHAT)?;
+    let agent_id = field(payload, &["agentId", "agent_id"]);
+    match field(payload, &["parentAgentId", "parent_agent_id"]) {
+        Some(parent) if in_subagent(payload, kind) && agent_id == Some(session) => Ok(parent),
+        _ => Ok(session),
+    }
+}
+
+/// Fills in what a hook says besides its kind and turn: the tool call and its outcome, the
+/// sub-agent, the error, the reason a session started or ended.
+fn read_fields(
+    e: &mut SessionEvent,
+    kind: EventKind,
+    name: &str,
+    payload: &Value,
+    trace: Option<&str>,
+) {
+    let tool_name = field(payload, &["toolName", "tool_name"]);
+    let call_id = field(
+        payload,
+        &["toolCallId", "toolUseId", "tool_use_id", "tool_call_id"],
+    );
     match kind {
         EventKind::SessionStarted => {
-            e.event.reason = field(&["source"]).unwrap_or_default().to_owned();
+            e.event.reason = field(payload, &["source"]).unwrap_or_default().to_owned();
         }
         EventKind::ToolStarted | EventKind::PermissionRequested => {
-            set_tool(&mut e, tool_name, call_id);
+            set_tool(e, tool_name, call_id);
         }
         EventKind::ToolFinished => {
-            set_tool(&mut e, tool_name, call_id);
-            if name.eq_ignore_ascii_case("postToolUseFailure") {
-                e.event.success = Some(false);
-                e.event.error = error_text(payload.get("error"));
-            } else {
-                let result_type = ["toolResult", "tool_result", "tool_response"]
-                    .iter()
-                    .find_map(|k| {
-                        let result = payload.get(*k)?;
-                        str_at(result, &["resultType"]).or_else(|| str_at(result, &["result_type"]))
-                    });
-                let success = result_type.is_none_or(|t| t == "success");
-                e.event.success = Some(success);
-                if !success {
-                    e.event.error = result_type.unwrap_or_default().to_owned();
-                }
-            }
+            set_tool(e, tool_name, call_id);
+            read_tool_outcome(e, name, payload);
         }
         EventKind::SubagentStarted | EventKind::SubagentFinished => {
-            e.event.tool_name = field(&["agentName", "agent_name", "agentType", "agent_type"])
+            e.event.tool_name = field(
+                payload,
+                &["agentName", "agent_name", "agentType", "agent_type"],
+            )
+            .unwrap_or_default()
+            .to_owned();
+            e.event.tool_call_id = field(payload, &["agentId", "agent_id"])
                 .unwrap_or_default()
                 .to_owned();
-            e.event.tool_call_id = agent_id.unwrap_or_default().to_owned();
         }
         EventKind::ApiError | EventKind::TurnFailed => {
             e.event.error = error_text(payload.get("error"));
-            e.event.reason = field(&["errorContext", "error_context"])
+            e.event.reason = field(payload, &["errorContext", "error_context"])
                 .unwrap_or_default()
                 .to_owned();
             if kind == EventKind::TurnFailed {
@@ -168,28 +223,49 @@ pub fn normalize(
             }
         }
         EventKind::SessionEnded => {
-            e.event.reason = field(&["reason"]).unwrap_or_default().to_owned();
-            if e.event.reason == "error" {
-                // Copilot ends a session whose turn failed for good (retries exhausted) with
-                // reason "error" and no hook of its own for the failure: the turn failed first.
-                let mut failed = event(
-                    Agent::CopilotCli,
-                    session,
-                    EventKind::TurnFailed,
-                    name,
-                    payload,
-                );
-                failed.event.time_unix_nano = e.event.time_unix_nano;
-                failed.event.error = "the session ended with an error".to_owned();
-                failed.event.turn_id = trace.clone().unwrap_or_default();
-                failed.fact_key = trace.map(|t| format!("turn_failed:{t}"));
-                out.push(failed);
-            }
+            e.event.reason = field(payload, &["reason"]).unwrap_or_default().to_owned();
         }
         _ => {}
     }
-    push(out, e);
-    Ok(())
+}
+
+/// How a tool call ended: a `postToolUseFailure` failed with its `error`; a `postToolUse`
+/// succeeded unless its result type says otherwise (`rejected`, `denied`, …).
+fn read_tool_outcome(e: &mut SessionEvent, name: &str, payload: &Value) {
+    if name.eq_ignore_ascii_case("postToolUseFailure") {
+        e.event.success = Some(false);
+        e.event.error = error_text(payload.get("error"));
+        return;
+    }
+    let result_type = ["toolResult", "tool_result", "tool_response"]
+        .iter()
+        .find_map(|k| {
+            let result = payload.get(*k)?;
+            str_at(result, &["resultType"]).or_else(|| str_at(result, &["result_type"]))
+        });
+    let success = result_type.is_none_or(|t| t == "success");
+    e.event.success = Some(success);
+    if !success {
+        e.event.error = result_type.unwrap_or_default().to_owned();
+    }
+}
+
+/// The `TurnFailed` that comes before a session's end with reason `error`: Copilot ends a
+/// session whose turn failed for good (retries exhausted) that way, with no hook of its own for
+/// the failure.
+fn failed_turn(end: &SessionEvent, payload: &Value, trace: Option<&str>) -> SessionEvent {
+    let mut failed = event(
+        Agent::CopilotCli,
+        &end.native_id,
+        EventKind::TurnFailed,
+        &end.event.name,
+        payload,
+    );
+    failed.event.time_unix_nano = end.event.time_unix_nano;
+    failed.event.error = "the session ended with an error".to_owned();
+    failed.event.turn_id = trace.unwrap_or_default().to_owned();
+    failed.fact_key = trace.map(|t| format!("turn_failed:{t}"));
+    failed
 }
 
 /// The hook's name: the payload's own (`hook_event_name`, `hookName`), else `?event=`.
@@ -573,5 +649,74 @@ mod tests {
             err(json!({"sessionId": "s"}), None).contains("?event="),
             "names the fix"
         );
+    }
+
+    #[test]
+    fn every_listed_hook_is_read_as_its_kind_in_any_case_and_others_as_heartbeats() {
+        for &(name, kind) in EVENTS {
+            let pascal = name[..1].to_uppercase() + &name[1..];
+            for spelled in [name.to_owned(), name.to_ascii_lowercase(), pascal] {
+                let e = one(json!({"sessionId": "s1"}), Some(&spelled));
+                assert_eq!(
+                    (e.event.name.as_str(), e.kind()),
+                    (spelled.as_str(), Some(kind))
+                );
+            }
+        }
+        assert!(!EVENTS.iter().any(|(name, _)| *name == "noSuchHook"));
+        assert_eq!(
+            one(json!({"sessionId": "s1"}), Some("noSuchHook")).kind(),
+            Some(EventKind::Heartbeat)
+        );
+    }
+
+    #[test]
+    fn every_hook_setup_installs_or_copilot_was_recorded_sending_is_listed_once() {
+        let listed = |name: &str| {
+            EVENTS
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .count()
+        };
+        for &(name, _) in EVENTS {
+            assert_eq!(listed(name), 1, "{name}");
+        }
+        let installed = installed_hooks();
+        assert!(
+            installed.contains(&"preCompact".to_owned()),
+            "{installed:?}"
+        );
+        for name in &installed {
+            assert_eq!(listed(name), 1, "setup installs {name}");
+        }
+        for scenario in scenarios(AGENT_DIR) {
+            for r in recorded(AGENT_DIR, &scenario) {
+                assert_eq!(listed(&r.event), 1, "{scenario}/{}", r.file);
+            }
+        }
+    }
+
+    /// The hooks `observatory setup copilot-cli` installs: the keys of `hooks` in the hooks file
+    /// it plans for an empty home.
+    fn installed_hooks() -> Vec<String> {
+        use crate::setup::{AgentName, Context, DEFAULT_ENDPOINT, plan};
+        let home = tempfile::tempdir().expect("tempdir");
+        let vars = [("HOME".to_owned(), home.path().display().to_string())];
+        let ctx =
+            Context::new(vars.into(), DEFAULT_ENDPOINT, "/o/observatory".into()).expect("context");
+        let plan = plan(AgentName::CopilotCli, &ctx, false).expect("plan");
+        let hooks = plan
+            .changes
+            .iter()
+            .filter_map(|c| c.after.as_deref())
+            .filter_map(|text| serde_json::from_str::<Value>(text).ok())
+            .find(|v| v["hooks"].is_object())
+            .expect("a hooks file");
+        hooks["hooks"]
+            .as_object()
+            .expect("hooks")
+            .keys()
+            .cloned()
+            .collect()
     }
 }

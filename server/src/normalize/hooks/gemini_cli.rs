@@ -11,7 +11,7 @@
 //! | `AfterAgent` | `TurnFinished` |
 //! | `Notification` `ToolPermission` | `PermissionRequested`: tool from `details` when given |
 //! | `SessionEnd` | `SessionEnded`: reason = `reason` |
-//! | anything else (`BeforeModel`, `AfterModel`, `BeforeToolSelection`, `PreCompress`, other `Notification`s, …) | `Heartbeat` |
+//! | `BeforeModel`, `AfterModel`, `BeforeToolSelection`, `PreCompress`, other `Notification`s, anything else | `Heartbeat` |
 //!
 //! `BeforeModel` / `AfterModel` / `BeforeToolSelection` carry the whole model request (and
 //! `AfterModel`, which fires once per streamed chunk, the response): as heartbeats they keep only
@@ -26,6 +26,45 @@ use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "Gemini CLI hook";
 
+/// Every hook of Gemini CLI this adapter reads, with the kind it reads it as: all that
+/// `observatory setup` installs (`HOOK_EVENTS` of `setup/gemini_cli.rs`) and the others Gemini
+/// has, which are activity only. A hook not listed is a `Heartbeat` too. `refine` reads
+/// `Notification` by its `notification_type`.
+pub const EVENTS: &[(&str, EventKind)] = &[
+    ("SessionStart", EventKind::SessionStarted),
+    ("BeforeAgent", EventKind::Prompt),
+    ("BeforeTool", EventKind::ToolStarted),
+    ("AfterTool", EventKind::ToolFinished),
+    ("AfterAgent", EventKind::TurnFinished),
+    // Refined: `ToolPermission` is the one type Gemini documents; any other is activity.
+    ("Notification", EventKind::PermissionRequested),
+    ("SessionEnd", EventKind::SessionEnded),
+    ("BeforeModel", EventKind::Heartbeat),
+    ("AfterModel", EventKind::Heartbeat),
+    ("BeforeToolSelection", EventKind::Heartbeat),
+    ("PreCompress", EventKind::Heartbeat),
+];
+
+/// What a hook named `name` is read as: its kind in [`EVENTS`], refined by its payload.
+pub fn kind(name: &str, payload: &Value) -> EventKind {
+    let listed = EVENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(EventKind::Heartbeat, |&(_, kind)| kind);
+    refine(name, listed, payload)
+}
+
+/// The one hook whose payload says more: a `Notification` asks for a permission only when its
+/// `notification_type` is `ToolPermission`.
+fn refine(name: &str, listed: EventKind, payload: &Value) -> EventKind {
+    match name {
+        "Notification" if str_field(payload, "notification_type") != Some("ToolPermission") => {
+            EventKind::Heartbeat
+        }
+        _ => listed,
+    }
+}
+
 pub fn normalize(
     payload: &Value,
     _hook: &Hook,
@@ -33,25 +72,21 @@ pub fn normalize(
 ) -> Result<(), HookError> {
     let name = required(payload, "hook_event_name", WHAT)?;
     let session = required(payload, "session_id", WHAT)?;
-    let kind = match name {
-        "SessionStart" => EventKind::SessionStarted,
-        "BeforeAgent" => EventKind::Prompt,
-        "BeforeTool" => EventKind::ToolStarted,
-        "AfterTool" => EventKind::ToolFinished,
-        "AfterAgent" => EventKind::TurnFinished,
-        "Notification" if str_field(payload, "notification_type") == Some("ToolPermission") => {
-            EventKind::PermissionRequested
-        }
-        "SessionEnd" => EventKind::SessionEnded,
-        _ => EventKind::Heartbeat,
-    };
-
+    let kind = kind(name, payload);
     let mut e = event(Agent::GeminiCli, session, kind, name, payload);
     e.turn_ref = TurnRef::Hook;
     e.cwd = str_field(payload, "cwd").map(str::to_owned);
     e.event.time_unix_nano = str_field(payload, "timestamp")
         .and_then(rfc3339_nanos)
         .unwrap_or(0);
+    read_fields(&mut e, kind, payload);
+    out.push(e);
+    Ok(())
+}
+
+/// Fills in what a hook says besides its kind: the tool and its outcome, the reason a session
+/// started or ended.
+fn read_fields(e: &mut SessionEvent, kind: EventKind, payload: &Value) {
     match kind {
         EventKind::SessionStarted => {
             e.event.reason = string_field(payload, "source");
@@ -86,8 +121,6 @@ pub fn normalize(
         }
         _ => {}
     }
-    out.push(e);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -335,5 +368,74 @@ mod tests {
             err(json!({"session_id": "s1"})),
             "Gemini CLI hook: \"hook_event_name\" is missing"
         );
+    }
+
+    /// A minimal payload of a hook, as its common case (`Notification`: a permission prompt).
+    fn minimal(name: &str) -> Value {
+        let mut v = json!({"session_id": "s1", "hook_event_name": name});
+        if name == "Notification" {
+            v["notification_type"] = json!("ToolPermission");
+        }
+        v
+    }
+
+    #[test]
+    fn every_listed_hook_is_read_as_its_kind_and_others_as_heartbeats() {
+        for &(name, kind) in EVENTS {
+            let e = one(minimal(name));
+            assert_eq!((e.event.name.as_str(), e.kind()), (name, Some(kind)));
+        }
+        assert!(!EVENTS.iter().any(|(name, _)| *name == "NoSuchHook"));
+        assert_eq!(
+            one(minimal("NoSuchHook")).kind(),
+            Some(EventKind::Heartbeat)
+        );
+    }
+
+    #[test]
+    fn every_hook_setup_installs_or_gemini_was_recorded_sending_is_listed_once() {
+        let listed = |name: &str| EVENTS.iter().filter(|(n, _)| *n == name).count();
+        for &(name, _) in EVENTS {
+            assert_eq!(listed(name), 1, "{name}");
+        }
+        let installed = installed_hooks();
+        assert!(
+            installed.contains(&"Notification".to_owned()),
+            "{installed:?}"
+        );
+        for name in &installed {
+            assert_eq!(listed(name), 1, "setup installs {name}");
+        }
+        for scenario in scenarios(AGENT_DIR) {
+            for r in recorded(AGENT_DIR, &scenario) {
+                let name = r.payload["hook_event_name"].as_str().expect("name");
+                assert_eq!(listed(name), 1, "{scenario}/{}", r.file);
+            }
+        }
+    }
+
+    /// The hooks `observatory setup gemini-cli` installs: the hook lists under `hooks` in the
+    /// `settings.json` it plans for an empty home.
+    fn installed_hooks() -> Vec<String> {
+        use crate::setup::{AgentName, Context, DEFAULT_ENDPOINT, plan};
+        let home = tempfile::tempdir().expect("tempdir");
+        let vars = [("HOME".to_owned(), home.path().display().to_string())];
+        let ctx =
+            Context::new(vars.into(), DEFAULT_ENDPOINT, "/o/observatory".into()).expect("context");
+        let plan = plan(AgentName::GeminiCli, &ctx, false).expect("plan");
+        let settings = plan
+            .changes
+            .iter()
+            .find(|c| c.path.ends_with("settings.json"))
+            .and_then(|c| c.after.as_deref())
+            .expect("settings.json");
+        let settings: Value = serde_json::from_str(settings).expect("JSON");
+        settings["hooks"]
+            .as_object()
+            .expect("hooks")
+            .iter()
+            .filter(|(_, hooks)| hooks.is_array())
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 }

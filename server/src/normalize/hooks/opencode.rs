@@ -21,7 +21,7 @@
 //! | `event.session.error` | `TurnFailed`: error = the error's message |
 //! | `event.session.status` `retry` | `ApiError`: error = `status.message` |
 //! | `event.session.deleted` | `SessionEnded`, reason `deleted` |
-//! | other calls of a session (`event.session.status` busy / idle, `event.message.updated`, `event.session.updated`, `event.session.diff`, `event.permission.replied`, `chat.params`, …) | `Heartbeat` |
+//! | other calls of a session (`event.session.status` busy / idle, `event.message.updated`, `event.session.updated`, `event.session.diff`, `event.permission.replied`, `chat.params`, anything else) | `Heartbeat` |
 //!
 //! A sub-agent (the `task` tool) runs in a child session of its own (`info.parentID`), as in the
 //! OTLP: its calls land there, and the parent learns of it (its alerts fold into the parent's). OpenCode's plugin calls carry no time: the receive time is used.
@@ -35,6 +35,66 @@ use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "OpenCode plugin call";
 
+/// Every plugin call of a session this adapter reads, with the kind it reads it as: the hooks
+/// our plugin forwards (`config/agents/opencode-plugin.js`: `chat.message`, `tool.execute.*`),
+/// the bus events it forwards as `event.<type>` that say something, `permission.ask`, and the
+/// calls recorded as activity only. Any other call of a session is a `Heartbeat` too; a call of
+/// no session gives no event at all. `refine` reads `chat.message` by its role and
+/// `event.session.status` by its status.
+pub const EVENTS: &[(&str, EventKind)] = &[
+    ("event.session.created", EventKind::SessionStarted),
+    // Refined: only a user's message is a prompt.
+    ("chat.message", EventKind::Prompt),
+    ("tool.execute.before", EventKind::ToolStarted),
+    ("tool.execute.after", EventKind::ToolFinished),
+    ("permission.ask", EventKind::PermissionRequested),
+    ("event.permission.asked", EventKind::PermissionRequested),
+    ("event.permission.updated", EventKind::PermissionRequested),
+    ("event.session.idle", EventKind::TurnFinished),
+    ("event.session.error", EventKind::TurnFailed),
+    // Refined: a `retry` status is an API error being retried.
+    ("event.session.status", EventKind::Heartbeat),
+    ("event.session.deleted", EventKind::SessionEnded),
+    ("event.session.updated", EventKind::Heartbeat),
+    ("event.session.diff", EventKind::Heartbeat),
+    ("event.message.updated", EventKind::Heartbeat),
+    ("event.permission.replied", EventKind::Heartbeat),
+    ("chat.params", EventKind::Heartbeat),
+];
+
+/// What a call named `name` is read as: its kind in [`EVENTS`], refined by its payload.
+pub fn kind(name: &str, payload: &Value) -> EventKind {
+    let listed = EVENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(EventKind::Heartbeat, |&(_, kind)| kind);
+    refine(name, listed, payload)
+}
+
+/// The calls whose payload says more than their name: `chat.message` is a prompt only for a
+/// `user` message; an `event.session.status` of type `retry` is an `ApiError` (the request
+/// failed and OpenCode tries again).
+fn refine(name: &str, listed: EventKind, payload: &Value) -> EventKind {
+    match name {
+        "chat.message" => {
+            let role = ["output", "input"]
+                .iter()
+                .find_map(|side| str_at(payload, &[*side, "message", "role"]));
+            if role == Some("user") {
+                listed
+            } else {
+                EventKind::Heartbeat
+            }
+        }
+        "event.session.status"
+            if str_at(payload, &["properties", "status", "type"]) == Some("retry") =>
+        {
+            EventKind::ApiError
+        }
+        _ => listed,
+    }
+}
+
 pub fn normalize(
     payload: &Value,
     hook: &Hook,
@@ -44,57 +104,47 @@ pub fn normalize(
     let Some(session) = session_id(payload, &name)? else {
         return Ok(());
     };
-    let properties = payload.get("properties").unwrap_or(&Value::Null);
-    let input = payload.get("input").unwrap_or(&Value::Null);
-    let output = payload.get("output").unwrap_or(&Value::Null);
-    let kind = match name.as_ref() {
-        "event.session.created" => EventKind::SessionStarted,
-        "chat.message" => {
-            let role = str_at(output, &["message", "role"])
-                .or_else(|| str_at(input, &["message", "role"]));
-            if role == Some("user") {
-                EventKind::Prompt
-            } else {
-                EventKind::Heartbeat
-            }
-        }
-        "tool.execute.before" => EventKind::ToolStarted,
-        "tool.execute.after" => EventKind::ToolFinished,
-        "permission.ask" | "event.permission.asked" | "event.permission.updated" => {
-            EventKind::PermissionRequested
-        }
-        "event.session.idle" => EventKind::TurnFinished,
-        "event.session.error" => EventKind::TurnFailed,
-        "event.session.status" if str_at(properties, &["status", "type"]) == Some("retry") => {
-            EventKind::ApiError
-        }
-        "event.session.deleted" => EventKind::SessionEnded,
-        _ => EventKind::Heartbeat,
-    };
-
+    let kind = kind(&name, payload);
     if kind == EventKind::SessionStarted
-        && let Some(parent) = str_at(properties, &["info", "parentID"])
+        && let Some(parent) = str_at(payload, &["properties", "info", "parentID"])
     {
-        let mut p = event(
-            Agent::Opencode,
-            parent,
-            EventKind::SubagentStarted,
-            &name,
-            payload,
-        );
-        p.turn_ref = TurnRef::Hook;
-        set_tool(
-            &mut p,
-            str_at(properties, &["info", "agent"]),
-            Some(session),
-        );
-        out.push(p);
+        out.push(subagent_started(parent, session, &name, payload));
     }
     let mut e = event(Agent::Opencode, session, kind, &name, payload);
     e.turn_ref = TurnRef::Hook;
-    e.cwd = str_at(properties, &["info", "directory"])
-        .or_else(|| str_at(properties, &["info", "path", "cwd"]))
+    e.cwd = str_at(payload, &["properties", "info", "directory"])
+        .or_else(|| str_at(payload, &["properties", "info", "path", "cwd"]))
         .map(str::to_owned);
+    read_fields(&mut e, kind, &name, payload);
+    out.push(e);
+    Ok(())
+}
+
+/// A child session's creation as the parent's news: a `SubagentStarted` in the parent, the
+/// agent as its tool and the child's id as its call id.
+fn subagent_started(parent: &str, child: &str, name: &str, payload: &Value) -> SessionEvent {
+    let mut e = event(
+        Agent::Opencode,
+        parent,
+        EventKind::SubagentStarted,
+        name,
+        payload,
+    );
+    e.turn_ref = TurnRef::Hook;
+    set_tool(
+        &mut e,
+        str_at(payload, &["properties", "info", "agent"]),
+        Some(child),
+    );
+    e
+}
+
+/// Fills in what a call says besides its kind: the model of a prompt, the tool call and its
+/// outcome, the permission asked for, the error.
+fn read_fields(e: &mut SessionEvent, kind: EventKind, name: &str, payload: &Value) {
+    let properties = payload.get("properties").unwrap_or(&Value::Null);
+    let input = payload.get("input").unwrap_or(&Value::Null);
+    let output = payload.get("output").unwrap_or(&Value::Null);
     match kind {
         EventKind::Prompt => {
             e.event.model = str_at(output, &["message", "model", "modelID"])
@@ -103,36 +153,25 @@ pub fn normalize(
                 .to_owned();
         }
         EventKind::ToolStarted => {
-            set_tool(&mut e, str_field(input, "tool"), str_field(input, "callID"));
+            set_tool(e, str_field(input, "tool"), str_field(input, "callID"));
         }
         EventKind::ToolFinished => {
-            set_tool(&mut e, str_field(input, "tool"), str_field(input, "callID"));
+            set_tool(e, str_field(input, "tool"), str_field(input, "callID"));
             let error = tool_error(output);
             e.event.success = Some(error.is_none());
             e.event.error = error.unwrap_or_default();
         }
         EventKind::PermissionRequested => {
-            // `permission.asked` says `permission` and `tool.callID`; the older
-            // `permission.updated` (and the `permission.ask` hook's input) `type` and `callID`.
+            // A bus event says it in its properties, the `permission.ask` hook in its input.
             let asked = if name.starts_with("event.") {
                 properties
             } else {
                 input
             };
-            let tool = ["permission", "type"]
-                .iter()
-                .find_map(|k| str_field(asked, k));
-            let call = str_at(asked, &["tool", "callID"]).or_else(|| str_field(asked, "callID"));
-            set_tool(&mut e, tool, call);
+            read_permission(e, asked);
         }
         EventKind::TurnFailed => {
-            let error = properties.get("error").unwrap_or(&Value::Null);
-            e.event.error = str_at(error, &["data", "message"])
-                .or_else(|| str_field(error, "message"))
-                .or_else(|| str_field(error, "name"))
-                .or_else(|| error.as_str())
-                .unwrap_or_default()
-                .to_owned();
+            e.event.error = session_error(properties.get("error").unwrap_or(&Value::Null));
         }
         EventKind::ApiError => {
             e.event.error = str_at(properties, &["status", "message"])
@@ -142,8 +181,28 @@ pub fn normalize(
         EventKind::SessionEnded => e.event.reason = "deleted".to_owned(),
         _ => {}
     }
-    out.push(e);
-    Ok(())
+}
+
+/// The tool a permission is asked for, and its call: `permission.asked` says `permission` and
+/// `tool.callID`; the older `permission.updated` (and the `permission.ask` hook's input) `type`
+/// and `callID`.
+fn read_permission(e: &mut SessionEvent, asked: &Value) {
+    let tool = ["permission", "type"]
+        .iter()
+        .find_map(|k| str_field(asked, k));
+    let call = str_at(asked, &["tool", "callID"]).or_else(|| str_field(asked, "callID"));
+    set_tool(e, tool, call);
+}
+
+/// The message of a `session.error`'s error: an API error's `data.message`, else its own
+/// `message` or `name`, or the error when it is a string.
+fn session_error(error: &Value) -> String {
+    str_at(error, &["data", "message"])
+        .or_else(|| str_field(error, "message"))
+        .or_else(|| str_field(error, "name"))
+        .or_else(|| error.as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The call's name: `?event=`, else (or for a plain `event`) `event.<type>` of a bus event.
@@ -530,5 +589,56 @@ mod tests {
             ),
             "OpenCode plugin call: \"input.sessionID\" must be a non-empty string"
         );
+    }
+
+    /// A minimal call of `name` in its session, as its common case (`chat.message`: a user's).
+    fn minimal(name: &str) -> Value {
+        match name.strip_prefix("event.") {
+            Some(bus) => json!({"type": bus, "properties": {"sessionID": "ses_1"}}),
+            None => json!({"input": {"sessionID": "ses_1"},
+                           "output": {"message": {"role": "user"}}}),
+        }
+    }
+
+    #[test]
+    fn every_listed_call_is_read_as_its_kind_and_others_as_heartbeats() {
+        for &(name, kind) in EVENTS {
+            let e = one(minimal(name), Some(name));
+            assert_eq!((e.event.name.as_str(), e.kind()), (name, Some(kind)));
+        }
+        for name in ["event.no.such.event", "no.such.hook"] {
+            assert!(!EVENTS.iter().any(|(n, _)| *n == name));
+            assert_eq!(
+                one(minimal(name), Some(name)).kind(),
+                Some(EventKind::Heartbeat)
+            );
+        }
+    }
+
+    #[test]
+    fn every_hook_our_plugin_sends_or_opencode_was_recorded_sending_is_listed_once() {
+        let listed = |name: &str| EVENTS.iter().filter(|(n, _)| *n == name).count();
+        for &(name, _) in EVENTS {
+            assert_eq!(listed(name), 1, "{name}");
+        }
+        // Bus events go as `event.<type>`, whatever their type; the hooks by their own names.
+        let plugin = include_str!("../../../../config/agents/opencode-plugin.js");
+        let hooks: Vec<&str> = plugin
+            .split("send(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(hooks.contains(&"chat.message"), "{hooks:?}");
+        for name in hooks {
+            assert_eq!(listed(name), 1, "the plugin sends {name}");
+        }
+        // Calls of no session give no event, so every recorded event is of a listed call.
+        for scenario in scenarios(AGENT_DIR) {
+            for r in recorded(AGENT_DIR, &scenario) {
+                for e in run(Agent::Opencode, &r, true).expect("accepted") {
+                    assert_eq!(listed(&e.event.name), 1, "{scenario}/{}", r.file);
+                }
+            }
+        }
     }
 }

@@ -23,7 +23,7 @@
 //! | `tool_execution_start` | `ToolStarted`: tool = `toolName`, call id = `toolCallId`; fact `tool_started:<id>` |
 //! | `tool_execution_end` | `ToolFinished`: success = not `isError`; fact `tool:<id>` |
 //! | `session_shutdown` | `SessionEnded`, reason `shutdown` |
-//! | anything else (`turn_start`, `turn_end`, `message_*`, `tool_call`, …) | `Heartbeat` |
+//! | `turn_start`, `turn_end`, anything else (`message_*`, `tool_call`, …) | `Heartbeat` |
 //!
 //! Pi names no turn: every event joins the turn in progress ([`TurnRef::Hook`], empty turn id).
 
@@ -34,48 +34,66 @@ use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "Pi hook";
 
+/// Every Pi event this adapter reads, with the kind it reads it as: those the extension that
+/// `observatory setup pi` writes forwards (`config/agents/pi-extension.ts`). Any other event is a
+/// `Heartbeat` too. `refine` reads `agent_end` by its `error`.
+pub const EVENTS: &[(&str, EventKind)] = &[
+    ("session_start", EventKind::SessionStarted),
+    ("agent_start", EventKind::Prompt),
+    // Refined: a run that ended in an error failed the turn.
+    ("agent_end", EventKind::TurnFinished),
+    ("turn_start", EventKind::Heartbeat),
+    ("turn_end", EventKind::Heartbeat),
+    ("tool_execution_start", EventKind::ToolStarted),
+    ("tool_execution_end", EventKind::ToolFinished),
+    ("session_shutdown", EventKind::SessionEnded),
+];
+
+/// What an event named `name` is read as: its kind in [`EVENTS`], refined by its payload.
+pub fn kind(name: &str, payload: &Value) -> EventKind {
+    let listed = EVENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(EventKind::Heartbeat, |&(_, kind)| kind);
+    refine(name, listed, payload)
+}
+
+/// The one event whose payload says more: an `agent_end` with a non-empty `error` is the turn
+/// failing.
+fn refine(name: &str, listed: EventKind, payload: &Value) -> EventKind {
+    match name {
+        "agent_end" if !error_text(payload).is_empty() => EventKind::TurnFailed,
+        _ => listed,
+    }
+}
+
 pub fn normalize(
     payload: &Value,
     hook: &Hook,
     out: &mut Vec<SessionEvent>,
 ) -> Result<(), HookError> {
-    let name = if payload.get("event").is_some() {
-        required(payload, "event", WHAT)?
-    } else {
-        hook.event.filter(|e| !e.is_empty()).ok_or_else(|| {
-            HookError(format!(
-                "{WHAT}: \"event\" is missing (give Pi's event name in the body or as ?event=)"
-            ))
-        })?
-    };
+    let name = event_name(payload, hook)?;
     let session = required(payload, "session_id", WHAT)?;
-    let error = match payload.get("error") {
-        Some(Value::String(s)) => s.clone(),
-        Some(v @ Value::Object(_)) => str_field(v, "message").unwrap_or("error").to_owned(),
-        _ => String::new(),
-    };
-    let kind = match name {
-        "session_start" => EventKind::SessionStarted,
-        "agent_start" => EventKind::Prompt,
-        "agent_end" if !error.is_empty() => EventKind::TurnFailed,
-        "agent_end" => EventKind::TurnFinished,
-        "tool_execution_start" => EventKind::ToolStarted,
-        "tool_execution_end" => EventKind::ToolFinished,
-        "session_shutdown" => EventKind::SessionEnded,
-        _ => EventKind::Heartbeat,
-    };
-
+    let kind = kind(name, payload);
     let mut e = event(Agent::Pi, session, kind, name, payload);
     e.turn_ref = TurnRef::Hook;
     e.cwd = str_field(payload, "cwd").map(str::to_owned);
     e.event.time_unix_nano = time_nanos(payload.get("timestamp"));
+    read_fields(&mut e, kind, payload);
+    out.push(e);
+    Ok(())
+}
+
+/// Fills in what an event says besides its kind: the tool call and its outcome, the error, the
+/// reason a session started or ended.
+fn read_fields(e: &mut SessionEvent, kind: EventKind, payload: &Value) {
     match kind {
         EventKind::SessionStarted => {
             e.event.reason = string_field(payload, "reason");
         }
         EventKind::ToolStarted | EventKind::ToolFinished => {
             set_tool(
-                &mut e,
+                e,
                 str_field(payload, "toolName"),
                 str_field(payload, "toolCallId"),
             );
@@ -83,16 +101,35 @@ pub fn normalize(
                 let failed = payload.get("isError") == Some(&Value::Bool(true));
                 e.event.success = Some(!failed);
                 if failed {
-                    e.event.error = error;
+                    e.event.error = error_text(payload);
                 }
             }
         }
-        EventKind::TurnFailed => e.event.error = error,
+        EventKind::TurnFailed => e.event.error = error_text(payload),
         EventKind::SessionEnded => e.event.reason = "shutdown".to_owned(),
         _ => {}
     }
-    out.push(e);
-    Ok(())
+}
+
+/// The event's name: the body's `event`, else `?event=`.
+fn event_name<'a>(payload: &'a Value, hook: &Hook<'a>) -> Result<&'a str, HookError> {
+    if payload.get("event").is_some() {
+        return required(payload, "event", WHAT);
+    }
+    hook.event.filter(|e| !e.is_empty()).ok_or_else(|| {
+        HookError(format!(
+            "{WHAT}: \"event\" is missing (give Pi's event name in the body or as ?event=)"
+        ))
+    })
+}
+
+/// The payload's `error`, a string or `{message}`; empty when there is none.
+fn error_text(payload: &Value) -> String {
+    match payload.get("error") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ Value::Object(_)) => str_field(v, "message").unwrap_or("error").to_owned(),
+        _ => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -243,5 +280,37 @@ mod tests {
             err(json!({"event": true, "session_id": "pi-1"})),
             "Pi hook: \"event\" must be a non-empty string"
         );
+    }
+
+    #[test]
+    fn every_listed_event_is_read_as_its_kind_and_others_as_heartbeats() {
+        for &(name, kind) in EVENTS {
+            let e = run(&[pi(name, json!({}))]);
+            assert_eq!(kinds(&e), [kind.as_str()], "{name}");
+            assert_eq!(e[0].event.name, name);
+        }
+        assert!(!EVENTS.iter().any(|(name, _)| *name == "message_update"));
+        assert_eq!(
+            kinds(&run(&[pi("message_update", json!({}))])),
+            ["heartbeat"]
+        );
+    }
+
+    #[test]
+    fn every_event_our_extension_sends_is_listed_once() {
+        let listed = |name: &str| EVENTS.iter().filter(|(n, _)| *n == name).count();
+        for &(name, _) in EVENTS {
+            assert_eq!(listed(name), 1, "{name}");
+        }
+        let extension = include_str!("../../../../config/agents/pi-extension.ts");
+        let sent: Vec<&str> = extension
+            .split("on(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(sent.contains(&"tool_execution_end"), "{sent:?}");
+        for name in sent {
+            assert_eq!(listed(name), 1, "the extension sends {name}");
+        }
     }
 }
