@@ -95,6 +95,9 @@ pub struct Hooks {
     pub installs: &'static [HookEvent],
     /// Events setup makes the agent send some other way than a hook entry.
     pub also_sent: &'static [&'static str],
+    /// Events the adapter reads that setup does not make the agent send, each with why: the
+    /// registry test holds every other event that moves a session to be installed.
+    pub not_installed: &'static [(&'static str, &'static str)],
 }
 
 /// How an agent hands its hook events over.
@@ -133,6 +136,9 @@ impl Spec {
     }
 }
 
+const COPILOT_PASCAL_CASE: &str = "Copilot's PascalCase (\"VS Code compatible\") dialect, from \
+     hook files people share with Claude Code; setup writes the camelCase one";
+
 /// Every agent, in [`Agent::ALL`] order; `generic` last, since it takes what no other does.
 pub static AGENTS: [Spec; 7] = [
     Spec {
@@ -158,7 +164,7 @@ pub static AGENTS: [Spec; 7] = [
         hooks: Some(Hooks {
             dialect: HookDialect::SettingsCommand,
             read: hooks::claude_code::normalize,
-            reads: &[], // TODO-MERGE
+            reads: hooks::claude_code::EVENTS,
             // The tool events match every tool (`*`); the rest have no matcher or match all
             // without one.
             installs: &[
@@ -182,6 +188,7 @@ pub static AGENTS: [Spec; 7] = [
                 ("MessageDisplay", None),
             ],
             also_sent: &[],
+            not_installed: &[],
         }),
         setup: Some(setup::claude_code::plan),
         fixtures: Fixtures::Recorded("claude-code-2.1.328"),
@@ -203,7 +210,7 @@ pub static AGENTS: [Spec; 7] = [
         hooks: Some(Hooks {
             dialect: HookDialect::SettingsCommand,
             read: hooks::codex::normalize,
-            reads: &[], // TODO-MERGE
+            reads: hooks::codex::EVENTS,
             installs: &[
                 ("SessionStart", None),
                 ("SessionEnd", None),
@@ -221,9 +228,10 @@ pub static AGENTS: [Spec; 7] = [
                 // it stalls.
                 ("Interrupt", None),
             ],
-            // The `notify` program setup puts in config.toml: its payload's `type` is its
-            // event.
-            also_sent: &["agent-turn-complete"],
+            // The `notify` program setup puts in config.toml (its payload's `type` says what
+            // happened: `agent-turn-complete`).
+            also_sent: &["notify"],
+            not_installed: &[],
         }),
         setup: Some(setup::codex::plan),
         fixtures: Fixtures::Recorded("codex-0.169.0"),
@@ -244,7 +252,7 @@ pub static AGENTS: [Spec; 7] = [
         hooks: Some(Hooks {
             dialect: HookDialect::SettingsCommand,
             read: hooks::gemini_cli::normalize,
-            reads: &[], // TODO-MERGE
+            reads: hooks::gemini_cli::EVENTS,
             installs: &[
                 ("SessionStart", None),
                 ("SessionEnd", None),
@@ -255,6 +263,7 @@ pub static AGENTS: [Spec; 7] = [
                 ("Notification", None),
             ],
             also_sent: &[],
+            not_installed: &[],
         }),
         setup: Some(setup::gemini_cli::plan),
         fixtures: Fixtures::Recorded("gemini-cli-0.61.0"),
@@ -276,7 +285,7 @@ pub static AGENTS: [Spec; 7] = [
         hooks: Some(Hooks {
             dialect: HookDialect::HooksFileCommand,
             read: hooks::copilot_cli::normalize,
-            reads: &[], // TODO-MERGE
+            reads: hooks::copilot_cli::EVENTS,
             installs: &[
                 ("sessionStart", None),
                 ("sessionEnd", None),
@@ -293,6 +302,10 @@ pub static AGENTS: [Spec; 7] = [
                 ("preCompact", None),
             ],
             also_sent: &[],
+            not_installed: &[
+                ("UserPromptSubmit", COPILOT_PASCAL_CASE),
+                ("Stop", COPILOT_PASCAL_CASE),
+            ],
         }),
         setup: Some(setup::copilot_cli::plan),
         fixtures: Fixtures::Recorded("copilot-cli-1.0.102"),
@@ -313,7 +326,7 @@ pub static AGENTS: [Spec; 7] = [
         hooks: Some(Hooks {
             dialect: HookDialect::Plugin,
             read: hooks::opencode::normalize,
-            reads: &[], // TODO-MERGE
+            reads: hooks::opencode::EVENTS,
             // config/agents/opencode-plugin.js: its hooks, and every bus event as `event.<type>`
             // but the streamed chunks.
             installs: &[
@@ -323,6 +336,12 @@ pub static AGENTS: [Spec; 7] = [
                 ("event.*", None),
             ],
             also_sent: &[],
+            not_installed: &[(
+                "permission.ask",
+                "the plugin hook that can answer a permission prompt: ours does not forward it \
+                 yet (answering from the phone will); the bus event `permission.asked` reports \
+                 the same prompt",
+            )],
         }),
         setup: Some(setup::opencode::plan),
         fixtures: Fixtures::Recorded("opencode-1.18.33"),
@@ -344,7 +363,7 @@ pub static AGENTS: [Spec; 7] = [
         hooks: Some(Hooks {
             dialect: HookDialect::Plugin,
             read: hooks::pi::normalize,
-            reads: &[], // TODO-MERGE
+            reads: hooks::pi::EVENTS,
             // config/agents/pi-extension.ts
             installs: &[
                 ("session_start", None),
@@ -357,6 +376,7 @@ pub static AGENTS: [Spec; 7] = [
                 ("session_shutdown", None),
             ],
             also_sent: &[],
+            not_installed: &[],
         }),
         setup: Some(setup::pi::plan),
         fixtures: Fixtures::None(
@@ -633,8 +653,18 @@ mod tests {
             for event in h.also_sent {
                 assert!(reads(event), "{}: {event} is sent, never read", s.agent);
             }
+            for (event, why) in h.not_installed {
+                assert!(reads(event) && !why.is_empty(), "{}: {event}", s.agent);
+                assert!(
+                    !h.installs.iter().any(|(i, _)| covers(i, event)),
+                    "{}: {event} is installed after all",
+                    s.agent
+                );
+            }
             let installed = |event: &str| {
-                h.installs.iter().any(|(i, _)| covers(i, event)) || h.also_sent.contains(&event)
+                h.installs.iter().any(|(i, _)| covers(i, event))
+                    || h.also_sent.contains(&event)
+                    || h.not_installed.iter().any(|(e, _)| *e == event)
             };
             for (event, kind) in h.reads {
                 if kind.moves_state() {

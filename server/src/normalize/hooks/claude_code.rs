@@ -645,12 +645,7 @@ mod tests {
     /// The hooks `observatory setup claude-code` installs: the keys of `hooks` in the
     /// `settings.json` it plans for an empty home.
     fn installed_hooks() -> Vec<String> {
-        use crate::setup::{AgentName, Context, DEFAULT_ENDPOINT, plan};
-        let home = tempfile::tempdir().expect("tempdir");
-        let vars = [("HOME".to_owned(), home.path().display().to_string())];
-        let ctx =
-            Context::new(vars.into(), DEFAULT_ENDPOINT, "/o/observatory".into()).expect("context");
-        let plan = plan(AgentName::ClaudeCode, &ctx, false).expect("plan");
+        let plan = super::super::testing::planned_setup(Agent::ClaudeCode);
         let settings = plan
             .changes
             .iter()

@@ -641,12 +641,7 @@ mod tests {
     /// The hooks `observatory setup codex` installs: the keys of `hooks` in the `hooks.json` it
     /// plans for an empty home, and `notify` when it sets the notify program.
     fn installed_hooks() -> Vec<String> {
-        use crate::setup::{AgentName, Context, DEFAULT_ENDPOINT, plan};
-        let home = tempfile::tempdir().expect("tempdir");
-        let vars = [("HOME".to_owned(), home.path().display().to_string())];
-        let ctx =
-            Context::new(vars.into(), DEFAULT_ENDPOINT, "/o/observatory".into()).expect("context");
-        let plan = plan(AgentName::Codex, &ctx, false).expect("plan");
+        let plan = super::super::testing::planned_setup(Agent::Codex);
         let after = |file: &str| {
             plan.changes
                 .iter()

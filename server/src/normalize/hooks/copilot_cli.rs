@@ -699,12 +699,7 @@ mod tests {
     /// The hooks `observatory setup copilot-cli` installs: the keys of `hooks` in the hooks file
     /// it plans for an empty home.
     fn installed_hooks() -> Vec<String> {
-        use crate::setup::{AgentName, Context, DEFAULT_ENDPOINT, plan};
-        let home = tempfile::tempdir().expect("tempdir");
-        let vars = [("HOME".to_owned(), home.path().display().to_string())];
-        let ctx =
-            Context::new(vars.into(), DEFAULT_ENDPOINT, "/o/observatory".into()).expect("context");
-        let plan = plan(AgentName::CopilotCli, &ctx, false).expect("plan");
+        let plan = super::super::testing::planned_setup(Agent::CopilotCli);
         let hooks = plan
             .changes
             .iter()

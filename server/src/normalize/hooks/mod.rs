@@ -364,6 +364,18 @@ pub(crate) mod testing {
     }
 
     /// The scenarios of an agent's fixtures that recorded hooks, sorted.
+    /// What `observatory setup` would write for `agent` into an empty home.
+    pub fn planned_setup(agent: crate::normalize::Agent) -> crate::setup::Plan {
+        use crate::setup::{Context, DEFAULT_ENDPOINT};
+        let home = tempfile::tempdir().expect("tempdir");
+        let vars = [("HOME".to_owned(), home.path().display().to_string())];
+        let ctx =
+            Context::new(vars.into(), DEFAULT_ENDPOINT, "/o/observatory".into()).expect("context");
+        let spec = crate::agents::spec(agent);
+        let planner = spec.setup.expect("the agent has a setup planner");
+        planner(&ctx, &spec.setup_target(), false).expect("plan")
+    }
+
     pub fn scenarios(agent: &str) -> Vec<String> {
         let dir = agent_dir(agent);
         let mut names: Vec<String> = std::fs::read_dir(&dir)
