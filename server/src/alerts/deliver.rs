@@ -15,7 +15,10 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use web_push::{ContentEncoding, SubscriptionInfo, WebPushError, WebPushMessageBuilder};
+use web_push::{
+    ContentEncoding, SubscriptionInfo, WebPushError, WebPushMessage, WebPushMessageBuilder,
+    WebPushPayload,
+};
 
 use super::vapid::VapidKey;
 use crate::clock::{Clock, now_unix_nano};
@@ -235,26 +238,7 @@ impl Pusher {
     /// Everything that can be wrong with a message before it is sent, each with an error a
     /// person can act on.
     fn prepare(&self, sub: &Subscription, msg: &Message) -> Result<Prepared, String> {
-        if msg.payload.len() > MAX_PAYLOAD {
-            return Err(format!(
-                "the push message is {} bytes, more than the {MAX_PAYLOAD} a push service is \
-                 sure to carry; it was not sent",
-                msg.payload.len()
-            ));
-        }
-        let url = reqwest::Url::parse(&sub.endpoint)
-            .map_err(|e| format!("the subscription's endpoint is not a URL: {e}"))?;
-        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none_or(str::is_empty) {
-            return Err("the subscription's endpoint is not an http(s) URL with a host".to_owned());
-        }
-        check_keys(sub)?;
-        if let Some(topic) = &msg.topic
-            && !is_valid_topic(topic)
-        {
-            return Err(format!(
-                "the topic {topic:?} is not 1 to 32 characters of base64url (RFC 8030)"
-            ));
-        }
+        let url = check_message(sub, msg)?;
 
         // web-push decodes the keys strictly unpadded; some clients pad them.
         let info = SubscriptionInfo::new(
@@ -279,7 +263,7 @@ impl Pusher {
         }
         builder.set_payload(ContentEncoding::Aes128Gcm, &msg.payload);
         builder.set_vapid_signature(signature);
-        let message = builder.build().map_err(|e| match e {
+        let mut message = builder.build().map_err(|e| match e {
             WebPushError::InvalidCryptoKeys | WebPushError::MissingCryptoKeys => {
                 "the subscription's keys could not encrypt the message: p256dh must be a P-256 \
                  public key and auth a 16-byte secret"
@@ -289,30 +273,65 @@ impl Pusher {
         })?;
         let payload = message
             .payload
+            .take()
             .ok_or_else(|| "web-push built a message without its payload".to_owned())?;
-
-        // The headers a push service needs (web-push's request_builder sends the same ones).
-        let mut headers = HeaderMap::new();
-        put(&mut headers, "ttl", &message.ttl.to_string())?;
-        put(&mut headers, "urgency", msg.urgency.as_str())?;
-        if let Some(topic) = &message.topic {
-            put(&mut headers, "topic", topic)?;
-        }
-        put(
-            &mut headers,
-            "content-encoding",
-            payload.content_encoding.to_str(),
-        )?;
-        put(&mut headers, "content-type", "application/octet-stream")?;
-        for (name, value) in &payload.crypto_headers {
-            put(&mut headers, name, value)?;
-        }
+        let headers = push_headers(&message, &payload, msg.urgency)?;
         Ok(Prepared {
             url,
             headers,
             body: Bytes::from(payload.content),
         })
     }
+}
+
+/// What can be wrong with a message and its subscription before anything is signed or
+/// encrypted: its size, the endpoint, the keys and the topic. Returns the endpoint's URL.
+fn check_message(sub: &Subscription, msg: &Message) -> Result<reqwest::Url, String> {
+    if msg.payload.len() > MAX_PAYLOAD {
+        return Err(format!(
+            "the push message is {} bytes, more than the {MAX_PAYLOAD} a push service is \
+             sure to carry; it was not sent",
+            msg.payload.len()
+        ));
+    }
+    let url = reqwest::Url::parse(&sub.endpoint)
+        .map_err(|e| format!("the subscription's endpoint is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none_or(str::is_empty) {
+        return Err("the subscription's endpoint is not an http(s) URL with a host".to_owned());
+    }
+    check_keys(sub)?;
+    if let Some(topic) = &msg.topic
+        && !is_valid_topic(topic)
+    {
+        return Err(format!(
+            "the topic {topic:?} is not 1 to 32 characters of base64url (RFC 8030)"
+        ));
+    }
+    Ok(url)
+}
+
+/// The headers a push service needs (web-push's request_builder sends the same ones).
+fn push_headers(
+    message: &WebPushMessage,
+    payload: &WebPushPayload,
+    urgency: Urgency,
+) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    put(&mut headers, "ttl", &message.ttl.to_string())?;
+    put(&mut headers, "urgency", urgency.as_str())?;
+    if let Some(topic) = &message.topic {
+        put(&mut headers, "topic", topic)?;
+    }
+    put(
+        &mut headers,
+        "content-encoding",
+        payload.content_encoding.to_str(),
+    )?;
+    put(&mut headers, "content-type", "application/octet-stream")?;
+    for (name, value) in &payload.crypto_headers {
+        put(&mut headers, name, value)?;
+    }
+    Ok(headers)
 }
 
 /// The keys' shapes, checked here because a bad `auth` would otherwise encrypt without complaint

@@ -266,18 +266,13 @@ impl Alerts {
         let devices = tokio::task::spawn_blocking(move || store.devices::<Device>()).await??;
         let now = now_unix_nano();
         let watched = s.quiet_when_watching && s.hub.is_watched(&d.session_id);
-        let mut body = d.body;
-        if d.kind == Kind::Finished && !d.turn_id.is_empty() {
-            let (store, session, turn) = (s.store.clone(), d.session_id.clone(), d.turn_id);
-            // Committed before the engine saw it: the turn's figures are final.
-            if let Ok(Ok(Some(t))) =
-                tokio::task::spawn_blocking(move || store.turn(&session, &turn)).await
-            {
-                body.push_str(&super::rules::turn_figures(&t));
-            }
-        }
-        let mut alert = Alert {
-            id: s.last_id.fetch_add(1, Ordering::SeqCst) + 1,
+        let body = self
+            .with_turn_figures(d.kind, &d.session_id, d.turn_id, d.body)
+            .await;
+        let id = s.last_id.fetch_add(1, Ordering::SeqCst) + 1;
+        let deliveries = self.plan_deliveries(d.kind, &devices, watched, now);
+        let alert = Alert {
+            id,
             time_unix_nano: d.time_unix_nano,
             url: session_url(&d.session_id),
             session_id: d.session_id,
@@ -286,10 +281,44 @@ impl Alerts {
             title: d.title,
             body,
             seq: d.seq,
-            deliveries: Vec::new(),
+            deliveries,
         };
-        for dev in &devices {
-            let skip = if !dev.kinds.contains(&alert.kind) {
+        self.dispatch(alert, devices);
+        Ok(())
+    }
+
+    /// The alert's body; a finished turn's gets the turn's figures, when the store has the turn.
+    async fn with_turn_figures(
+        &self,
+        kind: Kind,
+        session_id: &str,
+        turn_id: String,
+        mut body: String,
+    ) -> String {
+        if kind == Kind::Finished && !turn_id.is_empty() {
+            let (store, session) = (self.inner.store.clone(), session_id.to_owned());
+            // Committed before the engine saw it: the turn's figures are final.
+            if let Ok(Ok(Some(t))) =
+                tokio::task::spawn_blocking(move || store.turn(&session, &turn_id)).await
+            {
+                body.push_str(&super::rules::turn_figures(&t));
+            }
+        }
+        body
+    }
+
+    /// One delivery per device (Web Push) and per other channel: pending, or skipped with the
+    /// reason.
+    fn plan_deliveries(
+        &self,
+        kind: Kind,
+        devices: &[Device],
+        watched: bool,
+        now: i64,
+    ) -> Vec<Delivery> {
+        let mut deliveries = Vec::new();
+        for dev in devices {
+            let skip = if !dev.kinds.contains(&kind) {
                 Some("kind not chosen on this device")
             } else if dev.quiet_hours.is_some_and(|q| quiet(&q, now)) {
                 Some("quiet hours")
@@ -300,29 +329,35 @@ impl Alerts {
             } else {
                 None
             };
-            alert.deliveries.push(planned(
+            deliveries.push(planned(
                 Channel::WebPush,
                 Some(dev.id.clone()),
                 &dev.name,
                 skip,
             ));
         }
-        for extra in &s.extras {
+        for extra in &self.inner.extras {
             let (channel, name) = match extra.sender {
                 Sender::Webhook(_) => (Channel::Webhook, "webhook"),
                 Sender::Ntfy(_) => (Channel::Ntfy, "ntfy"),
             };
-            let skip = if !extra.kinds.contains(&alert.kind) {
+            let skip = if !extra.kinds.contains(&kind) {
                 Some("kind not chosen for this channel")
             } else if extra.quiet_hours.is_some_and(|q| quiet(&q, now)) {
                 Some("quiet hours")
             } else {
                 None
             };
-            alert.deliveries.push(planned(channel, None, name, skip));
+            deliveries.push(planned(channel, None, name, skip));
         }
+        deliveries
+    }
 
-        // Sending starts before the record is on disk: the phone should not wait for a sync.
+    /// Stores the alert and streams it, sends its pending deliveries, then stores and streams
+    /// their outcomes. Sending starts before the record is on disk: the phone should not wait
+    /// for a sync.
+    fn dispatch(&self, alert: Alert, devices: Vec<Device>) {
+        let s = &self.inner;
         let store = s.store.clone();
         let first = alert.clone();
         let stored = tokio::task::spawn_blocking(move || store.put_alert(&first));
@@ -341,7 +376,6 @@ impl Alerts {
             }
             this.finish(alert, &devices).await;
         });
-        Ok(())
     }
 
     /// Sends every pending delivery of `alert`, concurrently; (index, outcome) of each.

@@ -61,10 +61,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::attrs::{Attrs, any_str};
-use super::{EventKind, Sink, nanos, span_ms};
+use super::{EventKind, Prices, SessionEvent, Sink, nanos, span_ms};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::{Metric, NumberDataPoint, metric::Data};
-use crate::proto::store::Tokens;
+use crate::proto::store::{Event, Tokens};
 use crate::proto::trace::{Span, status::StatusCode};
 
 const INTERACTION: &str = "claude_code.interaction";
@@ -85,6 +85,55 @@ fn log(record: LogRecord, resource: Attrs<'_>, out: &mut Sink<'_>) {
         return;
     };
     let name = event_name(&record, a);
+    let Some(kind) = log_kind(name, a) else {
+        return out.ignored();
+    };
+
+    let mut e = out.event(sid, kind);
+    let prompt_id = a.str("prompt.id");
+    e.event.time_unix_nano = log_time(&record, a);
+    e.event.name = format!("claude_code.{name}");
+    if kind != EventKind::SessionEnded {
+        e.event.turn_id = prompt_id.unwrap_or_default().to_owned();
+    }
+    let mut turn_failed = None;
+    match kind {
+        // A prompt must open a turn; versions without `prompt.id` still name the message.
+        EventKind::Prompt if e.event.turn_id.is_empty() => {
+            e.event.turn_id = a.str("message.uuid").unwrap_or_default().to_owned();
+        }
+        EventKind::ApiRequest => api_request(&mut e, a, out.ctx.prices),
+        EventKind::ApiError => {
+            api_error(&mut e, &record, a);
+            if main_thread(a) {
+                turn_failed = Some(turn_failed_by(&e.event, sid, prompt_id, out));
+            }
+        }
+        EventKind::TurnFailed => {
+            e.event.error = a.str("error").unwrap_or_default().to_owned();
+            e.event.status_code = status_code(a);
+            e.fact_key = prompt_id.map(|p| format!("turn_failed:{p}"));
+        }
+        EventKind::ToolFinished => tool_result(&mut e, a),
+        EventKind::ToolDecision => {
+            e.event.tool_name = a.str("tool_name").unwrap_or_default().to_owned();
+            e.event.tool_call_id = a.str("tool_use_id").unwrap_or_default().to_owned();
+        }
+        EventKind::AssistantResponse => {
+            e.event.model = a.str("model").unwrap_or_default().to_owned();
+        }
+        EventKind::SubagentFinished => subagent_completed(&mut e.event, a),
+        _ => {}
+    }
+    e.event.attributes = record.attributes;
+    out.push(e);
+    if let Some(failed) = turn_failed {
+        out.push(failed);
+    }
+}
+
+/// The event a log of this name makes, if it is one the adapter keeps (see the table above).
+fn log_kind(name: &str, a: Attrs<'_>) -> Option<EventKind> {
     let kind = match name {
         "user_prompt" => EventKind::Prompt,
         "api_request" => EventKind::ApiRequest,
@@ -94,119 +143,104 @@ fn log(record: LogRecord, resource: Attrs<'_>, out: &mut Sink<'_>) {
         "tool_decision" => EventKind::ToolDecision,
         "assistant_response" => EventKind::AssistantResponse,
         "subagent_completed" => EventKind::SubagentFinished,
-        "hook_execution_complete" => match hook_turn_end(a) {
-            Some(kind) => kind,
-            None => return out.ignored(),
-        },
+        "hook_execution_complete" => return hook_turn_end(a),
         "hook_execution_start" if a.str("hook_event") == Some("SessionEnd") => {
             EventKind::SessionEnded
         }
-        _ => return out.ignored(),
+        _ => return None,
     };
+    Some(kind)
+}
 
-    let mut e = out.event(sid, kind);
-    let prompt_id = a.str("prompt.id");
+/// `api_request`: the model, its tokens and the reported cost (priced from the tokens when the
+/// log reports none).
+fn api_request(e: &mut SessionEvent, a: Attrs<'_>, prices: &Prices) {
     let ev = &mut e.event;
-    ev.time_unix_nano = log_time(&record, a);
-    ev.name = format!("claude_code.{name}");
-    if kind != EventKind::SessionEnded {
-        ev.turn_id = prompt_id.unwrap_or_default().to_owned();
+    ev.model = a.str("model").unwrap_or_default().to_owned();
+    let tokens = Tokens {
+        input: a.u64("input_tokens").unwrap_or(0),
+        output: a.u64("output_tokens").unwrap_or(0),
+        cache_read: a.u64("cache_read_tokens").unwrap_or(0),
+        cache_write: a.u64("cache_creation_tokens").unwrap_or_else(|| {
+            a.u64("cache_creation_5m_tokens").unwrap_or(0)
+                + a.u64("cache_creation_1h_tokens").unwrap_or(0)
+        }),
+    };
+    // `cost_usd_micros` is truncated, so it is only the fallback.
+    ev.cost_usd = a
+        .f64("cost_usd")
+        .or_else(|| a.f64("cost_usd_micros").map(|m| m / 1e6));
+    if ev.cost_usd.is_none() {
+        ev.cost_usd = prices.cost(&ev.model, &tokens);
+        ev.cost_estimated = ev.cost_usd.is_some();
     }
-    let mut turn_failed = None;
-    match kind {
-        // A prompt must open a turn; versions without `prompt.id` still name the message.
-        EventKind::Prompt if ev.turn_id.is_empty() => {
-            ev.turn_id = a.str("message.uuid").unwrap_or_default().to_owned();
-        }
-        EventKind::ApiRequest => {
-            ev.model = a.str("model").unwrap_or_default().to_owned();
-            let tokens = Tokens {
-                input: a.u64("input_tokens").unwrap_or(0),
-                output: a.u64("output_tokens").unwrap_or(0),
-                cache_read: a.u64("cache_read_tokens").unwrap_or(0),
-                cache_write: a.u64("cache_creation_tokens").unwrap_or_else(|| {
-                    a.u64("cache_creation_5m_tokens").unwrap_or(0)
-                        + a.u64("cache_creation_1h_tokens").unwrap_or(0)
-                }),
-            };
-            // `cost_usd_micros` is truncated, so it is only the fallback.
-            ev.cost_usd = a
-                .f64("cost_usd")
-                .or_else(|| a.f64("cost_usd_micros").map(|m| m / 1e6));
-            if ev.cost_usd.is_none() {
-                ev.cost_usd = out.ctx.prices.cost(&ev.model, &tokens);
-                ev.cost_estimated = ev.cost_usd.is_some();
-            }
-            ev.tokens = Some(tokens);
-            ev.duration_ms = a.f64("duration_ms");
-            e.fact_key = a.str("request_id").map(|id| format!("api:{id}"));
-        }
-        EventKind::ApiError => {
-            ev.model = a.str("model").unwrap_or_default().to_owned();
-            ev.error = a.str("error").unwrap_or_default().to_owned();
-            ev.status_code = status_code(a);
-            ev.duration_ms = a.f64("duration_ms");
-            // The 529 chain carries no request id; its (trace, span) still names it for replays.
-            e.fact_key = match a.str("request_id") {
-                Some(id) => Some(format!("api_error:{id}")),
-                None if !record.trace_id.is_empty() => Some(format!(
-                    "api_error:{}/{}",
-                    hex::encode(&record.trace_id),
-                    hex::encode(&record.span_id)
-                )),
-                None => None,
-            };
-            if main_thread(a) {
-                let mut failed = out.event(sid, EventKind::TurnFailed);
-                failed.event.time_unix_nano = ev.time_unix_nano;
-                failed.event.name.clone_from(&ev.name);
-                failed.event.turn_id.clone_from(&ev.turn_id);
-                failed.event.error.clone_from(&ev.error);
-                failed.event.status_code = ev.status_code;
-                failed.fact_key = prompt_id.map(|p| format!("turn_failed:{p}"));
-                turn_failed = Some(failed);
-            }
-        }
-        EventKind::TurnFailed => {
-            ev.error = a.str("error").unwrap_or_default().to_owned();
-            ev.status_code = status_code(a);
-            e.fact_key = prompt_id.map(|p| format!("turn_failed:{p}"));
-        }
-        EventKind::ToolFinished => {
-            ev.tool_name = a
-                .first_str(&["tool_name", "name"])
-                .unwrap_or_default()
-                .to_owned();
-            ev.tool_call_id = a.str("tool_use_id").unwrap_or_default().to_owned();
-            ev.success = a.bool("success");
-            ev.duration_ms = a.f64("duration_ms");
-            ev.error = a
-                .first_str(&["error", "error_type"])
-                .unwrap_or_default()
-                .to_owned();
-            e.fact_key = a.str("tool_use_id").map(|id| format!("tool:{id}"));
-        }
-        EventKind::ToolDecision => {
-            ev.tool_name = a.str("tool_name").unwrap_or_default().to_owned();
-            ev.tool_call_id = a.str("tool_use_id").unwrap_or_default().to_owned();
-        }
-        EventKind::AssistantResponse => {
-            ev.model = a.str("model").unwrap_or_default().to_owned();
-        }
-        EventKind::SubagentFinished => {
-            ev.model = a
-                .first_str(&["final_model", "model"])
-                .unwrap_or_default()
-                .to_owned();
-            ev.duration_ms = a.f64("duration_ms");
-        }
-        _ => {}
-    }
-    e.event.attributes = record.attributes;
-    out.push(e);
-    if let Some(failed) = turn_failed {
-        out.push(failed);
-    }
+    ev.tokens = Some(tokens);
+    ev.duration_ms = a.f64("duration_ms");
+    e.fact_key = a.str("request_id").map(|id| format!("api:{id}"));
+}
+
+/// `api_error`: the failed request, named by its request id or, lacking one, its log's
+/// (trace, span).
+fn api_error(e: &mut SessionEvent, record: &LogRecord, a: Attrs<'_>) {
+    let ev = &mut e.event;
+    ev.model = a.str("model").unwrap_or_default().to_owned();
+    ev.error = a.str("error").unwrap_or_default().to_owned();
+    ev.status_code = status_code(a);
+    ev.duration_ms = a.f64("duration_ms");
+    // The 529 chain carries no request id; its (trace, span) still names it for replays.
+    e.fact_key = match a.str("request_id") {
+        Some(id) => Some(format!("api_error:{id}")),
+        None if !record.trace_id.is_empty() => Some(format!(
+            "api_error:{}/{}",
+            hex::encode(&record.trace_id),
+            hex::encode(&record.span_id)
+        )),
+        None => None,
+    };
+}
+
+/// The `TurnFailed` a main-thread API error brings with it: the same error, on the same turn,
+/// keyed like the other reports of the turn's failure so they count once.
+fn turn_failed_by(
+    error: &Event,
+    sid: &str,
+    prompt_id: Option<&str>,
+    out: &Sink<'_>,
+) -> SessionEvent {
+    let mut failed = out.event(sid, EventKind::TurnFailed);
+    failed.event.time_unix_nano = error.time_unix_nano;
+    failed.event.name.clone_from(&error.name);
+    failed.event.turn_id.clone_from(&error.turn_id);
+    failed.event.error.clone_from(&error.error);
+    failed.event.status_code = error.status_code;
+    failed.fact_key = prompt_id.map(|p| format!("turn_failed:{p}"));
+    failed
+}
+
+/// `tool_result`: a finished tool call, keyed by its `tool_use_id`.
+fn tool_result(e: &mut SessionEvent, a: Attrs<'_>) {
+    let ev = &mut e.event;
+    ev.tool_name = a
+        .first_str(&["tool_name", "name"])
+        .unwrap_or_default()
+        .to_owned();
+    ev.tool_call_id = a.str("tool_use_id").unwrap_or_default().to_owned();
+    ev.success = a.bool("success");
+    ev.duration_ms = a.f64("duration_ms");
+    ev.error = a
+        .first_str(&["error", "error_type"])
+        .unwrap_or_default()
+        .to_owned();
+    e.fact_key = a.str("tool_use_id").map(|id| format!("tool:{id}"));
+}
+
+/// `subagent_completed`: the model the sub-agent ended on and how long it ran.
+fn subagent_completed(ev: &mut Event, a: Attrs<'_>) {
+    ev.model = a
+        .first_str(&["final_model", "model"])
+        .unwrap_or_default()
+        .to_owned();
+    ev.duration_ms = a.f64("duration_ms");
 }
 
 /// The bare event name (`api_request`): the `event.name` attribute, else the body or the OTLP

@@ -22,10 +22,10 @@
 //! one sub-agent share an id — fine for the one-task sub-agents Codex spawns.
 
 use super::attrs::Attrs;
-use super::{EventKind, Sink, id_hex, log_time, nanos, span_ms};
+use super::{EventKind, Prices, SessionEvent, Sink, id_hex, log_time, nanos, span_ms};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
-use crate::proto::store::Tokens;
+use crate::proto::store::{Event, Tokens};
 use crate::proto::trace::Span;
 use crate::proto::trace::status::StatusCode;
 
@@ -59,44 +59,9 @@ fn log(mut record: LogRecord, out: &mut Sink<'_>) {
     let name = a
         .str("event.name")
         .or_else(|| Some(record.event_name.as_str()).filter(|n| n.starts_with("codex.")));
-    let kind = match name {
-        Some("codex.conversation_starts") => EventKind::SessionStarted,
-        Some("codex.user_prompt") => EventKind::Prompt,
-        Some("codex.tool_decision") => EventKind::ToolDecision,
-        Some("codex.tool_result") => EventKind::ToolFinished,
-        // One record per HTTP attempt or websocket request; only failures are facts (a success
-        // only says the request went out: its tokens come with `response.completed`).
-        Some("codex.api_request" | "codex.websocket_connect" | "codex.websocket_request") => {
-            let status = a.i64("http.response.status_code");
-            let failed = a.str("error.message").is_some()
-                || status.is_some_and(|s| s >= 400)
-                || a.bool("success") == Some(false);
-            if !failed {
-                out.ignored();
-                return;
-            }
-            EventKind::ApiError
-        }
-        // One record per streamed event. `response.completed` is logged twice per response, once
-        // bare and once with the token counts: only the one with counts is the request.
-        Some("codex.sse_event") => {
-            if a.str("error.message").is_some() {
-                EventKind::ApiError
-            } else if a.str("event.kind") == Some("response.completed")
-                && a.get("input_token_count").is_some()
-            {
-                EventKind::ApiRequest
-            } else {
-                out.ignored();
-                return;
-            }
-        }
-        // startup_phase, turn_ttft, sandbox_outcome, auth/plugin housekeeping, and the exporter's
-        // own "flushing OTEL metrics" record (no attributes at all).
-        _ => {
-            out.ignored();
-            return;
-        }
+    let Some(kind) = log_kind(name, a) else {
+        out.ignored();
+        return;
     };
     let Some(session) = a.str("conversation.id") else {
         out.unattributed();
@@ -118,40 +83,90 @@ fn log(mut record: LogRecord, out: &mut Sink<'_>) {
     }
     match kind {
         EventKind::SessionStarted => {
-            ev.model = a.str("model").unwrap_or_default().to_owned();
+            e.event.model = a.str("model").unwrap_or_default().to_owned();
         }
-        EventKind::ToolDecision | EventKind::ToolFinished => {
-            ev.tool_name = a.str("tool_name").unwrap_or_default().to_owned();
-            ev.tool_call_id = a.str("call_id").unwrap_or_default().to_owned();
-            if kind == EventKind::ToolFinished {
-                ev.success = a.bool("success");
-                if !ev.tool_call_id.is_empty() {
-                    e.fact_key = Some(format!("tool:{}", ev.tool_call_id));
-                }
-            }
-        }
-        EventKind::ApiRequest => {
-            ev.model = a.str("model").unwrap_or_default().to_owned();
-            let tokens = response_tokens(a);
-            ev.cost_usd = out.ctx.prices.cost(&ev.model, &tokens);
-            ev.cost_estimated = ev.cost_usd.is_some();
-            ev.tokens = Some(tokens);
-        }
-        EventKind::ApiError => {
-            ev.model = a.str("model").unwrap_or_default().to_owned();
-            ev.status_code = a
-                .i64("http.response.status_code")
-                .and_then(|s| i32::try_from(s).ok());
-            ev.error = match (a.str("error.message"), ev.status_code) {
-                (Some(m), _) => m.to_owned(),
-                (None, Some(s)) => format!("http {s}"),
-                (None, None) => "request failed".to_owned(),
-            };
-        }
+        EventKind::ToolDecision | EventKind::ToolFinished => tool_call(&mut e, kind, a),
+        EventKind::ApiRequest => response_completed(&mut e.event, a, out.ctx.prices),
+        EventKind::ApiError => api_error(&mut e.event, a),
         _ => {}
     }
     e.event.attributes = std::mem::take(&mut record.attributes);
     out.push(e);
+}
+
+/// The event a Codex log makes, if it reports a fact.
+fn log_kind(name: Option<&str>, a: Attrs<'_>) -> Option<EventKind> {
+    let kind = match name? {
+        "codex.conversation_starts" => EventKind::SessionStarted,
+        "codex.user_prompt" => EventKind::Prompt,
+        "codex.tool_decision" => EventKind::ToolDecision,
+        "codex.tool_result" => EventKind::ToolFinished,
+        // One record per HTTP attempt or websocket request; only failures are facts (a success
+        // only says the request went out: its tokens come with `response.completed`).
+        "codex.api_request" | "codex.websocket_connect" | "codex.websocket_request" => {
+            let status = a.i64("http.response.status_code");
+            let failed = a.str("error.message").is_some()
+                || status.is_some_and(|s| s >= 400)
+                || a.bool("success") == Some(false);
+            if !failed {
+                return None;
+            }
+            EventKind::ApiError
+        }
+        // One record per streamed event. `response.completed` is logged twice per response, once
+        // bare and once with the token counts: only the one with counts is the request.
+        "codex.sse_event" => {
+            if a.str("error.message").is_some() {
+                EventKind::ApiError
+            } else if a.str("event.kind") == Some("response.completed")
+                && a.get("input_token_count").is_some()
+            {
+                EventKind::ApiRequest
+            } else {
+                return None;
+            }
+        }
+        // startup_phase, turn_ttft, sandbox_outcome, auth/plugin housekeeping, and the exporter's
+        // own "flushing OTEL metrics" record (no attributes at all).
+        _ => return None,
+    };
+    Some(kind)
+}
+
+/// `codex.tool_decision` and `codex.tool_result`: the tool and its call id, which keys a result.
+fn tool_call(e: &mut SessionEvent, kind: EventKind, a: Attrs<'_>) {
+    let ev = &mut e.event;
+    ev.tool_name = a.str("tool_name").unwrap_or_default().to_owned();
+    ev.tool_call_id = a.str("call_id").unwrap_or_default().to_owned();
+    if kind == EventKind::ToolFinished {
+        ev.success = a.bool("success");
+        if !ev.tool_call_id.is_empty() {
+            e.fact_key = Some(format!("tool:{}", ev.tool_call_id));
+        }
+    }
+}
+
+/// The `response.completed` with token counts: the request, priced from its tokens (Codex
+/// reports no cost).
+fn response_completed(ev: &mut Event, a: Attrs<'_>, prices: &Prices) {
+    ev.model = a.str("model").unwrap_or_default().to_owned();
+    let tokens = response_tokens(a);
+    ev.cost_usd = prices.cost(&ev.model, &tokens);
+    ev.cost_estimated = ev.cost_usd.is_some();
+    ev.tokens = Some(tokens);
+}
+
+/// A failed request or stream: its message, else its HTTP status.
+fn api_error(ev: &mut Event, a: Attrs<'_>) {
+    ev.model = a.str("model").unwrap_or_default().to_owned();
+    ev.status_code = a
+        .i64("http.response.status_code")
+        .and_then(|s| i32::try_from(s).ok());
+    ev.error = match (a.str("error.message"), ev.status_code) {
+        (Some(m), _) => m.to_owned(),
+        (None, Some(s)) => format!("http {s}"),
+        (None, None) => "request failed".to_owned(),
+    };
 }
 
 /// Tokens of a `response.completed` record. Codex reports OpenAI Responses usage: the input count

@@ -18,10 +18,10 @@
 //! `AfterAgent` / `SessionEnd` hooks), and no cost: cost is estimated from the price table.
 
 use super::attrs::Attrs;
-use super::{EventKind, Sink, log_time};
+use super::{EventKind, Prices, Sink, log_time};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
-use crate::proto::store::Tokens;
+use crate::proto::store::{Event, Tokens};
 use crate::proto::trace::Span;
 
 pub fn logs(records: Vec<LogRecord>, out: &mut Sink<'_>) {
@@ -49,20 +49,9 @@ fn log(mut record: LogRecord, out: &mut Sink<'_>) {
     } else {
         record.event_name.as_str()
     };
-    let kind = match name {
-        "gemini_cli.config" => EventKind::SessionStarted,
-        "gemini_cli.user_prompt" => EventKind::Prompt,
-        "gemini_cli.api_response" => EventKind::ApiRequest,
-        "gemini_cli.api_error" => EventKind::ApiError,
-        "gemini_cli.tool_call" => EventKind::ToolFinished,
-        "gemini_cli.agent.finish" => EventKind::SubagentFinished,
-        // api_request (the call start; its end is counted), the gen_ai duplicates, hook_call
-        // (a mirror of the hook payloads, which arrive on their own), routing, retries,
-        // start-up and approval-mode bookkeeping.
-        _ => {
-            out.ignored();
-            return;
-        }
+    let Some(kind) = log_kind(name) else {
+        out.ignored();
+        return;
     };
     let Some(session) = a
         .str("session.id")
@@ -83,44 +72,70 @@ fn log(mut record: LogRecord, out: &mut Sink<'_>) {
             let prompt_id = a.str("prompt_id").unwrap_or(session);
             ev.turn_id = format!("{prompt_id}@{time}");
         }
-        EventKind::ApiRequest => {
-            let model = a.str("model").unwrap_or("");
-            let tokens = tokens(a);
-            let cost = out.ctx.prices.cost(model, &tokens);
-            ev.model = model.to_owned();
-            ev.tokens = Some(tokens);
-            ev.cost_usd = cost;
-            ev.cost_estimated = cost.is_some();
-            ev.duration_ms = a.f64("duration_ms");
-            ev.status_code = status_code(a);
-        }
-        EventKind::ApiError => {
-            ev.model = a
-                .first_str(&["model", "model_name"])
-                .unwrap_or("")
-                .to_owned();
-            ev.duration_ms = a.f64("duration_ms").or_else(|| a.f64("duration"));
-            ev.status_code = status_code(a);
-            ev.error = a
-                .first_str(&["error.message", "error"])
-                .unwrap_or("")
-                .to_owned();
-        }
-        EventKind::ToolFinished => {
-            ev.tool_name = a.str("function_name").unwrap_or("").to_owned();
-            ev.success = a.bool("success");
-            ev.duration_ms = a.f64("duration_ms");
-            ev.error = a
-                .first_str(&["error", "error_type"])
-                .unwrap_or("")
-                .to_owned();
-        }
+        EventKind::ApiRequest => api_response(ev, a, out.ctx.prices),
+        EventKind::ApiError => api_error(ev, a),
+        EventKind::ToolFinished => tool_call(ev, a),
         // agent_name, agent_id and terminate_reason stay in the attributes.
         EventKind::SubagentFinished => ev.duration_ms = a.f64("duration_ms"),
         _ => {}
     }
     ev.attributes = std::mem::take(&mut record.attributes);
     out.push(e);
+}
+
+/// The event a Gemini log of this name makes, if it carries a session fact.
+fn log_kind(name: &str) -> Option<EventKind> {
+    match name {
+        "gemini_cli.config" => Some(EventKind::SessionStarted),
+        "gemini_cli.user_prompt" => Some(EventKind::Prompt),
+        "gemini_cli.api_response" => Some(EventKind::ApiRequest),
+        "gemini_cli.api_error" => Some(EventKind::ApiError),
+        "gemini_cli.tool_call" => Some(EventKind::ToolFinished),
+        "gemini_cli.agent.finish" => Some(EventKind::SubagentFinished),
+        // api_request (the call start; its end is counted), the gen_ai duplicates, hook_call
+        // (a mirror of the hook payloads, which arrive on their own), routing, retries,
+        // start-up and approval-mode bookkeeping.
+        _ => None,
+    }
+}
+
+/// `gemini_cli.api_response`: a finished model call, priced from its tokens (Gemini reports no
+/// cost).
+fn api_response(ev: &mut Event, a: Attrs<'_>, prices: &Prices) {
+    let model = a.str("model").unwrap_or("");
+    let tokens = tokens(a);
+    let cost = prices.cost(model, &tokens);
+    ev.model = model.to_owned();
+    ev.tokens = Some(tokens);
+    ev.cost_usd = cost;
+    ev.cost_estimated = cost.is_some();
+    ev.duration_ms = a.f64("duration_ms");
+    ev.status_code = status_code(a);
+}
+
+/// `gemini_cli.api_error`: a failed model call; versions differ in the names of its fields.
+fn api_error(ev: &mut Event, a: Attrs<'_>) {
+    ev.model = a
+        .first_str(&["model", "model_name"])
+        .unwrap_or("")
+        .to_owned();
+    ev.duration_ms = a.f64("duration_ms").or_else(|| a.f64("duration"));
+    ev.status_code = status_code(a);
+    ev.error = a
+        .first_str(&["error.message", "error"])
+        .unwrap_or("")
+        .to_owned();
+}
+
+/// `gemini_cli.tool_call`: a finished tool call (the log names no call id).
+fn tool_call(ev: &mut Event, a: Attrs<'_>) {
+    ev.tool_name = a.str("function_name").unwrap_or("").to_owned();
+    ev.success = a.bool("success");
+    ev.duration_ms = a.f64("duration_ms");
+    ev.error = a
+        .first_str(&["error", "error_type"])
+        .unwrap_or("")
+        .to_owned();
 }
 
 /// Tokens of an `api_response`, in the project's convention. Gemini's `input_token_count` is the

@@ -37,7 +37,7 @@
 //! `gen_ai.usage.cost`) when present, else the price table (estimated), else unknown.
 
 use super::attrs::{Attrs, any_str};
-use super::{Agent, EventKind, Prices, Sink, log_time, nanos, span_ms};
+use super::{Agent, EventKind, Prices, SessionEvent, Sink, log_time, nanos, span_ms};
 use crate::proto::logs::LogRecord;
 use crate::proto::metrics::Metric;
 use crate::proto::store::{Event, Tokens};
@@ -128,12 +128,37 @@ fn turn_roots(spans: &[Span], ops: &[Op]) -> Vec<Option<usize>> {
 }
 
 pub fn spans(spans: Vec<Span>, out: &mut Sink<'_>) {
-    let resource = out.ctx.resource;
     let ops: Vec<Op> = spans
         .iter()
         .map(|s| operation(s, Attrs(&s.attributes)))
         .collect();
     let roots = turn_roots(&spans, &ops);
+    let turn_ids = open_turns(&spans, &roots, out);
+
+    let mut turn_ends = Vec::new();
+    for (i, span) in spans.into_iter().enumerate() {
+        let turn = roots[i].and_then(|r| turn_ids[r].as_deref());
+        let turn_root = roots[i] == Some(i);
+        let Some(e) = span_event(span, ops[i], turn_root, turn, out) else {
+            continue;
+        };
+        // A turn's root span is its end (`TurnFinished` / `TurnFailed`): held back until the
+        // export's other events are in, so the work of the turn lands in it.
+        if turn_root {
+            turn_ends.push(e);
+        } else {
+            out.push(e);
+        }
+    }
+    for e in turn_ends {
+        out.push(e);
+    }
+}
+
+/// Opens the export's turns: a `Prompt` at the start of each root `invoke_agent`, pushed before
+/// any other event of the export. Returns, by span index, each root's turn id (its span id).
+fn open_turns(spans: &[Span], roots: &[Option<usize>], out: &mut Sink<'_>) -> Vec<Option<String>> {
+    let resource = out.ctx.resource;
     let mut turn_ids: Vec<Option<String>> = vec![None; spans.len()];
     for (i, span) in spans.iter().enumerate() {
         if roots[i] != Some(i) {
@@ -151,77 +176,83 @@ pub fn spans(spans: Vec<Span>, out: &mut Sink<'_>) {
         e.cwd = a.str("pi.cwd").map(str::to_owned);
         out.push(e);
     }
-    let turn_of = |i: usize| {
-        roots[i]
-            .and_then(|r| turn_ids[r].clone())
-            .unwrap_or_default()
-    };
+    turn_ids
+}
 
-    let mut turn_ends = Vec::new();
-    for (i, span) in spans.into_iter().enumerate() {
-        let a = Attrs(&span.attributes);
-        let Some(sid) = session_id(a, resource) else {
-            out.unattributed();
-            continue;
-        };
-        let failed = span_failed(&span, a);
-        let kind = match ops[i] {
-            Op::Chat if failed => EventKind::ApiError,
-            Op::Chat => EventKind::ApiRequest,
-            Op::Tool => EventKind::ToolFinished,
-            Op::Agent if roots[i] == Some(i) && failed => EventKind::TurnFailed,
-            Op::Agent if roots[i] == Some(i) => EventKind::TurnFinished,
-            Op::Agent => EventKind::SubagentFinished,
-            Op::Other => {
-                out.ignored();
-                continue;
+/// The event one span makes, if any (an ignored or unattributed span is tallied here).
+/// `turn_root` says the span is its turn's root `invoke_agent`; `turn` is the turn it belongs to.
+fn span_event(
+    span: Span,
+    op: Op,
+    turn_root: bool,
+    turn: Option<&str>,
+    out: &mut Sink<'_>,
+) -> Option<SessionEvent> {
+    let a = Attrs(&span.attributes);
+    let Some(sid) = session_id(a, out.ctx.resource) else {
+        out.unattributed();
+        return None;
+    };
+    let failed = span_failed(&span, a);
+    let Some(kind) = span_kind(op, turn_root, failed) else {
+        out.ignored();
+        return None;
+    };
+    let mut e = out.event(sid, kind);
+    let ev = &mut e.event;
+    ev.time_unix_nano = nanos(span.end_time_unix_nano);
+    ev.turn_id = turn.unwrap_or_default().to_owned();
+    ev.duration_ms = span_ms(&span);
+    match kind {
+        EventKind::ApiRequest | EventKind::ApiError => {
+            e.fact_key = model_call(ev, a, failed, out.ctx.agent, out.ctx.prices);
+            if failed {
+                ev.error = error_text(&span, a);
             }
-        };
-        let mut e = out.event(sid, kind);
-        let ev = &mut e.event;
-        ev.time_unix_nano = nanos(span.end_time_unix_nano);
-        ev.turn_id = turn_of(i);
-        ev.duration_ms = span_ms(&span);
-        match kind {
-            EventKind::ApiRequest | EventKind::ApiError => {
-                e.fact_key = model_call(ev, a, failed, out.ctx.agent, out.ctx.prices);
-                if failed {
-                    ev.error = error_text(&span, a);
-                }
-            }
-            EventKind::ToolFinished => {
-                ev.tool_name = a
-                    .first_str(&["gen_ai.tool.name", "pi.tool.name"])
-                    .or_else(|| span.name.strip_prefix("pi.tool."))
-                    .or_else(|| span.name.strip_prefix("execute_tool "))
-                    .unwrap_or_default()
-                    .to_owned();
-                ev.tool_call_id = a
-                    .first_str(&["gen_ai.tool.call.id", "pi.tool.call_id"])
-                    .unwrap_or_default()
-                    .to_owned();
-                let failed = failed || a.bool("pi.tool.is_error") == Some(true);
-                ev.success = Some(!failed);
-                if failed {
-                    ev.error = error_text(&span, a);
-                }
-                if !ev.tool_call_id.is_empty() {
-                    e.fact_key = Some(format!("tool:{}", ev.tool_call_id));
-                }
-            }
-            EventKind::TurnFailed => ev.error = error_text(&span, a),
-            _ => {}
         }
-        e.event.name = span.name;
-        e.event.attributes = span.attributes;
-        if matches!(kind, EventKind::TurnFinished | EventKind::TurnFailed) {
-            turn_ends.push(e);
-        } else {
-            out.push(e);
-        }
+        EventKind::ToolFinished => tool_call(&mut e, &span, a, failed),
+        EventKind::TurnFailed => ev.error = error_text(&span, a),
+        _ => {}
     }
-    for e in turn_ends {
-        out.push(e);
+    e.event.name = span.name;
+    e.event.attributes = span.attributes;
+    Some(e)
+}
+
+/// The event a span of this operation makes: `turn_root` tells a turn from a sub-agent.
+fn span_kind(op: Op, turn_root: bool, failed: bool) -> Option<EventKind> {
+    match op {
+        Op::Chat if failed => Some(EventKind::ApiError),
+        Op::Chat => Some(EventKind::ApiRequest),
+        Op::Tool => Some(EventKind::ToolFinished),
+        Op::Agent if turn_root && failed => Some(EventKind::TurnFailed),
+        Op::Agent if turn_root => Some(EventKind::TurnFinished),
+        Op::Agent => Some(EventKind::SubagentFinished),
+        Op::Other => None,
+    }
+}
+
+/// An `execute_tool` span (pi: `pi.tool.<name>`): the tool, its call id (the fact key) and
+/// whether it failed.
+fn tool_call(e: &mut SessionEvent, span: &Span, a: Attrs<'_>, failed: bool) {
+    let ev = &mut e.event;
+    ev.tool_name = a
+        .first_str(&["gen_ai.tool.name", "pi.tool.name"])
+        .or_else(|| span.name.strip_prefix("pi.tool."))
+        .or_else(|| span.name.strip_prefix("execute_tool "))
+        .unwrap_or_default()
+        .to_owned();
+    ev.tool_call_id = a
+        .first_str(&["gen_ai.tool.call.id", "pi.tool.call_id"])
+        .unwrap_or_default()
+        .to_owned();
+    let failed = failed || a.bool("pi.tool.is_error") == Some(true);
+    ev.success = Some(!failed);
+    if failed {
+        ev.error = error_text(span, a);
+    }
+    if !ev.tool_call_id.is_empty() {
+        e.fact_key = Some(format!("tool:{}", ev.tool_call_id));
     }
 }
 

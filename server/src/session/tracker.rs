@@ -527,21 +527,73 @@ impl Live {
     ) -> bool {
         let current = self.state();
         let t = event_time(&ev.event, now);
-        let mut run_started = false;
-        {
-            let s = &mut self.session;
-            s.first_seen_unix_nano = s.first_seen_unix_nano.min(t);
-            s.last_seen_unix_nano = s.last_seen_unix_nano.max(t);
-            s.last_activity_unix_nano = s.last_activity_unix_nano.max(now);
-            if let Some(v) = ev.service_version.filter(|v| !v.is_empty()) {
-                s.service_version = v;
-            }
-            if let Some(cwd) = ev.cwd.filter(|c| !c.is_empty()) {
-                s.cwd = cwd;
-            }
+        let SessionEvent {
+            service_version,
+            cwd,
+            process,
+            mut event,
+            encoded_attributes,
+            ..
+        } = ev;
+        self.note_arrival(t, now, service_version, cwd, &event.model);
+        let run_started = self.follow_run(process, kind, &event.reason, current, t);
+        let new_turn = self.open_turn(&event, kind, id, t, *next_seq);
+        let arrival = self.arrival(kind, t, &event.turn_id, new_turn);
+        self.track_tools(kind, &mut event, t, arrival.current_turn);
+        self.count_event(kind, &event, t);
+        let next = self.next_state(current, arrival, run_started);
+        if kind == EventKind::SessionEnded && !event.reason.is_empty() {
+            self.session.end_reason.clone_from(&event.reason);
         }
-        // Runs: a new process, a resume, or any report after the run was over.
-        if let Some(p) = ev.process {
+        let stored = kind != EventKind::Heartbeat;
+        let turn = if stored {
+            self.store(event, encoded_attributes, id, t, next_seq, out)
+        } else {
+            event.turn_id
+        };
+        if let Some((next, reason)) = next {
+            self.transition(current, next, reason, t, &turn, next_seq, out);
+        }
+        stored || next.is_some() || run_started || process.is_some()
+    }
+
+    /// Widens the session's seen times to the event's and keeps what the event says about the
+    /// agent: its version, working directory and model.
+    fn note_arrival(
+        &mut self,
+        t: i64,
+        now: i64,
+        service_version: Option<String>,
+        cwd: Option<String>,
+        model: &str,
+    ) {
+        let s = &mut self.session;
+        s.first_seen_unix_nano = s.first_seen_unix_nano.min(t);
+        s.last_seen_unix_nano = s.last_seen_unix_nano.max(t);
+        s.last_activity_unix_nano = s.last_activity_unix_nano.max(now);
+        if let Some(v) = service_version.filter(|v| !v.is_empty()) {
+            s.service_version = v;
+        }
+        if let Some(cwd) = cwd.filter(|c| !c.is_empty()) {
+            s.cwd = cwd;
+        }
+        if !model.is_empty() && !s.models.iter().any(|m| m == model) {
+            s.models.push(model.to_owned());
+        }
+    }
+
+    /// Keeps the event's process and starts a new run when the event begins one: a new process,
+    /// a resume, or any report after the run was over. Returns whether it started one.
+    fn follow_run(
+        &mut self,
+        process: Option<Process>,
+        kind: EventKind,
+        reason: &str,
+        current: State,
+        t: i64,
+    ) -> bool {
+        let mut run_started = false;
+        if let Some(p) = process {
             let s = &self.session;
             let known = s.pid != 0;
             if known && (s.pid, s.pid_start_ticks) != (p.pid, p.start_ticks) {
@@ -555,55 +607,67 @@ impl Live {
             // about that run.
             let after_end = current.is_final() && t > self.session.state_since_unix_nano;
             run_started = match kind {
-                EventKind::SessionStarted => after_end || ev.event.reason == "resume",
+                EventKind::SessionStarted => after_end || reason == "resume",
                 EventKind::Prompt => after_end,
                 _ => false,
             };
         }
         if run_started {
             self.new_run();
-            if ev.process.is_none() {
+            if process.is_none() {
                 // The new run's process is not known yet: the old one says nothing about it.
                 self.session.pid = 0;
                 self.session.pid_start_ticks = 0;
             }
         }
-        let mut event = ev.event;
+        run_started
+    }
+
+    /// Opens the event's turn when the session has not seen it; returns whether it did. `seq` is
+    /// the event's, the turn's first.
+    fn open_turn(&mut self, event: &Event, kind: EventKind, id: &str, t: i64, seq: u64) -> bool {
+        if event.turn_id.is_empty()
+            || kind == EventKind::Heartbeat
+            || self.turns.contains_key(&event.turn_id)
+        {
+            return false;
+        }
         let s = &mut self.session;
-        if !event.model.is_empty() && !s.models.contains(&event.model) {
-            s.models.push(event.model.clone());
-        }
+        let counts = s.counts.get_or_insert_default();
+        counts.turns += 1;
+        let turn = Turn {
+            id: event.turn_id.clone(),
+            session_id: id.to_owned(),
+            index: counts.turns,
+            started_unix_nano: t,
+            status: "open".into(),
+            counts: Some(Counts::default()),
+            tokens: Some(Tokens::default()),
+            cost: Some(Cost::default()),
+            first_seq: seq,
+            ..Turn::default()
+        };
+        self.turns.insert(event.turn_id.clone(), turn);
+        s.current_turn.clone_from(&event.turn_id);
+        true
+    }
 
-        let seq = *next_seq;
-        let mut new_turn = false;
-        if !event.turn_id.is_empty() && kind != EventKind::Heartbeat {
-            new_turn = !self.turns.contains_key(&event.turn_id);
-            if new_turn {
-                let counts = s.counts.get_or_insert_default();
-                counts.turns += 1;
-                let turn = Turn {
-                    id: event.turn_id.clone(),
-                    session_id: id.to_owned(),
-                    index: counts.turns,
-                    started_unix_nano: t,
-                    status: "open".into(),
-                    counts: Some(Counts::default()),
-                    tokens: Some(Tokens::default()),
-                    cost: Some(Cost::default()),
-                    first_seq: seq,
-                    ..Turn::default()
-                };
-                self.turns.insert(event.turn_id.clone(), turn);
-                s.current_turn.clone_from(&event.turn_id);
-            }
+    /// Where the event stands against the session's turns, for the state machine.
+    fn arrival(&self, kind: EventKind, t: i64, turn_id: &str, new_turn: bool) -> Arrival {
+        let s = &self.session;
+        Arrival {
+            kind,
+            time: t,
+            state_since: s.state_since_unix_nano,
+            current_turn: turn_id.is_empty() || turn_id == s.current_turn,
+            new_turn,
+            closed_turn: self.turns.get(turn_id).is_some_and(|t| t.status != "open"),
         }
-        let current_turn = event.turn_id.is_empty() || event.turn_id == s.current_turn;
-        let closed_turn = self
-            .turns
-            .get(&event.turn_id)
-            .is_some_and(|t| t.status != "open");
+    }
 
-        // Tools in flight: for the stall limit, the "running" display, and hook durations.
+    /// Tools in flight: for the stall limit, the "running" display, and hook durations (a tool
+    /// end that says no duration gets the time since its start).
+    fn track_tools(&mut self, kind: EventKind, event: &mut Event, t: i64, current_turn: bool) {
         match kind {
             EventKind::ToolStarted => self.open_tools.push(OpenTool {
                 id: event.tool_call_id.clone(),
@@ -639,94 +703,99 @@ impl Live {
                 | EventKind::TurnFailed
                 | EventKind::SessionEnded
         ) {
-            s.current_tool = self
+            self.session.current_tool = self
                 .open_tools
                 .last()
                 .map(|o| o.name.clone())
                 .unwrap_or_default();
         }
+    }
 
-        // Counters, on the session and on its turn.
+    /// Counts the event on the session and on its turn, and closes the turn the event ends.
+    fn count_event(&mut self, kind: EventKind, event: &Event, t: i64) {
+        let s = &mut self.session;
         count(
             s.counts.get_or_insert_default(),
             s.tokens.get_or_insert_default(),
             s.cost.get_or_insert_default(),
             kind,
-            &event,
+            event,
         );
-        if let Some(turn) = self.turns.get_mut(&event.turn_id) {
-            turn.started_unix_nano = turn.started_unix_nano.min(t);
-            count(
-                turn.counts.get_or_insert_default(),
-                turn.tokens.get_or_insert_default(),
-                turn.cost.get_or_insert_default(),
-                kind,
-                &event,
-            );
-            match kind {
-                EventKind::TurnFinished if turn.status == "open" => {
-                    turn.status = "finished".into();
-                    turn.ended_unix_nano = t;
-                }
-                EventKind::TurnFailed if turn.status != "failed" => {
-                    turn.status = "failed".into();
-                    turn.ended_unix_nano = t;
-                }
-                _ => {}
+        let Some(turn) = self.turns.get_mut(&event.turn_id) else {
+            return;
+        };
+        turn.started_unix_nano = turn.started_unix_nano.min(t);
+        count(
+            turn.counts.get_or_insert_default(),
+            turn.tokens.get_or_insert_default(),
+            turn.cost.get_or_insert_default(),
+            kind,
+            event,
+        );
+        match kind {
+            EventKind::TurnFinished if turn.status == "open" => {
+                turn.status = "finished".into();
+                turn.ended_unix_nano = t;
             }
-            if !self.dirty_turns.contains(&turn.id) {
-                self.dirty_turns.push(turn.id.clone());
+            EventKind::TurnFailed if turn.status != "failed" => {
+                turn.status = "failed".into();
+                turn.ended_unix_nano = t;
             }
+            _ => {}
         }
+        if !self.dirty_turns.contains(&turn.id) {
+            self.dirty_turns.push(turn.id.clone());
+        }
+    }
 
-        // State.
-        let next = if run_started && current.is_final() {
+    /// The state the event moves the session to, if any.
+    fn next_state(
+        &self,
+        current: State,
+        arrival: Arrival,
+        run_started: bool,
+    ) -> Option<(State, &'static str)> {
+        let s = &self.session;
+        if run_started && current.is_final() {
             Some((State::Active, "run_started"))
-        } else if kind == EventKind::SessionEnded
+        } else if arrival.kind == EventKind::SessionEnded
             && current == State::Crashed
             && s.end_reason == "process_gone"
-            && t <= s.state_since_unix_nano.saturating_add(END_GRACE)
+            && arrival.time <= s.state_since_unix_nano.saturating_add(END_GRACE)
         {
             // The process was gone, but it said goodbye: it ended.
             Some((State::Ended, "session_ended"))
         } else {
-            state::on_event(
-                current,
-                Arrival {
-                    kind,
-                    time: t,
-                    state_since: s.state_since_unix_nano,
-                    current_turn,
-                    new_turn,
-                    closed_turn,
-                },
-            )
-        };
-
-        let stored = kind != EventKind::Heartbeat;
-        if stored {
-            event.seq = seq;
-            event.session_id = id.to_owned();
-            event.run = s.runs;
-            if event.time_unix_nano == 0 {
-                event.time_unix_nano = t;
-            }
-            if kind == EventKind::SessionEnded && !event.reason.is_empty() {
-                s.end_reason.clone_from(&event.reason);
-            }
-            *next_seq += 1;
-            s.events += 1;
-            s.last_seq = seq;
-            let turn = event.turn_id.clone();
-            out.events.push(event);
-            out.encoded_attributes.push(ev.encoded_attributes);
-            if let Some((next, reason)) = next {
-                self.transition(current, next, reason, t, &turn, next_seq, out);
-            }
-        } else if let Some((next, reason)) = next {
-            self.transition(current, next, reason, t, &event.turn_id, next_seq, out);
+            state::on_event(current, arrival)
         }
-        stored || next.is_some() || run_started || ev.process.is_some()
+    }
+
+    /// Stores the event as the session's next; returns its turn, which a state change the event
+    /// causes is about.
+    fn store(
+        &mut self,
+        mut event: Event,
+        encoded_attributes: Vec<u8>,
+        id: &str,
+        t: i64,
+        next_seq: &mut u64,
+        out: &mut Commit,
+    ) -> String {
+        let s = &mut self.session;
+        let seq = *next_seq;
+        event.seq = seq;
+        event.session_id = id.to_owned();
+        event.run = s.runs;
+        if event.time_unix_nano == 0 {
+            event.time_unix_nano = t;
+        }
+        *next_seq += 1;
+        s.events += 1;
+        s.last_seq = seq;
+        let turn = event.turn_id.clone();
+        out.events.push(event);
+        out.encoded_attributes.push(encoded_attributes);
+        turn
     }
 
     /// Moves the session to `next`, recording the change as an event.

@@ -14,6 +14,7 @@
 //! The client may say what it shows: `{"type": "viewing", "session_id": "<id>" | null,
 //! "visible": bool}`; while a visible dashboard shows a session, its alerts need not be pushed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -21,6 +22,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::api::{ApiError, AppState, event_json, read, session_json};
@@ -112,10 +114,10 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
         hub: s.hub.clone(),
         connection: CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     };
-    let mut alerts = s.hub.alert_frames();
+    let alerts = s.hub.alert_frames();
     // Subscribe first, then read the store: whatever commits in between arrives both ways, and
     // `sent` drops the second copy, so nothing is missed or repeated at the switch.
-    let mut live = s.hub.subscribe();
+    let live = s.hub.subscribe();
     let last_seq = read(&s.store, |st| st.last_seq())
         .await
         .map_err(|e| format!("{e:?}"))?;
@@ -124,6 +126,12 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
         text(json!({"type": "hello", "last_seq": last_seq, "since": since})),
     )
     .await?;
+    let sent = replay(&mut socket, &s, since).await?;
+    follow(&mut socket, &s, live, alerts, sent, presence.connection).await
+}
+
+/// Sends the stored events after `since`, a page at a time; returns the seq of the last one sent.
+async fn replay(socket: &mut WebSocket, s: &AppState, since: u64) -> Result<u64, String> {
     let mut sent = since;
     loop {
         let after = sent;
@@ -131,31 +139,35 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
             .await
             .map_err(|e| format!("{e:?}"))?;
         if page.is_empty() {
-            break;
+            return Ok(sent);
         }
         for e in page {
             sent = e.seq;
-            send(&mut socket, Message::Text(event_frame(&e).into())).await?;
+            send(socket, Message::Text(event_frame(&e).into())).await?;
         }
     }
+}
 
+/// The live part of the feed, after the replay: commits, ticks, alerts and pings out, what the
+/// client views in, until either side leaves or the server shuts down.
+async fn follow(
+    socket: &mut WebSocket,
+    s: &AppState,
+    mut live: broadcast::Receiver<Arc<Published>>,
+    mut alerts: broadcast::Receiver<Arc<String>>,
+    mut sent: u64,
+    connection: u64,
+) -> Result<(), String> {
     let mut ticks = s.hub.ticks();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     loop {
         tokio::select! {
             published = live.recv() => match published {
-                Ok(p) => {
-                    for (seq, frame) in p.frames(render) {
-                        if *seq == 0 || *seq > sent {
-                            sent = sent.max(*seq);
-                            send(&mut socket, Message::Text(frame.clone().into())).await?;
-                        }
-                    }
-                }
+                Ok(p) => send_commit(socket, &p, &mut sent).await?,
                 Err(RecvError::Lagged(missed)) => {
                     let frame = json!({"type": "resync", "reason": format!("fell {missed} commits behind"), "last_sent_seq": sent});
-                    let _ = send(&mut socket, text(frame)).await;
+                    let _ = send(socket, text(frame)).await;
                     let _ = socket.send(Message::Close(None)).await;
                     return Ok(());
                 }
@@ -167,25 +179,18 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
                 }
                 let frame = ticks.borrow_and_update().clone();
                 if !frame.is_null() {
-                    send(&mut socket, Message::Text(frame.to_string().into())).await?;
+                    send(socket, Message::Text(frame.to_string().into())).await?;
                 }
             }
-            _ = ping.tick() => send(&mut socket, Message::Ping(Vec::new().into())).await?,
+            _ = ping.tick() => send(socket, Message::Ping(Vec::new().into())).await?,
             alert = alerts.recv() => match alert {
-                Ok(frame) => send(&mut socket, Message::Text(frame.as_str().into())).await?,
+                Ok(frame) => send(socket, Message::Text(frame.as_str().into())).await?,
                 Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return Ok(()),
             },
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
-                Some(Ok(Message::Text(t))) => {
-                    // Anything else a client sends is ignored, not fatal.
-                    if let Ok(v) = serde_json::from_str::<Viewing>(t.as_str())
-                        && v.r#type == "viewing"
-                    {
-                        s.hub.set_viewing(presence.connection, Some((v.session_id, v.visible)));
-                    }
-                }
+                Some(Ok(Message::Text(t))) => note_viewing(s, connection, t.as_str()),
                 Some(Ok(_)) => {}
             },
             _ = s.cancel.cancelled() => {
@@ -193,5 +198,27 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
                 return Ok(());
             }
         }
+    }
+}
+
+/// Sends a commit's frames the client has not had: its events after `sent` (the replay may have
+/// sent them already) and all its session frames.
+async fn send_commit(socket: &mut WebSocket, p: &Published, sent: &mut u64) -> Result<(), String> {
+    for (seq, frame) in p.frames(render) {
+        if *seq == 0 || *seq > *sent {
+            *sent = (*sent).max(*seq);
+            send(socket, Message::Text(frame.clone().into())).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes what a client says it views. Anything else a client sends is ignored, not fatal.
+fn note_viewing(s: &AppState, connection: u64, text: &str) {
+    if let Ok(v) = serde_json::from_str::<Viewing>(text)
+        && v.r#type == "viewing"
+    {
+        s.hub
+            .set_viewing(connection, Some((v.session_id, v.visible)));
     }
 }
