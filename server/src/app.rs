@@ -80,7 +80,7 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         config.ingest.max_body_bytes,
         clock.clone(),
     );
-    let ticker = Ticker::new(store.clone(), hub.clone(), config.live.tick_interval());
+    let ticker = Ticker::new(store.clone(), hub.clone(), config.live.tick_interval())?;
     let engine = Engine::from_settings(
         &config.alerts,
         &config.push.subject,

@@ -6,21 +6,22 @@ mod common;
 
 use std::time::Duration;
 
-use common::ws::{Ws, connect, next_frame};
+use common::ws::{Ws, connect, frames_until_sentinel};
 use common::{Server, bodies};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Event seqs received until the feed is quiet.
-async fn event_seqs(ws: &mut Ws) -> Vec<u64> {
-    let mut seqs = Vec::new();
-    while let Some(f) = next_frame(ws).await {
-        if f["type"] == "event" {
-            seqs.push(f["event"]["seq"].as_u64().expect("seq"));
-        }
-    }
-    seqs
+/// The seqs of the events the feed sends before a sentinel posted now (see
+/// `frames_until_sentinel`).
+async fn event_seqs(server: &Server, ws: &mut Ws) -> Vec<u64> {
+    frames_until_sentinel(server, ws)
+        .await
+        .iter()
+        .filter(|f| f["type"] == "event")
+        .map(|f| f["event"]["seq"].as_u64().expect("seq"))
+        .collect()
 }
 
 async fn send_scenario(server: &Server, agent: &str, scenario: &str) {
@@ -45,27 +46,29 @@ async fn replay_then_live_then_an_exact_reconnect() {
 
     let (mut ws, hello) = connect(&server, 0).await;
     assert_eq!(hello["last_seq"].as_u64(), Some(stored));
-    let replayed = event_seqs(&mut ws).await;
+    let replayed = event_seqs(&server, &mut ws).await;
     assert_eq!(
         replayed,
         (1..=stored).collect::<Vec<_>>(),
         "the whole store, in order, once"
     );
 
-    // Live: new events follow with the next seqs, and the session's new state comes too.
+    // Live: new events follow with the next seqs, and the session's new state comes too. (The
+    // first sentinel's event took seq `stored + 1`.)
+    let sentinel = stored + 1;
     send_scenario(&server, "claude-code-2.1.328", "plain").await;
+    let (_, health) = server.get_json("/api/health").await;
+    let last = health["last_seq"].as_u64().expect("last_seq");
     let mut live = Vec::new();
     let mut sessions = Vec::new();
-    while let Some(f) = next_frame(&mut ws).await {
+    for f in frames_until_sentinel(&server, &mut ws).await {
         match f["type"].as_str() {
             Some("event") => live.push(f["event"]["seq"].as_u64().expect("seq")),
             Some("session") => sessions.push(f["session"].clone()),
             _ => {}
         }
     }
-    let (_, health) = server.get_json("/api/health").await;
-    let last = health["last_seq"].as_u64().expect("last_seq");
-    assert_eq!(live, (stored + 1..=last).collect::<Vec<_>>());
+    assert_eq!(live, (sentinel + 1..=last).collect::<Vec<_>>());
     assert!(
         sessions
             .iter()
@@ -73,12 +76,13 @@ async fn replay_then_live_then_an_exact_reconnect() {
         "{sessions:?}"
     );
 
-    // A client that saw up to `stored` reconnects and gets exactly what it missed.
+    // A client that saw up to `stored` reconnects and gets exactly what it missed: the plain
+    // scenario and both sentinels' events.
+    let (_, health) = server.get_json("/api/health").await;
+    let now_last = health["last_seq"].as_u64().expect("last_seq");
     let (mut again, _) = connect(&server, stored).await;
-    assert_eq!(
-        event_seqs(&mut again).await,
-        (stored + 1..=last).collect::<Vec<_>>()
-    );
+    let missed = event_seqs(&server, &mut again).await;
+    assert_eq!(missed, (stored + 1..=now_last).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,9 +115,9 @@ async fn no_event_is_missed_or_repeated_while_connecting_during_ingest() {
     tokio::time::sleep(Duration::from_millis(30)).await;
     let (mut ws, _) = connect(&server, 0).await;
     writer.await.expect("writer");
-    let seqs = event_seqs(&mut ws).await;
     let (_, health) = server.get_json("/api/health").await;
     let last = health["last_seq"].as_u64().expect("last_seq");
+    let seqs = event_seqs(&server, &mut ws).await;
     assert_eq!(
         seqs,
         (1..=last).collect::<Vec<_>>(),

@@ -21,7 +21,6 @@ use super::deliver::{self, Message, Pusher, Retry, Urgency};
 use super::rules::{Decision, QuietHours, Rules, quiet};
 use super::vapid::{VapidKey, check_subject};
 use super::{Alert, Channel, Delivery, Device, Kind, LastDelivery, Outcome, Settings};
-use crate::clock::now_unix_nano;
 use crate::live::{Hub, Published};
 use crate::store::Store;
 
@@ -110,11 +109,16 @@ impl Engine {
             .build()
             .context("making the HTTP client for alerts")?;
         let key = VapidKey::load_or_create(data_dir)?;
+        // Retries wait on the server's clock, which tests move instead of sleeping.
+        let retry = || Retry {
+            clock: hub.clock().clone(),
+            ..Retry::default()
+        };
         let subject = push_subject.trim();
         let push = match check_subject(subject) {
             Ok(()) => PushSetup::On {
                 public_key: key.public_key().to_owned(),
-                pusher: Pusher::new(key, subject.to_owned(), client.clone(), Retry::default()),
+                pusher: Pusher::new(key, subject.to_owned(), client.clone(), retry()),
             },
             Err(why) => {
                 let reason = if subject.is_empty() {
@@ -129,12 +133,7 @@ impl Engine {
         let public_url = (!a.public_url.is_empty()).then(|| a.public_url.clone());
         let mut extras = Vec::new();
         if let Some(w) = &a.webhook {
-            let hook = Webhook::new(
-                w.url.clone(),
-                public_url.clone(),
-                client.clone(),
-                Retry::default(),
-            );
+            let hook = Webhook::new(w.url.clone(), public_url.clone(), client.clone(), retry());
             extras.push(Extra {
                 sender: Sender::Webhook(hook),
                 kinds: w.kinds.clone(),
@@ -149,7 +148,7 @@ impl Engine {
                 token,
                 public_url,
                 client,
-                Retry::default(),
+                retry(),
             );
             extras.push(Extra {
                 sender: Sender::Ntfy(ntfy),
@@ -181,9 +180,10 @@ impl Engine {
                 _ = cancel.cancelled() => return Ok(()),
             };
             let day_usd = self.alerts.inner.hub.today_usd();
-            let decisions =
-                self.rules
-                    .on_commit(&commit.events, &commit.sessions, day_usd, now_unix_nano());
+            let now = self.alerts.inner.hub.clock().now();
+            let decisions = self
+                .rules
+                .on_commit(&commit.events, &commit.sessions, day_usd, now);
             for d in decisions {
                 if let Err(e) = self.alerts.make(d).await {
                     tracing::error!(error = %e, "could not record an alert");
@@ -264,7 +264,7 @@ impl Alerts {
         let s = &self.inner;
         let store = s.store.clone();
         let devices = tokio::task::spawn_blocking(move || store.devices::<Device>()).await??;
-        let now = now_unix_nano();
+        let now = s.hub.clock().now();
         let watched = s.quiet_when_watching && s.hub.is_watched(&d.session_id);
         let body = self
             .with_turn_figures(d.kind, &d.session_id, d.turn_id, d.body)
@@ -517,7 +517,7 @@ impl Alerts {
                 "session_id": null,
                 "url": "/alerts",
                 "kind": "test",
-                "time_unix_nano": now_unix_nano(),
+                "time_unix_nano": self.inner.hub.clock().now(),
             })
             .to_string()
             .into_bytes(),
@@ -540,7 +540,7 @@ impl Alerts {
             at_unix_nano: delivery
                 .attempts
                 .last()
-                .map_or_else(now_unix_nano, |a| a.at_unix_nano),
+                .map_or_else(|| self.inner.hub.clock().now(), |a| a.at_unix_nano),
             outcome: delivery.outcome,
             status: delivery.attempts.last().and_then(|a| a.status),
         });

@@ -17,11 +17,22 @@ pub struct Ticker {
     store: Store,
     hub: Hub,
     period: Duration,
+    /// The last seq stored when the ticker was made, before the server took any request: the
+    /// seed reads up to it, and the hub counts every later commit as it is published (else an
+    /// event committed while the seed runs would count twice).
+    seed_up_to: u64,
 }
 
 impl Ticker {
-    pub fn new(store: Store, hub: Hub, period: Duration) -> Ticker {
-        Ticker { store, hub, period }
+    /// Made before the server takes requests (see `seed_up_to`).
+    pub fn new(store: Store, hub: Hub, period: Duration) -> anyhow::Result<Ticker> {
+        let seed_up_to = store.last_seq()?;
+        Ok(Ticker {
+            store,
+            hub,
+            period,
+            seed_up_to,
+        })
     }
 
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
@@ -48,8 +59,9 @@ impl Ticker {
     async fn seed(&self, cancel: &CancellationToken) {
         let now = self.hub.clock().now();
         let (s, h, stop) = (self.store.clone(), self.hub.clone(), cancel.clone());
+        let (since, up_to) = (now - now.rem_euclid(DAY_NANOS), self.seed_up_to);
         let seeded = tokio::task::spawn_blocking(move || {
-            s.scan_recent(now - now.rem_euclid(DAY_NANOS), SEED_MAX_EVENTS, |e| {
+            s.scan_recent(since, up_to, SEED_MAX_EVENTS, |e| {
                 if e.kind == "api_request" || e.kind == "tool_finished" {
                     h.seed(std::slice::from_ref(&e));
                 }

@@ -259,19 +259,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Visits the newest events with a time at or after `since` (Unix ns), newest first, reading
-    /// back at most `max` of them. Events are handed over one at a time and without their
+    /// Visits the newest events up to seq `up_to` with a time at or after `since` (Unix ns),
+    /// newest first, reading back at most `max` of them. Events are handed over one at a time and without their
     /// attributes (the bulk of a stored event), so a scan over many holds little memory. The
     /// scan stops early when `visit` says `false`.
     pub fn scan_recent(
         &self,
         since: i64,
+        up_to: u64,
         max: usize,
         mut visit: impl FnMut(Event) -> bool,
     ) -> Result<()> {
         let tx = self.db.begin_read()?;
         let events = tx.open_table(EVENTS)?;
-        for row in events.iter()?.rev().take(max) {
+        for row in events.range(..=up_to)?.rev().take(max) {
             let (_, v) = row?;
             let mut e = Event::decode(v.value())?;
             if e.time_unix_nano < since {
