@@ -38,14 +38,16 @@ use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use observatory::agents::read_otlp;
+use observatory::normalize::attrs::Attrs;
 use observatory::normalize::{Agent, EventKind, Normalized, Prices, Request, SessionEvent, Signal};
 use observatory::proto::ExportLogsServiceRequest;
 use observatory::proto::ExportLogsServiceResponse;
-use observatory::proto::common::{AnyValue, KeyValue, any_value::Value};
+use observatory::proto::common::{KeyValue, any_value::Value};
 use observatory::proto::logs::{LogRecord, ResourceLogs, ScopeLogs};
 use observatory::proto::store::Tokens;
 use observatory::session::Tracker;
 use observatory::store::Store;
+use observatory::testkit::otlp::replace_str;
 use prost::Message;
 use serde_json::{Map, Value as Json, json};
 use support::round2;
@@ -208,26 +210,12 @@ struct Generator {
     records: usize,
 }
 
-fn str_value(s: impl Into<String>) -> Option<AnyValue> {
-    Some(AnyValue {
-        value: Some(Value::StringValue(s.into())),
-    })
-}
-
-/// Replaces the value of `key` when the record has it.
 fn set(rec: &mut LogRecord, key: &str, value: String) {
-    if let Some(kv) = rec.attributes.iter_mut().find(|kv| kv.key == key) {
-        kv.value = str_value(value);
-    }
+    replace_str(&mut rec.attributes, key, value);
 }
 
 fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            Value::StringValue(s) => Some(s.as_str()),
-            _ => None,
-        }
-    })
+    Attrs(attrs).str(key)
 }
 
 impl Generator {

@@ -528,7 +528,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::normalize::fixture;
+    use crate::testkit::fixtures as fixture;
 
     #[test]
     fn the_registry_is_in_agent_order_and_names_each_agent_once() {

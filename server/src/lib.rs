@@ -44,3 +44,5 @@ pub mod config;
 pub mod app;
 // The command line.
 pub mod cli;
+// Test support: recorded fixtures and OTLP builders, for tests, benches and the load generator.
+pub mod testkit;

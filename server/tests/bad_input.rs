@@ -466,7 +466,7 @@ async fn grpc_refuses_garbage_and_oversized_messages_and_keeps_serving() {
     let mut bomb = logs_request(&claude_logs("g", 1));
     bomb.resource_logs[0].scope_logs[0].log_records[0]
         .attributes
-        .push(observatory::normalize::attrs::kv_str(
+        .push(observatory::testkit::otlp::kv_str(
             "padding",
             &"a".repeat(8 << 20),
         ));

@@ -8,64 +8,42 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Process;
-use observatory::proto::ExportLogsServiceRequest;
-use observatory::proto::common::{AnyValue, InstrumentationScope, KeyValue, any_value::Value as V};
-use observatory::proto::logs::{LogRecord, ResourceLogs, ScopeLogs};
-use observatory::proto::resource::Resource;
+use observatory::proto::common::{InstrumentationScope, any_value::Value as V};
+use observatory::testkit::otlp::{kv, kv_str, log_record, logs_request};
 use prost::Message;
 use serde_json::Value;
 
 const CLIENTS: usize = 4;
 const BATCH: usize = 50;
 
-fn kv(k: &str, v: V) -> KeyValue {
-    KeyValue {
-        key: k.into(),
-        value: Some(AnyValue { value: Some(v) }),
-        ..Default::default()
-    }
-}
-
 /// A Claude-Code-shaped batch of api_request records, each with its own request id.
 fn batch(session: &str, ids: &[String]) -> Vec<u8> {
     let records = ids
         .iter()
-        .map(|id| LogRecord {
-            time_unix_nano: 1_795_320_780_000_000_000,
-            body: Some(AnyValue {
-                value: Some(V::StringValue("claude_code.api_request".into())),
-            }),
-            attributes: vec![
-                kv("session.id", V::StringValue(session.into())),
-                kv("event.name", V::StringValue("api_request".into())),
-                kv("prompt.id", V::StringValue("p1".into())),
-                kv("request_id", V::StringValue(id.clone())),
-                kv("model", V::StringValue("claude-sonnet-4-5".into())),
+        .map(|id| {
+            let attributes = vec![
+                kv_str("session.id", session),
+                kv_str("event.name", "api_request"),
+                kv_str("prompt.id", "p1"),
+                kv_str("request_id", id),
+                kv_str("model", "claude-sonnet-4-5"),
                 kv("input_tokens", V::IntValue(10)),
                 kv("output_tokens", V::IntValue(5)),
                 kv("cost_usd", V::DoubleValue(0.001)),
-            ],
-            ..Default::default()
+            ];
+            log_record(
+                1_795_320_780_000_000_000,
+                "claude_code.api_request",
+                attributes,
+            )
         })
         .collect();
-    ExportLogsServiceRequest {
-        resource_logs: vec![ResourceLogs {
-            resource: Some(Resource {
-                attributes: vec![kv("service.name", V::StringValue("claude-code".into()))],
-                ..Default::default()
-            }),
-            scope_logs: vec![ScopeLogs {
-                scope: Some(InstrumentationScope {
-                    name: "com.anthropic.claude_code.events".into(),
-                    ..Default::default()
-                }),
-                log_records: records,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    let mut req = logs_request("claude-code", records);
+    req.resource_logs[0].scope_logs[0].scope = Some(InstrumentationScope {
+        name: "com.anthropic.claude_code.events".into(),
+        ..Default::default()
+    });
+    req.encode_to_vec()
 }
 
 async fn stored_request_ids(http: &reqwest::Client, app: &str, session: &str) -> Vec<String> {

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{Body, Server, Signal, bodies, otlp_json, scenarios};
-use observatory::ingest::{Request, json};
+use common::{Body, Server, bodies, scenarios};
+use observatory::ingest::Request;
 use observatory::proto::collector::{logs, metrics, trace};
 use prost::Message;
 use serde_json::{Value, json};
@@ -22,22 +22,7 @@ enum Transport {
 }
 
 fn decode(b: &Body) -> Request {
-    let signal = match b.signal {
-        Signal::Logs => observatory::normalize::Signal::Logs,
-        Signal::Traces => observatory::normalize::Signal::Traces,
-        Signal::Metrics => observatory::normalize::Signal::Metrics,
-    };
-    if b.json {
-        return json::decode(signal, &b.bytes)
-            .unwrap_or_else(|e| panic!("{}: {e}", b.name))
-            .request;
-    }
-    let bytes = b.bytes.as_slice();
-    match b.signal {
-        Signal::Logs => Request::Logs(Message::decode(bytes).expect("pb")),
-        Signal::Traces => Request::Traces(Message::decode(bytes).expect("pb")),
-        Signal::Metrics => Request::Metrics(Message::decode(bytes).expect("pb")),
-    }
+    observatory::testkit::fixtures::decode(b)
 }
 
 /// Records in a request: log records, spans, metric data points.
@@ -75,9 +60,7 @@ async fn send(server: &Server, b: &Body, t: Transport) {
             } else {
                 "application/x-protobuf"
             };
-            server
-                .post(b.signal.path(), ct, b.bytes.clone(), false)
-                .await
+            server.post(b.path(), ct, b.bytes.clone(), false).await
         }
         Transport::HttpProtobuf => {
             let bytes = match &req {
@@ -86,17 +69,19 @@ async fn send(server: &Server, b: &Body, t: Transport) {
                 Request::Metrics(r) => r.encode_to_vec(),
             };
             server
-                .post(b.signal.path(), "application/x-protobuf", bytes, true)
+                .post(b.path(), "application/x-protobuf", bytes, true)
                 .await
         }
         Transport::HttpJson => {
+            // The opentelemetry-proto crate's own OTLP/JSON encoding (hex ids, lowerCamelCase).
             let bytes = match &req {
-                Request::Logs(r) => otlp_json::logs(r),
-                Request::Traces(r) => otlp_json::traces(r),
-                Request::Metrics(r) => otlp_json::metrics(r),
-            };
+                Request::Logs(r) => serde_json::to_vec(r),
+                Request::Traces(r) => serde_json::to_vec(r),
+                Request::Metrics(r) => serde_json::to_vec(r),
+            }
+            .expect("OTLP/JSON");
             server
-                .post(b.signal.path(), "application/json", bytes, false)
+                .post(b.path(), "application/json", bytes, false)
                 .await
         }
         Transport::Grpc => {

@@ -31,7 +31,7 @@ async fn send_scenario(server: &Server, agent: &str, scenario: &str) {
         } else {
             "application/x-protobuf"
         };
-        let (status, _, body) = server.post(b.signal.path(), ct, b.bytes, false).await;
+        let (status, _, body) = server.post(b.path(), ct, b.bytes, false).await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     }
 }

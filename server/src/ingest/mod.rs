@@ -290,10 +290,8 @@ pub mod partial {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::attrs::kv_str;
     use crate::proto::ExportLogsServiceRequest;
-    use crate::proto::logs::{LogRecord, ResourceLogs, ScopeLogs};
-    use crate::proto::resource::Resource;
+    use crate::testkit::otlp::{kv_str, log_record, logs_request};
     use axum::body::Body;
     use axum::http::{Request as HttpRequest, StatusCode};
     use prost::Message;
@@ -301,27 +299,13 @@ mod tests {
 
     /// One Claude Code api_request log record for session `s`.
     fn one_record(s: &str) -> ExportLogsServiceRequest {
-        ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                resource: Some(Resource {
-                    attributes: vec![kv_str("service.name", "claude-code")],
-                    ..Default::default()
-                }),
-                scope_logs: vec![ScopeLogs {
-                    log_records: vec![LogRecord {
-                        attributes: vec![
-                            kv_str("session.id", s),
-                            kv_str("event.name", "api_request"),
-                            kv_str("request_id", s),
-                            kv_str("model", "claude-sonnet-4-5"),
-                        ],
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
+        let attributes = vec![
+            kv_str("session.id", s),
+            kv_str("event.name", "api_request"),
+            kv_str("request_id", s),
+            kv_str("model", "claude-sonnet-4-5"),
+        ];
+        logs_request("claude-code", vec![log_record(0, "", attributes)])
     }
 
     /// A pipeline whose queue holds one request and whose writer never drains it.

@@ -124,7 +124,7 @@ pub fn to_json_object(attrs: &[KeyValue]) -> serde_json::Map<String, serde_json:
         .collect()
 }
 
-/// A `KeyValue` holding a string, for tests and synthesized events.
+/// A `KeyValue` holding a string, for synthesized events (and tests, through the test kit).
 pub fn kv_str(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_owned(),

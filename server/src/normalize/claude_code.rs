@@ -448,12 +448,12 @@ mod tests {
 
     use super::*;
     use crate::ingest::Request;
-    use crate::normalize::fixture::{bodies, decode, dir, replay};
     use crate::normalize::generic::tests::{kvs, normalize};
     use crate::normalize::{Agent, Normalized, Prices, RecordTally, Signal};
     use crate::proto::store::{Cost, Counts, Event, Session, Turn};
     use crate::session::Commit;
     use crate::session::{NoBacking, Tracker};
+    use crate::testkit::fixtures::{bodies, decode, dir, replay};
 
     const AGENT_DIR: &str = "claude-code-2.1.328";
     const MODEL: &str = "claude-opus-5-5";

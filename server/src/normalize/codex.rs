@@ -238,8 +238,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::normalize::attrs::kv_str;
-    use crate::normalize::fixture::{dir, normalize, replay};
     use crate::normalize::{Agent, Normalized, Prices, RecordTally, SessionEvent, Signal};
     use crate::proto::common::{AnyValue, KeyValue, any_value::Value};
     use crate::proto::logs::{ResourceLogs, ScopeLogs};
@@ -248,6 +246,8 @@ mod tests {
     use crate::proto::trace::{ResourceSpans, ScopeSpans, Status};
     use crate::proto::{ExportLogsServiceRequest, ExportTraceServiceRequest};
     use crate::session::Commit;
+    use crate::testkit::fixtures::{dir, normalize, replay};
+    use crate::testkit::otlp::kv_str;
 
     const AGENT_DIR: &str = "codex-0.169.0";
 

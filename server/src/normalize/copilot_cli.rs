@@ -276,8 +276,6 @@ fn shutdown(events: &mut [span::Event], session: &str, out: &Sink<'_>) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::attrs::kv_str;
-    use crate::normalize::fixture::{dir, normalize, replay};
     use crate::normalize::{Agent, Normalized, Prices, Signal};
     use crate::proto::ExportTraceServiceRequest;
     use crate::proto::common::{AnyValue, ArrayValue, KeyValue};
@@ -286,6 +284,8 @@ mod tests {
     use crate::proto::trace::{ResourceSpans, ScopeSpans, Status};
     use crate::session::Commit;
     use crate::session::{NoBacking, Tracker};
+    use crate::testkit::fixtures::{dir, normalize, replay};
+    use crate::testkit::otlp::{kv, kv_str};
 
     const AGENT_DIR: &str = "copilot-cli-1.0.102";
     const MODEL: &str = "claude-sonnet-4.5";
@@ -547,14 +547,6 @@ mod tests {
     }
 
     // Hand-built spans.
-
-    fn kv(key: &str, value: Value) -> KeyValue {
-        KeyValue {
-            key: key.into(),
-            value: Some(AnyValue { value: Some(value) }),
-            ..Default::default()
-        }
-    }
 
     fn span(name: &str, trace: u8, parent: &[u8], attrs: Vec<KeyValue>) -> Span {
         Span {

@@ -162,14 +162,14 @@ fn status_code(a: Attrs<'_>) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::attrs::kv_str;
-    use crate::normalize::fixture::{dir, normalize, replay};
     use crate::normalize::{Agent, Normalized, Prices, Signal};
     use crate::proto::ExportLogsServiceRequest;
     use crate::proto::common::{AnyValue, KeyValue, any_value::Value};
     use crate::proto::logs::{ResourceLogs, ScopeLogs};
     use crate::proto::resource::Resource;
     use crate::proto::store::Session;
+    use crate::testkit::fixtures::{dir, normalize, replay};
+    use crate::testkit::otlp::kv_str;
 
     const AGENT_DIR: &str = "gemini-cli-0.61.0";
 

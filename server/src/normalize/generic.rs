@@ -426,12 +426,12 @@ pub(in crate::normalize) mod tests {
 
     use super::*;
     use crate::ingest::{Request, json as otlp_json};
-    use crate::normalize::fixture::{bodies, decode, dir};
     use crate::normalize::{Normalized, RecordTally, SessionEvent, Signal};
     use crate::proto::common::{AnyValue, any_value};
     use crate::proto::store::{Cost, Counts, Session};
     use crate::session::Commit;
     use crate::session::{NoBacking, Tracker};
+    use crate::testkit::fixtures::{bodies, decode, dir};
 
     /// OTLP/JSON attributes from a JSON object; integers go as `intValue` strings, as on the wire.
     pub(in crate::normalize) fn kvs(attrs: &Value) -> Value {

@@ -21,9 +21,6 @@ pub mod hooks;
 pub mod opencode;
 pub mod prices;
 
-#[cfg(test)]
-pub mod fixture;
-
 use std::collections::BTreeMap;
 use std::fmt;
 

@@ -306,7 +306,6 @@ fn failure(span: &Span) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::fixture::{dir, normalize, replay};
     use crate::normalize::{Agent, Normalized, Prices, Signal};
     use crate::proto::common::{ArrayValue, KeyValue};
     use crate::proto::logs::{ResourceLogs, ScopeLogs};
@@ -314,6 +313,7 @@ mod tests {
     use crate::proto::store::Session;
     use crate::proto::trace::{ResourceSpans, ScopeSpans, Status};
     use crate::proto::{ExportLogsServiceRequest, ExportTraceServiceRequest};
+    use crate::testkit::fixtures::{dir, normalize, replay};
 
     const AGENT_DIR: &str = "opencode-1.18.33";
 

@@ -2,8 +2,8 @@
 //! order at their recorded times (a fixed clock), then the clock and the process check run on.
 
 use super::{Liveness, Tracker};
-use crate::normalize::fixture::{Step, dir, replay_timeline, step_events, timeline};
 use crate::normalize::{Agent, Process};
+use crate::testkit::fixtures::{Step, dir, replay_timeline, step_events, timeline};
 
 const S: i64 = 1_000_000_000;
 

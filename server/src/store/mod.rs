@@ -353,7 +353,7 @@ mod tests {
         );
         e.fact_key = Some(format!("tool:{id}"));
         e.event.time_unix_nano = t;
-        e.event.attributes = vec![crate::normalize::attrs::kv_str("tool_use_id", id)];
+        e.event.attributes = vec![crate::testkit::otlp::kv_str("tool_use_id", id)];
         e.seal();
         e
     }

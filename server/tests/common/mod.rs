@@ -1,9 +1,10 @@
-//! Shared test support: a server started in-process on port 0 with its own data dir, an HTTP
-//! client, and the recorded agent fixtures.
-#![allow(dead_code)]
+//! Shared test support: a server started in-process on port 0 with its own data dir (on an
+//! adjustable clock), an HTTP client, and the recorded agent fixtures (the library's test kit,
+//! `observatory::testkit`). Each test binary uses part of it.
+#![allow(dead_code, unused_imports)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use observatory::app::{self, Running};
 use observatory::clock::Clock;
@@ -144,102 +145,15 @@ pub fn gzip_bytes(b: &[u8]) -> Vec<u8> {
     enc.finish().expect("gzip")
 }
 
-pub fn fixtures_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// Every (agent dir, scenario) pair in the fixtures.
-pub fn scenarios() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for agent in sorted_dir(&fixtures_root()) {
-        for sc in sorted_dir(&fixtures_root().join(&agent)) {
-            if fixtures_root().join(&agent).join(&sc).join("otlp").is_dir() {
-                out.push((agent.clone(), sc));
-            }
-        }
-    }
-    out
-}
-
-fn sorted_dir(p: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
-    Logs,
-    Traces,
-    Metrics,
-}
-
-impl Signal {
-    pub fn path(self) -> &'static str {
-        match self {
-            Signal::Logs => "/v1/logs",
-            Signal::Traces => "/v1/traces",
-            Signal::Metrics => "/v1/metrics",
-        }
-    }
-}
-
-/// A recorded OTLP body: its signal, whether it is JSON, and its (decompressed) bytes.
-pub struct Body {
-    pub name: String,
-    pub signal: Signal,
-    pub json: bool,
-    pub bytes: Vec<u8>,
-}
+pub use observatory::testkit::fixtures::{Body, root as fixtures_root, scenarios};
 
 /// The recorded OTLP bodies of a scenario, in arrival order.
-pub fn bodies(agent: &str, scenario: &str) -> Vec<Body> {
-    let otlp = fixtures_root().join(agent).join(scenario).join("otlp");
-    let mut names: Vec<String> = std::fs::read_dir(&otlp)
-        .unwrap_or_else(|e| panic!("{}: {e}", otlp.display()))
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.ends_with(".meta.json"))
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|name| {
-            let raw = std::fs::read(otlp.join(&name)).expect("read fixture");
-            let signal = if name.contains("-logs") {
-                Signal::Logs
-            } else if name.contains("-traces") {
-                Signal::Traces
-            } else {
-                Signal::Metrics
-            };
-            let bytes = if name.ends_with(".gz") {
-                let mut out = Vec::new();
-                std::io::Read::read_to_end(
-                    &mut flate2::read::GzDecoder::new(raw.as_slice()),
-                    &mut out,
-                )
-                .expect("gunzip fixture");
-                out
-            } else {
-                raw
-            };
-            Body {
-                json: !name.ends_with(".pb"),
-                name,
-                signal,
-                bytes,
-            }
-        })
-        .collect()
+pub fn bodies(agent_dir: &str, scenario: &str) -> Vec<Body> {
+    observatory::testkit::fixtures::bodies(&observatory::testkit::fixtures::dir(
+        agent_dir, scenario,
+    ))
 }
 
-pub mod otlp_json;
 pub mod push_service;
 pub mod ws;
 
@@ -324,75 +238,7 @@ impl Drop for Process {
     }
 }
 
-/// One recorded request of a scenario, OTLP body or hook payload, as the agent sent it.
-#[derive(Clone)]
-pub struct Recorded {
-    pub name: String,
-    /// Path and query on the OTLP/HTTP port.
-    pub path: String,
-    pub content_type: &'static str,
-    pub bytes: Vec<u8>,
-}
-
-/// The API's agent id of a fixture directory (`claude-code-2.1.328` → `claude_code`).
-pub fn agent_of(agent_dir: &str) -> &'static str {
-    [
-        ("claude-code", "claude_code"),
-        ("codex", "codex"),
-        ("gemini-cli", "gemini_cli"),
-        ("copilot-cli", "copilot_cli"),
-        ("opencode", "opencode"),
-    ]
-    .into_iter()
-    .find(|(prefix, _)| agent_dir.starts_with(prefix))
-    .map(|(_, a)| a)
-    .unwrap_or_else(|| panic!("{agent_dir}: unknown agent"))
-}
-
-/// A scenario's OTLP bodies and hook payloads interleaved in recorded arrival order (one counter
-/// numbers both). Hooks go to `/v1/hooks/<agent>?event=<hook>`, the hook's name taken from the
-/// path it was recorded on, as `observatory hook --event` sends it.
-pub fn recording(agent_dir: &str, scenario: &str) -> Vec<Recorded> {
-    let mut all: Vec<Recorded> = bodies(agent_dir, scenario)
-        .into_iter()
-        .map(|b| Recorded {
-            path: b.signal.path().to_owned(),
-            content_type: if b.json {
-                "application/json"
-            } else {
-                "application/x-protobuf"
-            },
-            name: b.name,
-            bytes: b.bytes,
-        })
-        .collect();
-    let hooks = fixtures_root().join(agent_dir).join(scenario).join("hooks");
-    if let Ok(dir) = std::fs::read_dir(&hooks) {
-        for entry in dir.filter_map(|e| e.ok()) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".meta.json") || !name.ends_with(".json") {
-                continue;
-            }
-            let meta: Value = serde_json::from_slice(
-                &std::fs::read(hooks.join(name.replace(".json", ".meta.json"))).expect("hook meta"),
-            )
-            .expect("hook meta JSON");
-            let event = meta["path"]
-                .as_str()
-                .and_then(|p| p.rsplit('/').next())
-                .expect("hook path")
-                .to_owned();
-            all.push(Recorded {
-                path: format!("/v1/hooks/{}?event={event}", agent_of(agent_dir)),
-                content_type: "application/json",
-                bytes: std::fs::read(entry.path()).expect("hook payload"),
-                name,
-            });
-        }
-    }
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    all
-}
+pub use observatory::testkit::fixtures::recording;
 
 /// A stand-in agent: a Python process that runs the real `observatory hook claude_code` as its
 /// hook with the recorded SessionStart of Claude Code's `denied` scenario (so the hook, walking

@@ -4,7 +4,6 @@
 use std::path::Path as FsPath;
 
 use super::*;
-use crate::normalize::fixture;
 use crate::proto::common::{
     AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue, KeyValueList, any_value,
 };
@@ -17,6 +16,7 @@ use crate::proto::metrics::{
 use crate::proto::resource::Resource;
 use crate::proto::trace::{ResourceSpans, ScopeSpans, Span, Status, span};
 use crate::proto::{ExportLogsServiceRequest, ExportTraceServiceRequest};
+use crate::testkit::fixtures as fixture;
 
 fn decoded(signal: Signal, json: &str) -> Decoded {
     decode(signal, json.as_bytes()).unwrap_or_else(|e| panic!("decoding {json}: {e}"))

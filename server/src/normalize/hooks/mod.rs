@@ -338,32 +338,15 @@ fn any_value_of(v: &Value) -> AnyValue {
 /// Test support: the recorded hook payloads of `server/tests/fixtures/<agent>/<scenario>/hooks/`.
 #[cfg(test)]
 pub(crate) mod testing {
-    use std::path::{Path, PathBuf};
-
     use serde_json::Value;
 
     use super::{Hook, HookError};
     use crate::normalize::{Agent, EventKind, SessionEvent};
     use crate::proto::common::any_value;
 
-    /// One recorded hook call: `NNNN-<agent>-<Event>.json` and the `.meta.json` beside it.
-    pub struct Recorded {
-        pub file: String,
-        /// The last segment of the path it was posted to (`/hook/<agent>/<Event>`).
-        pub event: String,
-        /// When it arrived, Unix ns.
-        pub received: i64,
-        pub body: Vec<u8>,
-        pub payload: Value,
-    }
+    /// One recorded hook call (read by the shared test kit).
+    pub use crate::testkit::fixtures::HookCall as Recorded;
 
-    fn agent_dir(agent_dir: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(agent_dir)
-    }
-
-    /// The scenarios of an agent's fixtures that recorded hooks, sorted.
     /// What `observatory setup` would write for `agent` into an empty home.
     pub fn planned_setup(agent: crate::normalize::Agent) -> crate::setup::Plan {
         use crate::setup::{Context, DEFAULT_ENDPOINT};
@@ -376,53 +359,15 @@ pub(crate) mod testing {
         planner(&ctx, &spec.setup_target(), false).expect("plan")
     }
 
-    pub fn scenarios(agent: &str) -> Vec<String> {
-        let dir = agent_dir(agent);
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().join("hooks").is_dir())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+    /// The scenarios of an agent's fixtures that recorded hooks, sorted.
+    pub fn scenarios(agent_dir: &str) -> Vec<String> {
+        crate::testkit::fixtures::hook_scenarios(agent_dir)
     }
 
     /// A scenario's hook calls in arrival order.
-    pub fn recorded(agent: &str, scenario: &str) -> Vec<Recorded> {
-        let dir = agent_dir(agent).join(scenario).join("hooks");
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".json") && !n.ends_with(".meta.json"))
-            .collect();
-        names.sort();
-        names
-            .into_iter()
-            .map(|file| {
-                let body = std::fs::read(dir.join(&file))
-                    .unwrap_or_else(|e| panic!("reading {file}: {e}"));
-                let payload: Value = serde_json::from_slice(&body)
-                    .unwrap_or_else(|e| panic!("{file}: not JSON: {e}"));
-                let meta_file = file.replace(".json", ".meta.json");
-                let meta: Value = serde_json::from_slice(
-                    &std::fs::read(dir.join(&meta_file))
-                        .unwrap_or_else(|e| panic!("reading {meta_file}: {e}")),
-                )
-                .unwrap_or_else(|e| panic!("{meta_file}: not JSON: {e}"));
-                let path = meta["path"].as_str().expect("meta path");
-                let event = path.rsplit('/').next().expect("path segment").to_owned();
-                let received = (meta["t"].as_f64().expect("meta t") * 1e9) as i64;
-                Recorded {
-                    file,
-                    event,
-                    received,
-                    body,
-                    payload,
-                }
-            })
-            .collect()
+    pub fn recorded(agent_dir: &str, scenario: &str) -> Vec<Recorded> {
+        use crate::testkit::fixtures::{dir, hook_calls};
+        hook_calls(&dir(agent_dir, scenario))
     }
 
     /// Runs one recorded call through [`super::normalize`] as the server would; with
