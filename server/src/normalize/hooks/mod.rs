@@ -41,6 +41,15 @@ pub struct HookError(pub String);
 /// One agent's hook adapter: reads a payload (already known to be a JSON object) into events.
 pub type HookReader = fn(&Value, &Hook, &mut Vec<SessionEvent>) -> Result<(), HookError>;
 
+/// The kind an adapter's event table lists for `name`: `Heartbeat` (activity, no fact of its
+/// own) for a name it does not list.
+pub(crate) fn listed_kind(events: &[(&str, EventKind)], name: &str) -> EventKind {
+    events
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(EventKind::Heartbeat, |&(_, kind)| kind)
+}
+
 /// The `source` of every hook event.
 pub const SOURCE: &str = "hook";
 
@@ -346,18 +355,6 @@ pub(crate) mod testing {
 
     /// One recorded hook call (read by the shared test kit).
     pub use crate::testkit::fixtures::HookCall as Recorded;
-
-    /// What `observatory setup` would write for `agent` into an empty home.
-    pub fn planned_setup(agent: crate::normalize::Agent) -> crate::setup::Plan {
-        use crate::setup::{Context, DEFAULT_ENDPOINT};
-        let home = tempfile::tempdir().expect("tempdir");
-        let vars = [("HOME".to_owned(), home.path().display().to_string())];
-        let ctx =
-            Context::new(vars.into(), DEFAULT_ENDPOINT, "/o/observatory".into()).expect("context");
-        let spec = crate::agents::spec(agent);
-        let planner = spec.setup.expect("the agent has a setup planner");
-        planner(&ctx, &spec.setup_target(), false).expect("plan")
-    }
 
     /// The scenarios of an agent's fixtures that recorded hooks, sorted.
     pub fn scenarios(agent_dir: &str) -> Vec<String> {

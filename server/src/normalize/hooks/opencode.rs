@@ -64,11 +64,7 @@ pub const EVENTS: &[(&str, EventKind)] = &[
 
 /// What a call named `name` is read as: its kind in [`EVENTS`], refined by its payload.
 pub fn kind(name: &str, payload: &Value) -> EventKind {
-    let listed = EVENTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(EventKind::Heartbeat, |&(_, kind)| kind);
-    refine(name, listed, payload)
+    refine(name, super::listed_kind(EVENTS, name), payload)
 }
 
 /// The calls whose payload says more than their name: `chat.message` is a prompt only for a

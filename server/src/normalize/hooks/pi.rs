@@ -51,11 +51,7 @@ pub const EVENTS: &[(&str, EventKind)] = &[
 
 /// What an event named `name` is read as: its kind in [`EVENTS`], refined by its payload.
 pub fn kind(name: &str, payload: &Value) -> EventKind {
-    let listed = EVENTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(EventKind::Heartbeat, |&(_, kind)| kind);
-    refine(name, listed, payload)
+    refine(name, super::listed_kind(EVENTS, name), payload)
 }
 
 /// The one event whose payload says more: an `agent_end` with a non-empty `error` is the turn
