@@ -56,9 +56,9 @@ pub struct Writer {
     store: Store,
     tracker: Tracker,
     rx: mpsc::Receiver<Work>,
-    /// The queue's own sender, for the session clock's ticks; dropped when the clock stops, so
-    /// the queue closes once the receivers' senders are gone too.
-    ticks: mpsc::Sender<Work>,
+    /// The queue's own sender, for the session clock's ticks: `run` hands it to the clock (the
+    /// writer's threads must not hold a sender of the queue they drain, or it would never close).
+    ticks: Option<mpsc::Sender<Work>>,
     /// Told about every batch once it is committed.
     hub: Hub,
     config: WriterConfig,
@@ -85,7 +85,7 @@ impl Writer {
             store,
             tracker,
             rx,
-            ticks,
+            ticks: Some(ticks),
             hub,
             config,
         })
@@ -95,17 +95,17 @@ impl Writer {
     /// the queue is drained: a shutdown that stops the receivers first commits everything they
     /// accepted.
     pub async fn run(mut self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let clock = session_clock(
-            std::mem::replace(&mut self.ticks, mpsc::channel(1).0),
-            self.config.check_interval,
-            cancel,
-        );
-        let clock = tokio::spawn(clock);
+        let clock = self
+            .ticks
+            .take()
+            .map(|ticks| tokio::spawn(session_clock(ticks, self.config.check_interval, cancel)));
         let threads = self.spawn()?;
         tokio::task::spawn_blocking(move || threads.join())
             .await?
             .map_err(|_| anyhow::anyhow!("the store writer panicked"))?;
-        clock.await?;
+        if let Some(clock) = clock {
+            clock.await?;
+        }
         Ok(())
     }
 

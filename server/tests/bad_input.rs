@@ -218,6 +218,18 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// Requests refused in all, as `/api/stats` counts them, and the stats.
+async fn refused_requests(server: &Server) -> (u64, Value) {
+    let (_, stats) = server.get_json("/api/stats").await;
+    let refused = stats["records"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["refused_requests"].as_u64().unwrap_or(0))
+        .sum();
+    (refused, stats)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_error_and_the_server_keeps_serving() {
     let server = Server::start().await;
@@ -295,13 +307,7 @@ async fn bad_input_gets_a_clear_error_and_the_server_keeps_serving() {
         Some(10 * 1024 * 1024),
         "the 10 MB attribute is kept whole"
     );
-    let (_, stats) = server.get_json("/api/stats").await;
-    let refused: u64 = stats["records"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| r["refused_requests"].as_u64().unwrap_or(0))
-        .sum();
+    let (refused, stats) = refused_requests(&server).await;
     assert!(refused >= 20, "refused requests are counted: {stats}");
 }
 
@@ -442,13 +448,7 @@ async fn what_the_collector_accepts_is_accepted_and_stored() {
             "{session}: {s}"
         );
     }
-    let (_, stats) = server.get_json("/api/stats").await;
-    let refused: u64 = stats["records"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| r["refused_requests"].as_u64().unwrap_or(0))
-        .sum();
+    let (refused, stats) = refused_requests(&server).await;
     assert_eq!(refused, 0, "nothing refused: {stats}");
 }
 

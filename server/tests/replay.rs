@@ -7,6 +7,7 @@ mod common;
 use common::{Body, Server, bodies, scenarios};
 use observatory::ingest::Request;
 use observatory::proto::collector::{logs, metrics, trace};
+use observatory::testkit::otlp::records;
 use prost::Message;
 use serde_json::{Value, json};
 use tonic::codec::CompressionEncoding;
@@ -23,32 +24,6 @@ enum Transport {
 
 fn decode(b: &Body) -> Request {
     observatory::testkit::fixtures::decode(b)
-}
-
-/// Records in a request: log records, spans, metric data points.
-fn records(r: &Request) -> u64 {
-    let n: usize = match r {
-        Request::Logs(r) => r
-            .resource_logs
-            .iter()
-            .flat_map(|x| &x.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum(),
-        Request::Traces(r) => r
-            .resource_spans
-            .iter()
-            .flat_map(|x| &x.scope_spans)
-            .map(|s| s.spans.len())
-            .sum(),
-        Request::Metrics(r) => r
-            .resource_metrics
-            .iter()
-            .flat_map(|x| &x.scope_metrics)
-            .flat_map(|s| &s.metrics)
-            .map(observatory::normalize::data_points)
-            .sum(),
-    };
-    n as u64
 }
 
 async fn send(server: &Server, b: &Body, t: Transport) {
@@ -155,7 +130,7 @@ async fn replay(agent: &str, scenario: &str, t: Transport) -> (Vec<Value>, Value
     let mut server = Server::start().await;
     let mut sent = 0;
     for b in bodies(agent, scenario) {
-        sent += records(&decode(&b));
+        sent += records(&decode(&b)) as u64;
         send(&server, &b, t).await;
     }
     let (status, stats) = server.get_json("/api/stats").await;

@@ -282,14 +282,7 @@ fn claude_config_dir_is_honoured_and_the_default_command_is_this_binary() {
 
 #[test]
 fn print_shows_every_agents_change_and_writes_nothing() {
-    for agent in [
-        "claude-code",
-        "codex",
-        "gemini-cli",
-        "copilot-cli",
-        "opencode",
-        "pi",
-    ] {
+    for agent in observatory::agents::setup_names() {
         let home = tempfile::tempdir().expect("tempdir");
         let out = ok(&setup(home.path(), &[agent, "--print"], &[]));
         assert!(
@@ -359,14 +352,7 @@ fn unknown_agents_and_bad_endpoints_are_refused() {
     let out = setup(home.path(), &["cursor"], &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    for valid in [
-        "claude-code",
-        "codex",
-        "gemini-cli",
-        "copilot-cli",
-        "opencode",
-        "pi",
-    ] {
+    for valid in observatory::agents::setup_names() {
         assert!(err.contains(valid), "{err}");
     }
     let out = setup(home.path(), &["pi", "--endpoint", "localhost:4318"], &[]);

@@ -134,20 +134,6 @@ impl EventKind {
         }
     }
 
-    /// Whether the state machine moves a session on this kind by itself (a prompt, a question
-    /// or permission prompt, a turn's end, the session's end), rather than only noting activity.
-    pub fn moves_state(self) -> bool {
-        matches!(
-            self,
-            EventKind::Prompt
-                | EventKind::PermissionRequested
-                | EventKind::InputRequested
-                | EventKind::TurnFinished
-                | EventKind::TurnFailed
-                | EventKind::SessionEnded
-        )
-    }
-
     pub fn parse(s: &str) -> Option<EventKind> {
         use EventKind::*;
         [

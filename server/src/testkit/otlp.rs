@@ -1,5 +1,7 @@
-//! Builders of OTLP records for tests and load: attributes, log records, export requests.
+//! Builders of OTLP records for tests and load: attributes, log records, export requests; and
+//! the count of records in a request.
 
+use crate::normalize::{Request, data_points};
 use crate::proto::ExportLogsServiceRequest;
 use crate::proto::common::{AnyValue, KeyValue, any_value::Value};
 use crate::proto::logs::{LogRecord, ResourceLogs, ScopeLogs};
@@ -56,6 +58,31 @@ pub fn logs_request(service: &str, records: Vec<LogRecord>) -> ExportLogsService
             }],
             ..Default::default()
         }],
+    }
+}
+
+/// The records in a request, as OTLP counts them: log records, spans, metric data points.
+pub fn records(request: &Request) -> usize {
+    match request {
+        Request::Logs(r) => r
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum(),
+        Request::Traces(r) => r
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum(),
+        Request::Metrics(r) => r
+            .resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .map(data_points)
+            .sum(),
     }
 }
 

@@ -1100,30 +1100,6 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert!(e.starts_with("invalid JSON"), "{e}");
 }
 
-fn records(request: &Request) -> usize {
-    match request {
-        Request::Logs(r) => r
-            .resource_logs
-            .iter()
-            .flat_map(|r| &r.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum(),
-        Request::Traces(r) => r
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum(),
-        Request::Metrics(r) => r
-            .resource_metrics
-            .iter()
-            .flat_map(|r| &r.scope_metrics)
-            .flat_map(|s| &s.metrics)
-            .map(crate::normalize::data_points)
-            .sum(),
-    }
-}
-
 #[test]
 fn recorded_agent_bodies_decode() {
     let root = FsPath::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -1139,7 +1115,10 @@ fn recorded_agent_bodies_decode() {
             for body in fixture::bodies(&scenario).into_iter().filter(|b| b.json) {
                 let name = format!("{}/{}", scenario.display(), body.name);
                 let d = decode(body.signal, &body.bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-                assert!(records(&d.request) > 0, "{name}: no records");
+                assert!(
+                    crate::testkit::otlp::records(&d.request) > 0,
+                    "{name}: no records"
+                );
                 assert_eq!(d.rejected, 0, "{name}: {:?}", d.problems);
                 seen += 1;
             }
