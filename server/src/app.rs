@@ -13,9 +13,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Access;
 use crate::alerts::Engine;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::hosts::HostList;
+use crate::ingest::guard::Guard;
 use crate::ingest::{self, Pipeline, Stats};
 use crate::live::{Hub, Ticker};
 use crate::normalize::Prices;
@@ -83,37 +86,59 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
     let ticker = Ticker::new(store.clone(), hub.clone(), config.live.tick_interval())?;
     let engine = Engine::from_settings(
         &config.alerts,
-        &config.push.subject,
+        &config.push,
+        config.access.public_url(),
+        data_dir,
+        store.clone(),
+        hub.clone(),
+    )?;
+    let access = Access::open(
+        config.access.clone(),
+        app_addr,
         data_dir,
         store.clone(),
         hub.clone(),
     )?;
     let cancel = CancellationToken::new();
+    let link = access.startup_link(loopback(app_addr)).await;
     let app_state = web::AppState {
         store,
         stats,
         hub,
         alerts: engine.alerts(),
+        access,
         cancel: cancel.clone(),
+    };
+    let guard = |addr: SocketAddr| {
+        Guard::new(HostList::for_port(
+            addr.ip(),
+            addr.port(),
+            &config.access.allowed_hosts,
+        ))
     };
 
     let writer = tokio::spawn(writer.run(cancel.clone()));
     let servers = vec![
         tokio::spawn(serve_http(
             http,
-            ingest::http::router(pipeline.clone()),
+            ingest::http::router(pipeline.clone(), guard(http_addr)),
             cancel.clone(),
         )),
         tokio::spawn(serve_grpc(
             grpc,
-            ingest::grpc::router(pipeline),
+            ingest::grpc::router(pipeline, guard(grpc_addr)),
             cancel.clone(),
         )),
         tokio::spawn(ticker.run(cancel.clone())),
         tokio::spawn(engine.run(cancel.clone())),
-        tokio::spawn(serve_http(app, web::router(app_state), cancel.clone())),
+        tokio::spawn(serve_app(app, web::router(app_state), cancel.clone())),
     ];
     tracing::info!(%grpc_addr, %http_addr, %app_addr, data_dir = %data_dir.display(), "observatory is listening");
+    tracing::info!(
+        %link,
+        "pair this computer's browser: open the link (it works once, for {} min); for a phone run `observatory pair` or `observatory tunnel`",
+        config.access.pairing_code_ttl_secs / 60
+    );
     Ok(Running {
         grpc_addr,
         http_addr,
@@ -133,9 +158,32 @@ async fn serve_http(l: TcpListener, router: axum::Router, cancel: CancellationTo
         .with_context(|| format!("HTTP server on {addr}"))
 }
 
+/// The app port, whose guard needs each request's peer address.
+async fn serve_app(l: TcpListener, router: axum::Router, cancel: CancellationToken) -> Result<()> {
+    let addr = l.local_addr()?;
+    axum::serve(
+        l,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(cancel.cancelled_owned())
+    .await
+    .with_context(|| format!("HTTP server on {addr}"))
+}
+
+/// `addr`, or the loopback address with its port when it is a wildcard.
+pub fn loopback(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
+
 async fn serve_grpc(
     l: TcpListener,
-    router: tonic::transport::server::Router,
+    router: tonic::transport::server::Router<
+        tower::layer::util::Stack<ingest::grpc::GuardLayer, tower::layer::util::Identity>,
+    >,
     cancel: CancellationToken,
 ) -> Result<()> {
     router

@@ -24,7 +24,8 @@ pub struct Config {
     pub live: Live,
     pub session: SessionConfig,
     pub alerts: crate::alerts::Settings,
-    pub push: Push,
+    pub push: crate::alerts::PushSettings,
+    pub access: crate::access::Settings,
     pub log: Log,
     pub prices: BTreeMap<String, ModelPrice>,
 }
@@ -144,15 +145,6 @@ impl SessionConfig {
             .collect();
         crate::session::Limits { default, agents }
     }
-}
-
-/// Web Push.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Push {
-    /// The VAPID subject push services may contact: `mailto:you@example.com` or an `https://`
-    /// URL. Web Push stays off until it is set.
-    pub subject: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -351,12 +343,7 @@ impl Config {
                 bail!("alerts.{name} must be 0 (off) or a positive amount in USD");
             }
         }
-        if !a.public_url.is_empty() && crate::alerts::origin(&a.public_url).is_none() {
-            bail!(
-                "alerts.public_url {:?} must be an absolute http(s) URL",
-                a.public_url
-            );
-        }
+        self.access.validate()?;
         if let Some(w) = &a.webhook
             && crate::alerts::origin(&w.url).is_none()
         {

@@ -13,6 +13,7 @@
 
 // Leaf helpers: they import nothing from the crate.
 pub mod clock;
+pub mod hosts;
 pub mod procfs;
 pub mod proto;
 
@@ -36,6 +37,8 @@ pub mod live;
 pub mod writer;
 // Alerts drawn from committed transitions, and their deliveries.
 pub mod alerts;
+// Who may read and change what: credentials, paired devices, pairing codes, the audit log.
+pub mod access;
 // The app port: read API, live feed, push subscriptions, the dashboard.
 pub mod web;
 // Defaults < file < environment < flags; builds each stage's settings.

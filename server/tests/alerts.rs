@@ -17,6 +17,8 @@ const DENIED: &str = "claude_code:cb477963-4b6f-40e1-8e01-103aaeb9e9b5";
 async fn server_with(tweak: impl FnOnce(&mut observatory::config::Config)) -> Server {
     Server::start_with(|c| {
         c.push.subject = "mailto:alerts-test@example.com".into();
+        // The fake push service listens on loopback.
+        c.push.allow_loopback_endpoints = true;
         tweak(c);
     })
     .await
@@ -41,37 +43,33 @@ fn quiet_now() -> Value {
     json!({"start": at(minute + 1440 - 60), "end": at(minute + 60), "utc_offset_minutes": 0})
 }
 
-/// A POST from the dashboard: JSON, with the CSRF header.
-async fn write(server: &Server, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-    let resp = server
-        .http
-        .request(method, server.app_url(path))
-        .header("x-observatory", "1")
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn subscribe(server: &Server, sub: &Subscriber, extra: Value) -> Value {
-    let mut body = json!({"subscription": sub.subscription_json()});
-    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        b.extend(e.clone());
+/// Pairs a browser (named `choices.name`, else "phone"), turns its notifications on, and sets
+/// the other `choices` (kinds, quiet hours). Returns the device as the API shows it.
+async fn subscribe(server: &Server, sub: &Subscriber, choices: Value) -> Value {
+    let name = choices["name"].as_str().unwrap_or("phone");
+    let browser = server.pair(name).await;
+    let body = json!({"subscription": sub.subscription_json()});
+    let put = reqwest::Method::PUT;
+    let (status, device) = browser
+        .send(server, put, "/api/devices/current/push", Some(body))
+        .await;
+    assert_eq!(status, 200, "{device}");
+    let mut patch = choices;
+    if let Some(m) = patch.as_object_mut() {
+        m.remove("name");
     }
-    let (status, device) = write(
-        server,
-        reqwest::Method::POST,
-        "/api/push/subscriptions",
-        body,
-    )
-    .await;
-    assert_eq!(status, 201, "{device}");
+    if patch.as_object().is_none_or(|m| m.is_empty()) {
+        return device;
+    }
+    let (status, device) = browser
+        .send(
+            server,
+            reqwest::Method::PATCH,
+            "/api/devices/current",
+            Some(patch),
+        )
+        .await;
+    assert_eq!(status, 200, "{device}");
     device
 }
 
@@ -453,25 +451,28 @@ async fn a_gone_subscription_is_removed_and_failures_are_recorded_per_attempt() 
         .collect();
     assert_eq!(statuses, [&json!(500), &json!(201)]);
 
-    let (_, devices) = server.get_json("/api/push/subscriptions").await;
-    let names: Vec<&str> = devices["devices"]
+    let (_, devices) = server.get_json("/api/devices").await;
+    let pushing: Vec<(&str, bool)> = devices["devices"]
         .as_array()
         .expect("devices")
         .iter()
-        .filter_map(|d| d["name"].as_str())
+        .filter_map(|d| Some((d["name"].as_str()?, !d["push"].is_null())))
         .collect();
-    assert_eq!(names, ["flaky phone"], "the gone device was removed");
-    let (status, _) = write(
-        &server,
-        reqwest::Method::POST,
-        &format!(
-            "/api/push/subscriptions/{}/test",
-            gone_id.as_str().unwrap_or_default()
-        ),
-        json!({}),
-    )
-    .await;
-    assert_eq!(status, 404);
+    assert_eq!(
+        pushing,
+        [("old phone", false), ("flaky phone", true)],
+        "the gone subscription was removed; the device stays paired"
+    );
+    let gone_id = gone_id.as_str().unwrap_or_default();
+    let resp = server
+        .with_token(
+            reqwest::Method::POST,
+            &format!("/api/devices/{gone_id}/test"),
+        )
+        .send()
+        .await
+        .expect("test push");
+    assert_eq!(resp.status(), 409, "no subscription to test");
     server.stop().await;
 }
 
@@ -617,18 +618,21 @@ async fn alerts_also_go_to_a_webhook_with_the_same_id_and_ntfy_keeps_its_quiet_h
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_subscription_api_says_what_is_wrong() {
+async fn the_device_api_says_what_is_wrong() {
     let svc = PushService::start().await;
     let mut server = server_with(|_| {}).await;
     let sub = Subscriber::new(&svc);
     let good = sub.subscription_json();
-    let post = |body: Value| {
-        write(
-            &server,
-            reqwest::Method::POST,
-            "/api/push/subscriptions",
-            body,
-        )
+    let browser = server.pair("Pixel").await;
+    let put = |body: Value| {
+        let browser = browser.clone();
+        let server = &server;
+        async move {
+            let method = reqwest::Method::PUT;
+            browser
+                .send(server, method, "/api/devices/current/push", Some(body))
+                .await
+        }
     };
     let with = |path: &str, v: Value| {
         let mut b = json!({"subscription": good.clone()});
@@ -650,6 +654,14 @@ async fn the_subscription_api_says_what_is_wrong() {
             with("subscription.endpoint", json!("http://push.example/x")),
             "https://",
         ),
+        (
+            with("subscription.endpoint", json!("https://10.0.0.7/x")),
+            "private",
+        ),
+        (
+            with("subscription.endpoint", json!("https://169.254.169.254/x")),
+            "private",
+        ),
         (with("subscription.keys.p256dh", json!("AAAA")), "65 bytes"),
         (
             with("subscription.keys.p256dh", json!("not base64!")),
@@ -659,102 +671,110 @@ async fn the_subscription_api_says_what_is_wrong() {
             with("subscription.keys.auth", Value::Null),
             "auth is missing",
         ),
-        (with("kinds", json!(["loud"])), "loud"),
-        (
-            with(
-                "quiet_hours",
-                json!({"start": "25:00", "end": "07:00", "utc_offset_minutes": 0}),
-            ),
-            "HH:MM",
-        ),
-        (with("name", json!("")), "name"),
     ];
     for (body, needle) in cases {
-        let (status, v) = post(body.clone()).await;
+        let (status, v) = put(body.clone()).await;
         assert_eq!(status, 400, "{body} → {v}");
         let msg = v["error"].as_str().unwrap_or_default();
         assert!(msg.contains(needle), "{body} → {msg}");
     }
-    // No CSRF header, or a foreign Origin: refused.
+    let patch = |body: Value| {
+        let browser = browser.clone();
+        let server = &server;
+        async move {
+            let method = reqwest::Method::PATCH;
+            browser
+                .send(server, method, "/api/devices/current", Some(body))
+                .await
+        }
+    };
+    for (body, needle) in [
+        (json!({"kinds": ["loud"]}), "loud"),
+        (
+            json!({"quiet_hours": {"start": "25:00", "end": "07:00", "utc_offset_minutes": 0}}),
+            "HH:MM",
+        ),
+        (json!({"name": ""}), "name"),
+    ] {
+        let (status, v) = patch(body.clone()).await;
+        assert_eq!(status, 400, "{body} → {v}");
+        assert!(
+            v["error"].as_str().unwrap_or_default().contains(needle),
+            "{v}"
+        );
+    }
+    // Without the CSRF header, or from a foreign Origin: refused.
     let resp = server
         .http
-        .post(server.app_url("/api/push/subscriptions"))
+        .put(server.app_url("/api/devices/current/push"))
+        .header("cookie", &browser.cookie)
         .json(&json!({"subscription": good}))
         .send()
         .await
-        .expect("post");
+        .expect("put");
     assert_eq!(resp.status(), 403);
     let resp = server
         .http
-        .post(server.app_url("/api/push/subscriptions"))
+        .put(server.app_url("/api/devices/current/push"))
+        .header("cookie", &browser.cookie)
         .header("x-observatory", "1")
         .header("origin", "https://evil.example")
         .json(&json!({"subscription": good}))
         .send()
         .await
-        .expect("post");
+        .expect("put");
     assert_eq!(resp.status(), 403);
+    // The control token is not a browser: it has no push of its own.
+    let resp = server
+        .with_token(reqwest::Method::PUT, "/api/devices/current/push")
+        .json(&json!({"subscription": good}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status(), 409);
 
-    // Subscribe, find it by endpoint, change it, test it, remove it.
-    let (status, device) = post(json!({"subscription": good})).await;
-    assert_eq!(status, 201, "{device}");
-    assert_eq!(device["endpoint_origin"], svc.origin());
+    // Turn on, change, test, turn off.
+    let (status, device) = put(json!({"subscription": good})).await;
+    assert_eq!(status, 200, "{device}");
+    assert_eq!(device["push"]["endpoint_origin"], svc.origin());
+    assert_eq!(device["current"], true);
     assert!(
         device.get("subscription").is_none() && !device.to_string().contains(&sub.auth()),
         "no secrets: {device}"
     );
-    let (status, again) = post(json!({"subscription": good})).await;
-    assert_eq!(
-        (status, &again["id"]),
-        (200, &device["id"]),
-        "the same endpoint is the same device"
-    );
     let id = device["id"].as_str().expect("id").to_owned();
-    let (_, found) = server
-        .get_json(&format!(
-            "/api/push/subscriptions?endpoint={}",
-            sub.endpoint()
-        ))
-        .await;
-    assert_eq!(found["devices"][0]["id"], id.as_str());
-    let (status, changed) = write(&server, reqwest::Method::PATCH, &format!("/api/push/subscriptions/{id}"), json!({"kinds": ["needs_you"], "quiet_hours": {"start": "22:00", "end": "07:00", "utc_offset_minutes": 60}})).await;
+    assert_eq!(id, browser.id);
+    let (status, changed) = patch(json!({"name": "Pixel 8", "kinds": ["needs_you"], "quiet_hours": {"start": "22:00", "end": "07:00", "utc_offset_minutes": 60}})).await;
     assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["name"], "Pixel 8");
     assert_eq!(changed["kinds"], json!(["needs_you"]));
     assert_eq!(changed["quiet_hours"]["start"], "22:00");
-    let (status, cleared) = write(
-        &server,
-        reqwest::Method::PATCH,
-        &format!("/api/push/subscriptions/{id}"),
-        json!({"quiet_hours": null}),
-    )
-    .await;
+    let (status, cleared) = patch(json!({"quiet_hours": null})).await;
     assert_eq!(
         (status, &cleared["quiet_hours"], &cleared["kinds"]),
         (200, &Value::Null, &json!(["needs_you"]))
     );
-    let (status, tested) = write(
-        &server,
-        reqwest::Method::POST,
-        &format!("/api/push/subscriptions/{id}/test"),
-        json!({}),
-    )
-    .await;
+    let post = reqwest::Method::POST;
+    let (status, tested) = browser
+        .send(&server, post, &format!("/api/devices/{id}/test"), None)
+        .await;
     assert_eq!(status, 200, "{tested}");
     assert_eq!(tested["delivery"]["outcome"], "sent");
     let got = svc.next(WAIT).await.expect("the test push");
     assert_eq!(accepted(&got)["kind"], "test");
+    let delete = reqwest::Method::DELETE;
+    let (status, _) = browser
+        .send(&server, delete.clone(), "/api/devices/current/push", None)
+        .await;
+    assert_eq!(status, 204);
+    let (_, listed) = server.get_json("/api/devices").await;
+    assert_eq!(listed["devices"][0]["push"], Value::Null, "{listed}");
+    let (status, _) = browser
+        .send(&server, delete.clone(), &format!("/api/devices/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
     let resp = server
-        .http
-        .delete(server.app_url(&format!("/api/push/subscriptions/{id}")))
-        .header("x-observatory", "1")
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(resp.status(), 204);
-    let resp = server
-        .http
-        .delete(server.app_url(&format!("/api/push/subscriptions/{id}")))
-        .header("x-observatory", "1")
+        .with_token(delete, &format!("/api/devices/{id}"))
         .send()
         .await
         .expect("delete");
@@ -778,13 +798,15 @@ async fn without_a_vapid_subject_push_is_off_and_says_why() {
     );
     let sub_json =
         json!({"endpoint": "https://push.example/x", "keys": {"p256dh": "", "auth": ""}});
-    let (status, v) = write(
-        &server,
-        reqwest::Method::POST,
-        "/api/push/subscriptions",
-        json!({"subscription": sub_json}),
-    )
-    .await;
+    let browser = server.pair("laptop").await;
+    let (status, v) = browser
+        .send(
+            &server,
+            reqwest::Method::PUT,
+            "/api/devices/current/push",
+            Some(json!({"subscription": sub_json})),
+        )
+        .await;
     assert_eq!(status, 503, "{v}");
     assert!(
         v["error"]

@@ -20,6 +20,7 @@ use web_push::{
     WebPushPayload,
 };
 
+use super::endpoint::Endpoints;
 use super::vapid::VapidKey;
 use crate::clock::{Clock, now_unix_nano};
 
@@ -30,9 +31,6 @@ pub const MAX_PAYLOAD: usize = 3052;
 
 /// How long one request may take, answer included, before it counts as a failed attempt.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How many characters of an error response's body an [`Attempt`] keeps.
-const BODY_EXCERPT: usize = 200;
 
 /// A browser's push subscription: `PushSubscription.toJSON()` flattened.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -182,6 +180,7 @@ struct PusherInner {
     /// [`super::vapid::check_subject`] before push is turned on).
     subject: String,
     client: reqwest::Client,
+    endpoints: Endpoints,
     retry: Retry,
 }
 
@@ -203,15 +202,33 @@ struct Prepared {
 }
 
 impl Pusher {
-    pub fn new(key: VapidKey, subject: String, client: reqwest::Client, retry: Retry) -> Pusher {
-        Pusher {
+    /// A pusher whose client connects only where `endpoints` allows (its resolver refuses
+    /// private answers) and follows no redirect.
+    pub fn new(
+        key: VapidKey,
+        subject: String,
+        endpoints: Endpoints,
+        retry: Retry,
+    ) -> Result<Pusher, String> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("agent-observatory/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(endpoints.resolver())
+            .build()
+            .map_err(|e| format!("making the Web Push client: {e}"))?;
+        Ok(Pusher {
             inner: Arc::new(PusherInner {
                 key,
                 subject,
                 client,
+                endpoints,
                 retry,
             }),
-        }
+        })
+    }
+
+    pub fn endpoints(&self) -> Endpoints {
+        self.inner.endpoints
     }
 
     /// Encrypts `msg` for `sub` and sends it, retrying as [`with_retries`] does. Never panics,
@@ -238,7 +255,7 @@ impl Pusher {
     /// Everything that can be wrong with a message before it is sent, each with an error a
     /// person can act on.
     fn prepare(&self, sub: &Subscription, msg: &Message) -> Result<Prepared, String> {
-        let url = check_message(sub, msg)?;
+        let url = check_message(sub, msg, self.inner.endpoints)?;
 
         // web-push decodes the keys strictly unpadded; some clients pad them.
         let info = SubscriptionInfo::new(
@@ -286,7 +303,11 @@ impl Pusher {
 
 /// What can be wrong with a message and its subscription before anything is signed or
 /// encrypted: its size, the endpoint, the keys and the topic. Returns the endpoint's URL.
-fn check_message(sub: &Subscription, msg: &Message) -> Result<reqwest::Url, String> {
+fn check_message(
+    sub: &Subscription,
+    msg: &Message,
+    endpoints: Endpoints,
+) -> Result<reqwest::Url, String> {
     if msg.payload.len() > MAX_PAYLOAD {
         return Err(format!(
             "the push message is {} bytes, more than the {MAX_PAYLOAD} a push service is \
@@ -294,11 +315,7 @@ fn check_message(sub: &Subscription, msg: &Message) -> Result<reqwest::Url, Stri
             msg.payload.len()
         ));
     }
-    let url = reqwest::Url::parse(&sub.endpoint)
-        .map_err(|e| format!("the subscription's endpoint is not a URL: {e}"))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none_or(str::is_empty) {
-        return Err("the subscription's endpoint is not an http(s) URL with a host".to_owned());
-    }
+    let url = endpoints.check(&sub.endpoint)?;
     check_keys(sub)?;
     if let Some(topic) = &msg.topic
         && !is_valid_topic(topic)
@@ -458,12 +475,9 @@ async fn judge(
         String::new()
     } else {
         let reason = status.canonical_reason().unwrap_or("");
-        let body = body_excerpt(response).await;
+        // The status only: the body is whatever the other side chose to say, and attempts are
+        // shown in the dashboard.
         let mut text = format!("{code} {reason}").trim_end().to_owned();
-        if !body.is_empty() {
-            text.push_str(": ");
-            text.push_str(&body);
-        }
         if verdict == Verdict::Done(Outcome::Gone) {
             text.push_str(" (the subscription has expired or was withdrawn)");
         }
@@ -492,23 +506,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         when.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
-}
-
-/// The first [`BODY_EXCERPT`] characters of an error response, read no further than needed: the
-/// body is the other side's and may be large.
-async fn body_excerpt(mut response: reqwest::Response) -> String {
-    let mut bytes = Vec::new();
-    while bytes.len() < BODY_EXCERPT * 4 {
-        match response.chunk().await {
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-            Ok(None) | Err(_) => break,
-        }
-    }
-    String::from_utf8_lossy(&bytes)
-        .trim()
-        .chars()
-        .take(BODY_EXCERPT)
-        .collect()
 }
 
 /// A network error as text, with its causes (reqwest's own message is only "error sending

@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::channels::{Notice, Ntfy, Webhook};
 use super::deliver::{self, Message, Pusher, Retry, Urgency};
+use super::endpoint::Endpoints;
 use super::rules::{Decision, QuietHours, Rules, quiet};
+use super::settings::PushSettings;
 use super::vapid::{VapidKey, check_subject};
 use super::{Alert, Channel, Delivery, Device, Kind, LastDelivery, Outcome, Settings};
 use crate::live::{Hub, Published};
@@ -76,7 +78,7 @@ impl Engine {
         let mut rules = rules;
         rules.know(&store.sessions()?);
         settle_interrupted(&store)?;
-        let last_id = AtomicU64::new(store.last_alert_id()?);
+        let last_id = AtomicU64::new(store.last_number::<Alert>()?);
         let commits = hub.tap();
         Ok(Engine {
             commits,
@@ -99,7 +101,8 @@ impl Engine {
     /// subscribed device when push is turned on later.
     pub fn from_settings(
         a: &Settings,
-        push_subject: &str,
+        push_settings: &PushSettings,
+        public_url: Option<String>,
         data_dir: &std::path::Path,
         store: Store,
         hub: Hub,
@@ -114,11 +117,15 @@ impl Engine {
             clock: hub.clock().clone(),
             ..Retry::default()
         };
-        let subject = push_subject.trim();
+        let subject = push_settings.subject.trim();
+        let endpoints = Endpoints {
+            allow_loopback: push_settings.allow_loopback_endpoints,
+        };
         let push = match check_subject(subject) {
             Ok(()) => PushSetup::On {
                 public_key: key.public_key().to_owned(),
-                pusher: Pusher::new(key, subject.to_owned(), client.clone(), retry()),
+                pusher: Pusher::new(key, subject.to_owned(), endpoints, retry())
+                    .map_err(anyhow::Error::msg)?,
             },
             Err(why) => {
                 let reason = if subject.is_empty() {
@@ -130,7 +137,6 @@ impl Engine {
                 PushSetup::Off { reason }
             }
         };
-        let public_url = (!a.public_url.is_empty()).then(|| a.public_url.clone());
         let mut extras = Vec::new();
         if let Some(w) = &a.webhook {
             let hook = Webhook::new(w.url.clone(), public_url.clone(), client.clone(), retry());
@@ -199,7 +205,7 @@ const INTERRUPTED_SCAN: usize = 100;
 /// Deliveries still pending from before a stop were never finished: they say so, rather than
 /// staying "pending" for ever.
 fn settle_interrupted(store: &Store) -> Result<()> {
-    for mut alert in store.alerts::<Alert>(None, INTERRUPTED_SCAN)? {
+    for mut alert in store.page::<Alert>(None, INTERRUPTED_SCAN)? {
         let mut changed = false;
         for d in &mut alert.deliveries {
             if d.outcome == Outcome::Pending {
@@ -209,7 +215,7 @@ fn settle_interrupted(store: &Store) -> Result<()> {
             }
         }
         if changed {
-            store.put_alert(&alert)?;
+            store.put_numbered(&alert)?;
         }
     }
     Ok(())
@@ -252,6 +258,15 @@ impl Alerts {
         }
     }
 
+    /// Whether a browser may subscribe with this endpoint (the push client checks again at
+    /// every connection).
+    pub fn check_endpoint(&self, endpoint: &str) -> Result<(), String> {
+        match self.pusher() {
+            Some(p) => p.endpoints().check(endpoint).map(|_| ()),
+            None => Err(self.off_reason().unwrap_or("push is off").to_owned()),
+        }
+    }
+
     fn pusher(&self) -> Option<&Pusher> {
         match &self.inner.push {
             PushSetup::On { pusher, .. } => Some(pusher),
@@ -263,7 +278,8 @@ impl Alerts {
     async fn make(&self, d: Decision) -> Result<()> {
         let s = &self.inner;
         let store = s.store.clone();
-        let devices = tokio::task::spawn_blocking(move || store.devices::<Device>()).await??;
+        let mut devices = tokio::task::spawn_blocking(move || store.all::<Device>()).await??;
+        devices.retain(|d| d.subscription.is_some());
         let now = s.hub.clock().now();
         let watched = s.quiet_when_watching && s.hub.is_watched(&d.session_id);
         let body = self
@@ -360,8 +376,8 @@ impl Alerts {
         let s = &self.inner;
         let store = s.store.clone();
         let first = alert.clone();
-        let stored = tokio::task::spawn_blocking(move || store.put_alert(&first));
-        s.hub.alert(&alert);
+        let stored = tokio::task::spawn_blocking(move || store.put_numbered(&first));
+        s.hub.frame("alert", "alert", &alert);
         let this = self.clone();
         tokio::spawn(async move {
             let sent = this.send(&alert, &devices).await;
@@ -427,9 +443,10 @@ impl Alerts {
                     return None;
                 }
                 let sent = match (d.channel, device, extra, self.pusher()) {
-                    (Channel::WebPush, Some(dev), _, Some(p)) => {
-                        p.send(&dev.subscription, message).await
-                    }
+                    (Channel::WebPush, Some(dev), _, Some(p)) => match &dev.subscription {
+                        Some(sub) => p.send(sub, message).await,
+                        None => return None,
+                    },
                     (_, _, Some(e), _) => match &e.sender {
                         Sender::Webhook(w) => w.send(notice).await,
                         Sender::Ntfy(n) => n.send(notice).await,
@@ -478,14 +495,9 @@ impl Alerts {
         let written = tokio::task::spawn_blocking(move || -> crate::store::Result<()> {
             // The devices first: whoever sees the settled alert also sees what it did to them.
             for (dev, gone) in touched {
-                if gone {
-                    store.remove_device(&dev.id)?;
-                    tracing::info!(device = %dev.name, "push service says the subscription is gone: device removed");
-                } else if store.device::<Device>(&dev.id)?.is_some() {
-                    store.put_device(&dev)?;
-                }
+                forget_or_keep(&store, dev, gone)?;
             }
-            store.put_alert(&record)
+            store.put_numbered(&record)
         })
         .await;
         match written {
@@ -493,7 +505,7 @@ impl Alerts {
             Ok(Err(e)) => tracing::error!(error = %e, "storing an alert's deliveries"),
             Err(e) => tracing::error!(error = %e, "storing an alert's deliveries"),
         }
-        s.hub.alert(&alert);
+        s.hub.frame("alert", "alert", &alert);
     }
 
     /// Sends a test notification to one device now; `None` when there is no such device.
@@ -503,12 +515,18 @@ impl Alerts {
         };
         let store = self.inner.store.clone();
         let id = device_id.to_owned();
-        let device = tokio::task::spawn_blocking(move || store.device::<Device>(&id))
+        let device = tokio::task::spawn_blocking(move || store.get::<Device>(&id))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
         let Some(device) = device else {
             return Ok(None);
+        };
+        let Some(subscription) = device.subscription.clone() else {
+            return Err(format!(
+                "{} has no push subscription: turn notifications on in its Settings first",
+                device.name
+            ));
         };
         let message = Message {
             payload: json!({
@@ -531,7 +549,7 @@ impl Alerts {
             &device.name,
             None,
         );
-        let delivery = record(&pending, pusher.send(&device.subscription, &message).await);
+        let delivery = record(&pending, pusher.send(&subscription, &message).await);
         // Only the device's last delivery and its removal when gone; a test is not an alert.
         let store = self.inner.store.clone();
         let gone = delivery.outcome == Outcome::Gone;
@@ -544,14 +562,7 @@ impl Alerts {
             outcome: delivery.outcome,
             status: delivery.attempts.last().and_then(|a| a.status),
         });
-        let written = tokio::task::spawn_blocking(move || {
-            if gone {
-                store.remove_device(&dev.id).map(|_| ())
-            } else {
-                store.put_device(&dev)
-            }
-        })
-        .await;
+        let written = tokio::task::spawn_blocking(move || forget_or_keep(&store, dev, gone)).await;
         if let Ok(Err(e)) = written {
             tracing::error!(error = %e, "storing a test delivery");
         }
@@ -604,6 +615,20 @@ fn record(pending: &Delivery, sent: deliver::Delivery) -> Delivery {
     }
 }
 
+/// Keeps a device's last delivery; when the push service said its subscription is gone, the
+/// subscription goes (the device stays paired and can turn notifications on again). A device
+/// revoked meanwhile stays gone.
+fn forget_or_keep(store: &Store, mut dev: Device, gone: bool) -> crate::store::Result<()> {
+    if store.get::<Device>(&dev.id)?.is_none() {
+        return Ok(());
+    }
+    if gone {
+        dev.subscription = None;
+        tracing::info!(device = %dev.name, "push service says the subscription is gone: notifications are off on this device");
+    }
+    store.put(&dev)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,9 +657,9 @@ mod tests {
             seq: 1,
             deliveries: vec![delivery(Outcome::Pending), delivery(Outcome::Sent)],
         };
-        store.put_alert(&alert).expect("put");
+        store.put_numbered(&alert).expect("put");
         settle_interrupted(&store).expect("settle");
-        let after = store.alerts::<Alert>(None, 1).expect("alerts").remove(0);
+        let after = store.page::<Alert>(None, 1).expect("alerts").remove(0);
         assert_eq!(after.deliveries[0].outcome, Outcome::Failed);
         assert_eq!(
             after.deliveries[0].reason,

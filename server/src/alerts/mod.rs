@@ -6,6 +6,7 @@
 
 pub mod channels;
 pub mod deliver;
+pub mod endpoint;
 pub mod engine;
 pub mod rules;
 pub mod settings;
@@ -14,9 +15,9 @@ pub mod vapid;
 use serde::{Deserialize, Serialize};
 
 pub use engine::Engine;
-pub use settings::Settings;
+pub use settings::{PushSettings, Settings};
 
-use crate::store::alerts::{AlertRecord, DeviceRecord};
+use crate::store::records::{Keyed, Numbered};
 
 /// What an alert is about (DESIGN.md "Alerts are drawn from transitions").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -146,13 +147,17 @@ pub struct Delivery {
     pub attempts: Vec<deliver::Attempt>,
 }
 
-/// A browser that subscribed to Web Push, with its own choices.
+/// A paired device's alert choices and its Web Push subscription, kept under the device's id.
+/// The device itself (its name and credential) is the access stage's; this record goes with it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Device {
     pub id: String,
+    /// The device's name, as deliveries show it.
     pub name: String,
     /// The push service's endpoint and the browser's keys: secrets, never shown by the API.
-    pub subscription: deliver::Subscription,
+    /// `None` until the browser turns notifications on, and after the push service says the
+    /// subscription is gone.
+    pub subscription: Option<deliver::Subscription>,
     pub kinds: Vec<Kind>,
     pub quiet_hours: Option<rules::QuietHours>,
     pub created_unix_nano: i64,
@@ -169,28 +174,46 @@ pub struct LastDelivery {
 impl Device {
     /// The device as the API shows it: the push service's origin instead of its endpoint (a
     /// capability URL: whoever has it can push to the browser) and no keys.
+    pub fn new(id: &str, name: &str, now: i64) -> Device {
+        Device {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            subscription: None,
+            kinds: Kind::ALL.to_vec(),
+            quiet_hours: None,
+            created_unix_nano: now,
+            last_delivery: None,
+        }
+    }
+
+    /// The choices and the push state as the API shows them: the push service's origin instead
+    /// of its endpoint (a capability URL: whoever has it can push to the browser) and no keys.
     pub fn public(&self) -> serde_json::Value {
-        let origin = origin(&self.subscription.endpoint).unwrap_or_default();
+        let push = self.subscription.as_ref().map(|s| {
+            serde_json::json!({
+                "endpoint_origin": origin(&s.endpoint).unwrap_or_default(),
+                "last_delivery": self.last_delivery,
+            })
+        });
         serde_json::json!({
-            "id": self.id,
-            "name": self.name,
-            "endpoint_origin": origin,
             "kinds": self.kinds,
             "quiet_hours": self.quiet_hours,
-            "created_unix_nano": self.created_unix_nano,
-            "last_delivery": self.last_delivery,
+            "push": push,
         })
     }
 }
 
-impl AlertRecord for Alert {
-    fn id(&self) -> u64 {
+impl Numbered for Alert {
+    const TABLE: &'static str = "alerts";
+    fn number(&self) -> u64 {
         self.id
     }
 }
 
-impl DeviceRecord for Device {
-    fn id(&self) -> &str {
+impl Keyed for Device {
+    /// `devices` held push subscriptions before devices were paired (see `access`).
+    const TABLE: &'static str = "device_alerts";
+    fn key(&self) -> &str {
         &self.id
     }
     fn created_unix_nano(&self) -> i64 {

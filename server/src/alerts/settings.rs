@@ -20,9 +20,6 @@ pub struct Settings {
     pub budget_session_usd: f64,
     pub budget_day_usd: f64,
     pub quiet_when_watching: bool,
-    /// The app's address as the person's devices reach it (a tunnel), for links in webhook and
-    /// ntfy messages; empty leaves links relative.
-    pub public_url: String,
     pub webhook: Option<WebhookChannel>,
     pub ntfy: Option<NtfyChannel>,
 }
@@ -37,7 +34,6 @@ impl Default for Settings {
             budget_session_usd: 0.0,
             budget_day_usd: 0.0,
             quiet_when_watching: true,
-            public_url: String::new(),
             webhook: None,
             ntfy: None,
         }
@@ -113,4 +109,16 @@ impl fmt::Debug for NtfyChannel {
             .field("quiet_hours", &self.quiet_hours)
             .finish()
     }
+}
+
+/// The `[push]` section: Web Push.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushSettings {
+    /// The VAPID subject push services may contact: `mailto:you@example.com` or an `https://`
+    /// URL. Web Push stays off until it is set.
+    pub subject: String,
+    /// Lets subscriptions point at `http://` services on this machine (tests, a local push
+    /// service). Off: endpoints are `https://` to public addresses only.
+    pub allow_loopback_endpoints: bool,
 }

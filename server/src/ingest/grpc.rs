@@ -2,9 +2,14 @@
 //! `opentelemetry-proto` crate), gzip accepted, message size bounded after decompression. A full
 //! pipeline answers UNAVAILABLE, which OTLP exporters retry.
 
+use std::future::{Ready, ready};
+
+use futures_util::future::Either;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request as GrpcRequest, Response, Status};
+use tower::layer::util::{Identity, Stack};
 
+use super::guard::Guard;
 use super::{IngestError, Pipeline, Protocol, Refused, Request, partial};
 use crate::proto::collector::logs::logs_service_server::{LogsService, LogsServiceServer};
 use crate::proto::collector::metrics::metrics_service_server::{
@@ -78,10 +83,14 @@ impl MetricsService for Receiver {
 }
 
 /// The tonic router serving all three services.
-pub fn router(pipeline: Pipeline) -> tonic::transport::server::Router {
+pub fn router(
+    pipeline: Pipeline,
+    guard: Guard,
+) -> tonic::transport::server::Router<Stack<GuardLayer, Identity>> {
     let max = pipeline.max_body_bytes();
     let rx = Receiver::new(pipeline);
     tonic::transport::Server::builder()
+        .layer(GuardLayer(guard))
         .add_service(
             LogsServiceServer::new(rx.clone())
                 .accept_compressed(CompressionEncoding::Gzip)
@@ -97,4 +106,49 @@ pub fn router(pipeline: Pipeline) -> tonic::transport::server::Router {
                 .accept_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(max),
         )
+}
+
+/// Runs the [`Guard`] before any gRPC service: a refused call ends with PERMISSION_DENIED and
+/// the reason, naming the header.
+#[derive(Clone)]
+pub struct GuardLayer(Guard);
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guarded<S>;
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded {
+            inner,
+            guard: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Guarded<S> {
+    inner: S,
+    guard: Guard,
+}
+
+impl<S, B, R> tower::Service<axum::http::Request<B>> for Guarded<S>
+where
+    S: tower::Service<axum::http::Request<B>, Response = axum::http::Response<R>>,
+    R: Default,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<S::Response, S::Error>>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        match self.guard.check(req.headers(), req.uri()) {
+            Ok(()) => Either::Left(self.inner.call(req)),
+            Err((_, why)) => Either::Right(ready(Ok(Status::permission_denied(why).into_http()))),
+        }
+    }
 }

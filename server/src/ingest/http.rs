@@ -18,6 +18,7 @@ use axum::routing::post;
 use http_body_util::BodyExt;
 use prost::Message;
 
+use super::guard::Guard;
 use super::{
     HookIngestError, HookOutcome, IngestError, Pipeline, Protocol, Refused, Request, json, partial,
 };
@@ -25,7 +26,8 @@ use crate::agents;
 use crate::normalize::{Agent, Process, Signal, hooks};
 use crate::proto::rpc::Status;
 
-pub fn router(pipeline: Pipeline) -> Router {
+/// The HTTP ingest routes, behind `guard` (Host and browser checks, before any handler).
+pub fn router(pipeline: Pipeline, guard: Guard) -> Router {
     let route = |signal: Signal| {
         post(
             move |State(p): State<Pipeline>, headers: HeaderMap, req: HttpRequest| async move {
@@ -74,6 +76,19 @@ pub fn router(pipeline: Pipeline) -> Router {
             )
         })
         .with_state(pipeline)
+        .layer(axum::middleware::from_fn(
+            move |req: HttpRequest, next: axum::middleware::Next| {
+                let refused = guard.check(req.headers(), req.uri());
+                async move {
+                    match refused {
+                        Ok(()) => next.run(req).await,
+                        Err((status, why)) => {
+                            OtlpError::new(status, Encoding::Json, why).into_response()
+                        }
+                    }
+                }
+            },
+        ))
 }
 
 #[derive(serde::Deserialize)]
@@ -220,6 +235,7 @@ impl IntoResponse for OtlpError {
         let code = match self.status {
             StatusCode::BAD_REQUEST => 3,
             StatusCode::NOT_FOUND => 5,
+            StatusCode::FORBIDDEN | StatusCode::MISDIRECTED_REQUEST => 7,
             StatusCode::PAYLOAD_TOO_LARGE => 8,
             StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::METHOD_NOT_ALLOWED => 12,
             StatusCode::SERVICE_UNAVAILABLE => 14,

@@ -4,6 +4,7 @@
 //! UNAVAILABLE / 503 + Retry-After, so backpressure reaches the agent's exporter, which retries.
 
 pub mod grpc;
+pub mod guard;
 pub mod http;
 pub mod json;
 pub mod stats;
@@ -350,9 +351,15 @@ mod tests {
         first.abort();
 
         // OTLP/HTTP says 503 with Retry-After; OTLP/gRPC says UNAVAILABLE.
-        let resp = http::router(p.clone())
+        let guard = guard::Guard::new(crate::hosts::HostList::for_port(
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            4318,
+            &[],
+        ));
+        let resp = http::router(p.clone(), guard)
             .oneshot(
                 HttpRequest::post("/v1/logs")
+                    .header("host", "127.0.0.1:4318")
                     .header("content-type", "application/x-protobuf")
                     .body(Body::from(one_record("c").encode_to_vec()))
                     .expect("request"),

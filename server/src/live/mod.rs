@@ -49,6 +49,10 @@ impl Published {
 /// What a dashboard shows: the session on screen, if any, and whether its tab is visible.
 pub type Viewing = (Option<String>, bool);
 
+/// A dashboard's "I show this session" counts this long after it last said so: a page that
+/// stopped refreshing it (asleep, frozen, gone without closing) no longer silences pushes.
+pub const VIEWING_LAPSES_NS: i64 = 120 * 1_000_000_000;
+
 /// A cheap-to-clone handle on the broadcast, the running figures and the latest tick.
 #[derive(Clone)]
 pub struct Hub {
@@ -59,11 +63,12 @@ pub struct Hub {
     /// Stages that must see every commit, however far behind (the alert engine): unbounded,
     /// unlike the clients' broadcast. `std::sync::Mutex`: never held across `.await`.
     taps: Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<Published>>>>>,
-    /// `alert` frames for the clients. A client that lags misses some; they are one
-    /// `GET /api/alerts` away.
-    alerts: broadcast::Sender<Arc<String>>,
+    /// `alert` and `audit` frames for the clients. A client that lags misses some; they are
+    /// one `GET /api/alerts` or `/api/audit` away.
+    notices: broadcast::Sender<Arc<String>>,
     /// What each connected dashboard shows, by connection id.
-    viewing: Arc<Mutex<HashMap<u64, Viewing>>>,
+    /// When each said so last: a claim lapses after [`VIEWING_LAPSES_NS`] without a refresh.
+    viewing: Arc<Mutex<HashMap<u64, (Viewing, i64)>>>,
     /// The server's time, which the figures' windows (the last 5 minutes, today) are taken at.
     clock: Clock,
 }
@@ -79,7 +84,7 @@ impl Hub {
             figures: Arc::new(Mutex::new(Figures::new(tool_window_secs))),
             tick: Arc::new(tick),
             taps: Arc::default(),
-            alerts: broadcast::channel(64).0,
+            notices: broadcast::channel(64).0,
             viewing: Arc::default(),
             clock,
         }
@@ -97,31 +102,33 @@ impl Hub {
         rx
     }
 
-    /// Sends an `alert` frame to every client.
-    /// The alert comes as whatever serializes to the API's alert shape: the hub only carries it.
-    pub fn alert(&self, alert: &impl serde::Serialize) {
-        let frame = json!({"type": "alert", "alert": alert}).to_string();
-        let _ = self.alerts.send(Arc::new(frame));
+    /// Sends a `{"type": kind, key: value}` frame to every client: an `alert`, an `audit`
+    /// entry. The value comes as whatever serializes to the API's shape: the hub only carries it.
+    pub fn frame(&self, kind: &str, key: &str, value: &impl serde::Serialize) {
+        let frame = json!({"type": kind, key: value}).to_string();
+        let _ = self.notices.send(Arc::new(frame));
     }
 
-    pub fn alert_frames(&self) -> broadcast::Receiver<Arc<String>> {
-        self.alerts.subscribe()
+    pub fn notices(&self) -> broadcast::Receiver<Arc<String>> {
+        self.notices.subscribe()
     }
 
     /// Records what dashboard `connection` shows (`None` when it is gone).
     pub fn set_viewing(&self, connection: u64, viewing: Option<Viewing>) {
+        let now = self.clock.now();
         let mut v = lock(&self.viewing);
         match viewing {
-            Some(now) => v.insert(connection, now),
+            Some(shown) => v.insert(connection, (shown, now)),
             None => v.remove(&connection),
         };
     }
 
     /// Whether some dashboard shows this session in a visible tab right now.
     pub fn is_watched(&self, session_id: &str) -> bool {
-        lock(&self.viewing)
-            .values()
-            .any(|(s, visible)| *visible && s.as_deref() == Some(session_id))
+        let now = self.clock.now();
+        lock(&self.viewing).values().any(|((s, visible), at)| {
+            *visible && s.as_deref() == Some(session_id) && now - at < VIEWING_LAPSES_NS
+        })
     }
 
     /// USD spent today (UTC), as the live figures count it.
@@ -165,7 +172,7 @@ impl Hub {
         }
         let watching = lock(&self.viewing)
             .values()
-            .filter(|(s, visible)| *visible && s.is_some())
+            .filter(|((s, visible), at)| *visible && s.is_some() && now - at < VIEWING_LAPSES_NS)
             .count();
         let mut f = self.figures();
         json!({

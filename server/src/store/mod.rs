@@ -2,7 +2,7 @@
 //! [`crate::writer::Writer`] stage, one write transaction per batch; read concurrently by the
 //! read API (redb readers see the last committed transaction and never block the writer).
 
-pub mod alerts;
+pub mod records;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -102,8 +102,6 @@ impl Store {
         tx.open_table(SESSIONS)?;
         tx.open_table(TURNS)?;
         tx.open_table(META)?;
-        tx.open_table(alerts::ALERTS)?;
-        tx.open_table(alerts::DEVICES)?;
         tx.commit()?;
         Ok(())
     }

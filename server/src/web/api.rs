@@ -24,6 +24,7 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     pub hub: crate::live::Hub,
     pub alerts: crate::alerts::engine::Alerts,
+    pub access: crate::access::Access,
     /// Cancelled at shutdown: long-lived WebSocket streams end with it.
     pub cancel: tokio_util::sync::CancellationToken,
 }
@@ -32,7 +33,7 @@ pub struct AppState {
 pub enum ApiError {
     NotFound(String),
     BadRequest(String),
-    Forbidden(String),
+    Conflict(String),
     Unavailable(String),
     Internal(String),
 }
@@ -42,7 +43,7 @@ impl IntoResponse for ApiError {
         let (status, msg) = match self {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "read API failure");

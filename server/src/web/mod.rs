@@ -1,14 +1,17 @@
-//! Web: the app port (:4319). One router shows every route: the JSON read API under `/api/`,
-//! and the dashboard everywhere else. Unknown `/api/` paths are a JSON 404, never the page.
-//! Responses are compressed as the client's `Accept-Encoding` allows.
+//! Web: the app port (:4319). One router shows every route: the JSON API under `/api/`, and the
+//! dashboard everywhere else. Unknown `/api/` paths are a JSON 404, never the page. Every
+//! request passes the [`guard`] first (Host, Origin, credentials); responses are compressed as
+//! the client's `Accept-Encoding` allows.
 
+mod access;
 mod alerts;
 mod api;
 mod assets;
+pub mod guard;
 mod stream;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, delete, get, post, put};
 use tower_http::compression::CompressionLayer;
 
 pub use api::AppState;
@@ -24,21 +27,30 @@ pub fn router(state: AppState) -> Router {
         .route("/api/live/stats", get(api::live_stats))
         .route("/api/config", get(api::config))
         .route("/api/alerts", get(alerts::alerts))
+        .route("/api/access", get(access::me))
+        .route("/api/pair", post(access::pair))
+        .route("/api/pairing-codes", post(access::new_code))
+        .route("/api/devices", get(access::devices))
         .route(
-            "/api/push/subscriptions",
-            get(alerts::devices).post(alerts::subscribe),
+            "/api/devices/{id}",
+            axum::routing::patch(access::update_device).delete(access::revoke_device),
         )
         .route(
-            "/api/push/subscriptions/{id}",
-            axum::routing::patch(alerts::update_device).delete(alerts::remove_device),
+            "/api/devices/current/push",
+            put(access::push_on_device).delete(access::push_off_device),
         )
-        .route(
-            "/api/push/subscriptions/{id}/test",
-            post(alerts::test_device),
-        )
-        .route("/api/{*rest}", axum::routing::any(api::not_found))
-        .route("/api", axum::routing::any(api::not_found))
+        .route("/api/devices/{id}/test", post(access::test_device))
+        .route("/api/audit", get(access::audit))
+        .route("/api/access/token/rotate", post(access::rotate_token))
+        .route("/api/access/tunnels", put(access::lease_tunnel))
+        .route("/api/access/tunnels/{host}", delete(access::end_tunnel))
+        .route("/api/{*rest}", any(api::not_found))
+        .route("/api", any(api::not_found))
         .fallback(get(assets::serve))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

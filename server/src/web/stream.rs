@@ -13,12 +13,16 @@
 //!
 //! The client may say what it shows: `{"type": "viewing", "session_id": "<id>" | null,
 //! "visible": bool}`; while a visible dashboard shows a session, its alerts need not be pushed.
+//! Only a local or paired client's word counts, and only for two minutes after it last said so
+//! (the dashboard repeats it every minute). `audit` frames carry new audit log entries. When the
+//! credential a feed was opened with is revoked (a device) or replaced (the token), the feed
+//! closes with code 4401.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -26,6 +30,7 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::api::{ApiError, AppState, event_json, read, session_json};
+use crate::access::{Caller, Credential, Ended};
 use crate::live::Published;
 use crate::proto::store::Event;
 
@@ -41,6 +46,7 @@ pub struct StreamQuery {
 
 pub async fn stream(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -50,7 +56,7 @@ pub async fn stream(
     })?;
     let since = q.since.unwrap_or(0);
     Ok(ws.on_upgrade(move |socket| async move {
-        if let Err(e) = feed(socket, s, since).await {
+        if let Err(e) = feed(socket, s, since, caller).await {
             tracing::debug!(error = %e, "stream client gone");
         }
     }))
@@ -108,13 +114,36 @@ impl Drop for Presence {
     }
 }
 
-async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), String> {
+/// The feed's client: whose word counts for `viewing`, and which ended credential closes it.
+struct Client {
+    connection: u64,
+    caller: Caller,
+    ended: broadcast::Receiver<Ended>,
+}
+
+impl Client {
+    fn ends_with(&self, e: &Ended) -> bool {
+        match (e, &self.caller.credential) {
+            (Ended::Token, Credential::Token) => true,
+            (Ended::Device(gone), Credential::Device { id, .. }) => gone == id,
+            _ => false,
+        }
+    }
+}
+
+async fn feed(
+    mut socket: WebSocket,
+    s: AppState,
+    since: u64,
+    caller: Caller,
+) -> Result<(), String> {
     static CONNECTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let presence = Presence {
         hub: s.hub.clone(),
         connection: CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     };
-    let alerts = s.hub.alert_frames();
+    let alerts = s.hub.notices();
+    let ended = s.access.ended();
     // Subscribe first, then read the store: whatever commits in between arrives both ways, and
     // `sent` drops the second copy, so nothing is missed or repeated at the switch.
     let live = s.hub.subscribe();
@@ -127,7 +156,12 @@ async fn feed(mut socket: WebSocket, s: AppState, since: u64) -> Result<(), Stri
     )
     .await?;
     let sent = replay(&mut socket, &s, since).await?;
-    follow(&mut socket, &s, live, alerts, sent, presence.connection).await
+    let mut client = Client {
+        connection: presence.connection,
+        caller,
+        ended,
+    };
+    follow(&mut socket, &s, live, alerts, sent, &mut client).await
 }
 
 /// Sends the stored events after `since`, a page at a time; returns the seq of the last one sent.
@@ -156,7 +190,7 @@ async fn follow(
     mut live: broadcast::Receiver<Arc<Published>>,
     mut alerts: broadcast::Receiver<Arc<String>>,
     mut sent: u64,
-    connection: u64,
+    client: &mut Client,
 ) -> Result<(), String> {
     let mut ticks = s.hub.ticks();
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -190,8 +224,16 @@ async fn follow(
             },
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
-                Some(Ok(Message::Text(t))) => note_viewing(s, connection, t.as_str()),
+                Some(Ok(Message::Text(t))) => note_viewing(s, client, t.as_str()),
                 Some(Ok(_)) => {}
+            },
+            ended = client.ended.recv() => match ended {
+                Ok(e) if client.ends_with(&e) => {
+                    let close = CloseFrame { code: 4401, reason: "credential revoked".into() };
+                    let _ = socket.send(Message::Close(Some(close))).await;
+                    return Ok(());
+                }
+                _ => {}
             },
             _ = s.cancel.cancelled() => {
                 let _ = socket.send(Message::Close(None)).await;
@@ -213,12 +255,16 @@ async fn send_commit(socket: &mut WebSocket, p: &Published, sent: &mut u64) -> R
     Ok(())
 }
 
-/// Takes what a client says it views. Anything else a client sends is ignored, not fatal.
-fn note_viewing(s: &AppState, connection: u64, text: &str) {
+/// Takes what a local or paired client says it views. Anything else a client sends is
+/// ignored, not fatal.
+fn note_viewing(s: &AppState, client: &Client, text: &str) {
+    if !(client.caller.local || client.caller.has_credential()) {
+        return;
+    }
     if let Ok(v) = serde_json::from_str::<Viewing>(text)
         && v.r#type == "viewing"
     {
         s.hub
-            .set_viewing(connection, Some((v.session_id, v.visible)));
+            .set_viewing(client.connection, Some((v.session_id, v.visible)));
     }
 }

@@ -121,10 +121,97 @@ impl Server {
         }
     }
 
+    /// The control token the server made in its data dir.
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("control-token"))
+            .expect("control token file")
+            .trim()
+            .to_owned()
+    }
+
+    /// A request to the app port carrying the control token.
+    pub fn with_token(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.app_url(path))
+            .bearer_auth(self.token())
+    }
+
+    /// A new pairing code, made with the control token.
+    pub async fn pairing_code(&self) -> String {
+        let resp = self
+            .with_token(reqwest::Method::POST, "/api/pairing-codes")
+            .send()
+            .await
+            .expect("pairing code");
+        assert_eq!(resp.status(), 201);
+        let v: Value = resp.json().await.expect("json");
+        v["code"].as_str().expect("code").to_owned()
+    }
+
+    /// Pairs a browser named `name`: a code made with the token, redeemed like the dashboard.
+    pub async fn pair(&self, name: &str) -> Paired {
+        let code = self.pairing_code().await;
+        let resp = self
+            .http
+            .post(self.app_url("/api/pair"))
+            .header("x-observatory", "1")
+            .json(&serde_json::json!({"code": code, "name": name}))
+            .send()
+            .await
+            .expect("pair");
+        assert_eq!(resp.status(), 201);
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("a device cookie")
+            .to_owned();
+        let v: Value = resp.json().await.expect("json");
+        Paired {
+            id: v["device"]["id"].as_str().expect("id").to_owned(),
+            cookie,
+        }
+    }
+
     pub async fn stop(&mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await.expect("clean shutdown");
         }
+    }
+}
+
+/// A paired browser: its device id and its cookie (`observatory_device=…`).
+#[derive(Clone, Debug)]
+pub struct Paired {
+    pub id: String,
+    pub cookie: String,
+}
+
+impl Paired {
+    /// A call from this browser's dashboard: its cookie, the CSRF header, a JSON body.
+    pub async fn send(
+        &self,
+        server: &Server,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = server
+            .http
+            .request(method, server.app_url(path))
+            .header("cookie", &self.cookie)
+            .header("x-observatory", "1");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 }
 
