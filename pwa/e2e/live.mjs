@@ -1,15 +1,20 @@
 // Browser test: the real server (the debug binary cargo built, serving pwa/dist from disk) and
-// Debian's Chromium driven by playwright-core, at a phone viewport. A recorded Claude Code
-// session is posted through the hook endpoint while the page is open: it must appear, then move
-// to "Needs you" live when its PermissionRequest arrives. Then: axe-core finds no serious
+// Debian's Chromium driven by playwright-core, at a phone viewport. Each page that changes
+// settings is paired first, through a `/pair#<code>` link whose code the control token
+// (`<data dir>/control-token`) got. A recorded Claude Code session is posted through the hook
+// endpoint while the page is open: it must appear, then move to "Needs you" live when its
+// PermissionRequest arrives. Then: axe-core finds no serious
 // accessibility violations on any screen; Chromium reports no installability errors; a push
 // delivered to the service worker through the DevTools protocol shows a notification for the
 // session, and a click on it opens the session in the open page; the app survives a server
 // restart without losing an event; with the network gone a reload still shows the shell (from
-// the service worker) with the last known sessions and says "Offline".
+// the service worker) with the last known sessions and says "Offline". Last, a second server that
+// shows sessions to paired browsers only (`local_reads = "paired"`): a fresh page shows the
+// pairing screen and opens no live feed; through a pairing link it ends on the sessions list;
+// revoked with the token, it goes back to the pairing screen without reconnecting.
 // Screenshots go to target/pwa-screenshots/. Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,11 +29,11 @@ const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const shots = join(root, 'target/pwa-screenshots');
 const hooks = join(root, 'server/tests/fixtures/claude-code-2.1.328/denied/hooks');
 
-function startServer(dataDir, ports = { http: '127.0.0.1:0', app: '127.0.0.1:0' }) {
+function startServer(dataDir, ports = { http: '127.0.0.1:0', app: '127.0.0.1:0' }, extraArgs = []) {
   const child = spawn(
     bin,
     ['serve', '--data-dir', dataDir, '--grpc-addr', '127.0.0.1:0', '--http-addr', ports.http,
-      '--app-addr', ports.app, '--log-format', 'json'],
+      '--app-addr', ports.app, '--log-format', 'json', ...extraArgs],
     // Push on, so that Settings offers notifications (the browser has no push service here).
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OBSERVATORY_PUSH_SUBJECT: 'mailto:e2e@example.com' } },
   );
@@ -58,6 +63,48 @@ async function hook(server, file) {
   if (r.status !== 204) throw new Error(`${file}: ${r.status} ${await r.text()}`);
 }
 
+/** The control token the server wrote to its data dir (one line). */
+async function controlToken(dataDir) {
+  const file = join(dataDir, 'control-token');
+  for (const until = Date.now() + 5_000; !existsSync(file) && Date.now() < until; ) {
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  const token = readFileSync(file, 'utf8').trim();
+  if (!token) throw new Error(`${file} is empty`);
+  return token;
+}
+
+/** A call to the app API with the control token, as a script on the laptop makes it. */
+async function withToken(server, token, method, path) {
+  const r = await fetch(`http://${server.app}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'x-observatory': '1' },
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+/** A one-time pairing code; its link is `<app>/pair#<code>`. */
+async function pairingCode(server, token) {
+  const r = await withToken(server, token, 'POST', '/api/pairing-codes');
+  if (r.status !== 201) throw new Error(`POST /api/pairing-codes: ${r.status} ${JSON.stringify(r.body)}`);
+  const url = new URL(r.body.url);
+  if (url.pathname !== '/pair' || url.hash.length < 2) throw new Error(`unexpected pairing link ${r.body.url}`);
+  if (typeof r.body.qr_svg !== 'string' || !r.body.qr_svg.includes('<svg')) throw new Error('no QR code SVG');
+  return { code: r.body.code, hash: url.hash };
+}
+
+/** Pairs the page's browser through the pairing link; it ends on the sessions list as a device. */
+async function pairPage(page, server, token) {
+  const { hash } = await pairingCode(server, token);
+  await page.goto(`http://${server.app}/pair${hash}`);
+  // The code leaves the address at once; once paired the app goes to "/".
+  await page.waitForURL(`http://${server.app}/`, { timeout: 10_000 });
+  const access = await page.evaluate(async () => (await fetch('/api/access')).json());
+  if (!access.device || access.credential !== 'device') throw new Error(`not paired: ${JSON.stringify(access)}`);
+  return access.device;
+}
+
 async function stopServer(server) {
   // The start-up listener would take this exit for a failed start.
   server.child.removeAllListeners('exit');
@@ -75,17 +122,21 @@ async function axe(page) {
     .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => `${n.target.join(" ")} [${n.any.map((c) => c.message).join("; ")}]`).join(", ")}`);
 }
 
-// Whatever happens, this test ends: a hang fails it after two minutes.
+// Whatever happens, this test ends: a hang fails it after two and a half minutes.
 const watchdog = setTimeout(() => {
-  console.error('e2e: FAILED: still running after 120 s');
+  console.error('e2e: FAILED: still running after 150 s');
   server?.child.kill('SIGKILL');
+  pairedOnly?.child.kill('SIGKILL');
   process.exit(1);
-}, 120_000);
+}, 150_000);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'observatory-e2e-'));
 mkdirSync(shots, { recursive: true });
+const pairedOnlyDir = mkdtempSync(join(tmpdir(), 'observatory-e2e-paired-'));
 let server;
+let pairedOnly;
 server = await startServer(dataDir);
+const token = await controlToken(dataDir);
 const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
 let failed = false;
 try {
@@ -93,7 +144,8 @@ try {
     const page = await browser.newPage({ viewport });
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`http://${server.app}/`);
+    // Local reads are open, but turning notifications on needs a paired browser.
+    await pairPage(page, server, token);
     await page.getByText('Live', { exact: true }).first().waitFor({ timeout: 10_000 });
     if (name === 'phone') {
       for (const f of ['0001-claude-SessionStart.json', '0002-claude-UserPromptSubmit.json', '0004-claude-PreToolUse.json']) {
@@ -126,7 +178,11 @@ try {
         // The permission request above made a needs_you alert; the page lists it.
         await page.getByText('wants to run Bash: touch created_by_agent.txt').first().waitFor({ timeout: 5_000 });
       } else {
+        await page.getByText('Paired as').waitFor({ timeout: 5_000 });
         await page.getByRole('button', { name: /turn on notifications/i }).waitFor({ timeout: 5_000 });
+        // This browser is in the device list, and the audit log says it paired.
+        await page.getByText('this browser', { exact: true }).waitFor({ timeout: 5_000 });
+        await page.locator('.audit-entry').getByText('Paired', { exact: true }).first().waitFor({ timeout: 5_000 });
       }
       await page.screenshot({ path: join(shots, `${path.slice(1)}-${name}.png`), fullPage: true });
       violations.push(...(await axe(page)));
@@ -258,6 +314,54 @@ try {
     console.log('e2e: offline reload shows the shell, the last known sessions and an "Offline" badge');
     await context.close();
   }
+  // A server that shows sessions to paired browsers only: the pairing screen, a pairing link,
+  // and a revocation that closes the live feed with 4401.
+  {
+    const config = join(pairedOnlyDir, 'config.toml');
+    writeFileSync(config, '[access]\nlocal_reads = "paired"\n');
+    mkdirSync(join(pairedOnlyDir, 'data'));
+    pairedOnly = await startServer(join(pairedOnlyDir, 'data'), undefined, ['--config', config]);
+    const pairedToken = await controlToken(join(pairedOnlyDir, 'data'));
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    let sockets = 0;
+    page.on('websocket', () => (sockets += 1));
+
+    await page.goto(`http://${pairedOnly.app}/`);
+    await page.getByRole('heading', { name: 'Scan the pairing code from your laptop' }).waitFor({ timeout: 10_000 });
+    await page.getByRole('textbox', { name: 'Pairing code' }).waitFor({ timeout: 5_000 });
+    await page.waitForTimeout(1_000);
+    if (sockets !== 0) throw new Error(`the unpaired page opened ${sockets} live feed socket(s)`);
+    await page.screenshot({ path: join(shots, 'pair.png') });
+    const violations = await axe(page);
+
+    for (const f of ['0001-claude-SessionStart.json', '0002-claude-UserPromptSubmit.json', '0004-claude-PreToolUse.json']) {
+      await hook(pairedOnly, f);
+    }
+    const device = await pairPage(page, pairedOnly, pairedToken);
+    await page.getByRole('link', { name: /proj.*Claude Code/ }).first().waitFor({ timeout: 10_000 });
+    await page.locator('.conn').getByText('Live', { exact: true }).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(shots, 'paired.png') });
+    violations.push(...(await axe(page)));
+    console.log(`e2e: paired as "${device.name}" through the pairing link; the sessions list shows`);
+
+    // Revoked (with the token, as from another dashboard): the page's feed closes with 4401 and
+    // the page goes back to the pairing screen, without a reload and without reconnecting.
+    const revoked = await withToken(pairedOnly, pairedToken, 'DELETE', `/api/devices/${encodeURIComponent(device.id)}`);
+    if (revoked.status !== 204) throw new Error(`DELETE /api/devices/${device.id}: ${revoked.status}`);
+    await page.getByRole('heading', { name: 'Scan the pairing code from your laptop' }).waitFor({ timeout: 10_000 });
+    const before = sockets;
+    await page.waitForTimeout(3_000);
+    if (sockets !== before) throw new Error(`the revoked page opened ${sockets - before} more socket(s)`);
+    if (await page.getByRole('link', { name: /proj.*Claude Code/ }).count()) throw new Error('the revoked page still shows sessions');
+    console.log('e2e: a revoked page went back to the pairing screen and stopped its live feed');
+
+    if (violations.length) throw new Error(`axe-core on the pairing screens:\n  ${violations.join('\n  ')}`);
+    if (errors.length) throw new Error(`page errors while pairing: ${errors.join('; ')}`);
+    await context.close();
+  }
   console.log(`e2e: ok; screenshots in ${shots}`);
 } catch (e) {
   failed = true;
@@ -265,7 +369,9 @@ try {
 } finally {
   await browser.close();
   server.child.kill('SIGTERM');
+  pairedOnly?.child.kill('SIGTERM');
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(pairedOnlyDir, { recursive: true, force: true });
 }
 clearTimeout(watchdog);
 process.exit(failed ? 1 : 0);

@@ -146,20 +146,18 @@ async function renewedSubscription(event) {
 }
 
 self.addEventListener('pushsubscriptionchange', (event) => {
-  // The push service replaced (or dropped) the subscription: register the new one in place of the
-  // old endpoint, so the device keeps its name and preferences.
-  const old = event.oldSubscription;
+  // The push service replaced (or dropped) the subscription: give this browser's device the new
+  // one. The device cookie goes with the request and says which device, so the device keeps its
+  // name and preferences. An unpaired or revoked browser is refused (401/409): nothing to do then.
   event.waitUntil(
     renewedSubscription(event)
       .then((sub) => {
         if (!sub) return null;
-        const body = { subscription: sub.toJSON() };
-        if (old && old.endpoint) body.previous_endpoint = old.endpoint;
-        return fetch('/api/push/subscriptions', {
-          method: 'POST',
+        return fetch('/api/devices/current/push', {
+          method: 'PUT',
           credentials: 'same-origin',
           headers: { Accept: 'application/json', 'Content-Type': 'application/json', 'X-Observatory': '1' },
-          body: JSON.stringify(body),
+          body: JSON.stringify({ subscription: sub.toJSON() }),
         });
       })
       .catch(() => {}),

@@ -1,5 +1,6 @@
 import { useEffect, type ReactNode } from 'react';
-import { useLoadStatus, useOnline } from './app/hooks';
+import { shouldRead } from './app/access';
+import { useAccess, useLoadStatus, useOnline } from './app/hooks';
 import { matchRoute, usePath } from './app/router';
 import { store } from './app/store';
 import { ConnectionBadge } from './components/ConnectionBadge';
@@ -9,6 +10,7 @@ import { LiveScreen } from './screens/LiveScreen';
 import { SessionScreen } from './screens/SessionScreen';
 import { SessionsScreen } from './screens/SessionsScreen';
 import { SettingsScreen } from './screens/SettingsScreen';
+import { UnpairedScreen } from './screens/UnpairedScreen';
 
 const TABS: { href: string; label: string; icon: ReactNode; match: (p: string) => boolean }[] = [
   { href: '/', label: 'Sessions', match: (p) => p === '/' || p.startsWith('/sessions/'), icon: <path d="M4 5h16v4H4zM4 11h16v4H4zM4 17h10v3H4z" /> },
@@ -22,12 +24,41 @@ export function App() {
   const route = matchRoute(path);
   const online = useOnline();
   const load = useLoadStatus();
+  const access = useAccess();
   const viewing = route.name === 'session' ? route.id : null;
 
   // Tells the server which session is on screen, so it does not push an alert about it here.
   useEffect(() => {
     store.stream.setViewing(viewing);
   }, [viewing]);
+
+  const brand = (
+    <Link href="/" className="brand" aria-label="Agent Observatory, sessions">
+      <svg width="24" height="24" viewBox="0 0 24 24" aria-hidden="true">
+        <circle cx="12" cy="12" r="7" fill="none" stroke="var(--accent)" strokeWidth="2" />
+        <circle cx="12" cy="12" r="2.5" fill="var(--warn)" />
+      </svg>
+      <span>Observatory</span>
+    </Link>
+  );
+
+  // A browser that may not read gets the pairing screen, not screens that would fail; so does
+  // the page of a pairing link.
+  if (route.name === 'pair' || shouldRead(access) === false) {
+    return (
+      <div className="shell shell-bare">
+        <header className="topbar">{brand}</header>
+        <main className="main">
+          {!online && (
+            <p className="banner banner-offline" role="status">
+              You are offline: pairing needs the observatory.
+            </p>
+          )}
+          <UnpairedScreen />
+        </main>
+      </div>
+    );
+  }
 
   let screen: ReactNode;
   switch (route.name) {
@@ -60,13 +91,7 @@ export function App() {
   return (
     <div className="shell">
       <header className="topbar">
-        <Link href="/" className="brand" aria-label="Agent Observatory, sessions">
-          <svg width="24" height="24" viewBox="0 0 24 24" aria-hidden="true">
-            <circle cx="12" cy="12" r="7" fill="none" stroke="var(--accent)" strokeWidth="2" />
-            <circle cx="12" cy="12" r="2.5" fill="var(--warn)" />
-          </svg>
-          <span>Observatory</span>
-        </Link>
+        {brand}
         <ConnectionBadge />
       </header>
       <nav className="nav" aria-label="Main">

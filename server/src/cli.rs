@@ -1,4 +1,5 @@
-//! The command line: `observatory [serve]`, `print-config`, `hook <agent>`, `setup <agent>`.
+//! The command line: `observatory [serve]`, `print-config`, `hook <agent>`, `setup <agent>`,
+//! `token`, `pair`, `tunnel`.
 //! The agents `setup` takes come from the agent registry.
 
 use std::ffi::OsString;
@@ -56,6 +57,13 @@ pub enum Command {
     Hook(crate::hook::HookArgs),
     /// Make an agent send its telemetry and hooks here, through its own config files.
     Setup(crate::setup::SetupArgs),
+    /// Print the control token for scripts (`Authorization: Bearer …`), or replace it.
+    Token(crate::client::TokenArgs),
+    /// Print a one-time link and QR code that pairs a browser with the running server.
+    Pair(crate::client::TargetArgs),
+    /// Reach the dashboard from a phone: the app port behind cloudflared or Tailscale Serve,
+    /// with a QR code that pairs the phone.
+    Tunnel(crate::client::tunnel::TunnelArgs),
 }
 
 #[derive(Debug, Clone, Default, Args)]

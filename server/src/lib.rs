@@ -45,6 +45,8 @@ pub mod web;
 pub mod config;
 // Wires the stages together.
 pub mod app;
+// Commands that act on a running server with the control token: token, pair, tunnel.
+pub mod client;
 // The command line.
 pub mod cli;
 // Test support: recorded fixtures and OTLP builders, for tests, benches and the load generator.

@@ -29,6 +29,9 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some(Command::Setup(args)) => observatory::agents::setup(&args),
+        Some(Command::Token(args)) => observatory::client::token(&args),
+        Some(Command::Pair(args)) => observatory::client::pair(&args),
+        Some(Command::Tunnel(args)) => observatory::client::tunnel::run(&args),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

@@ -1,5 +1,7 @@
 //! The command line as scripts use it.
 
+mod common;
+
 use std::process::Command;
 
 fn observatory() -> Command {
@@ -134,4 +136,77 @@ fn serve_is_the_default_and_the_named_command_and_stops_cleanly_on_sigterm() {
         );
         assert!(dir.path().join("observatory.redb").exists());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_prints_the_servers_token_and_rotates_it_with_or_without_the_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = |extra: &[&str]| {
+        let out = observatory()
+            .arg("token")
+            .args(extra)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    };
+    let file = || {
+        std::fs::read_to_string(dir.path().join("control-token"))
+            .expect("token file")
+            .trim()
+            .to_owned()
+    };
+    // Made on first use, the same after; rotated offline (nothing listens on port 1).
+    let first = token(&[]);
+    assert_eq!((first.len(), first.clone()), (64, file()));
+    assert_eq!(token(&[]), first);
+    let second = token(&["--rotate", "--app-addr", "127.0.0.1:1"]);
+    assert_ne!(second, first);
+    assert_eq!(second, file());
+
+    // With the server running, the server rotates it: the old token stops working at once.
+    let mut server = common::Process::spawn(dir.path());
+    let app = server.app_addr.clone();
+    let third = token(&["--rotate", "--app-addr", &app]);
+    assert_ne!(third, second);
+    assert_eq!(third, file());
+    let status = async |t: &str| {
+        let resp = reqwest::Client::new()
+            .get(format!("http://{app}/api/audit"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .expect("request");
+        let code = resp.status().as_u16();
+        (code, resp.text().await.unwrap_or_default())
+    };
+    assert_eq!(status(&second).await.0, 401);
+    let (code, audit) = status(&third).await;
+    assert_eq!(code, 200, "{audit}");
+    let rotations = audit.matches("token_rotated").count();
+    assert_eq!(
+        rotations, 2,
+        "offline and online rotations are audited: {audit}"
+    );
+
+    // `observatory pair` prints a one-time link for this server with its code and QR.
+    let out = observatory()
+        .args(["pair", "--app-addr", &app, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("pair");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("http://{app}/pair#")), "{text}");
+    assert!(text.contains("works once") && text.contains('█'), "{text}");
+    assert!(server.terminate());
 }

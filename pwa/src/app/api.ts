@@ -1,14 +1,19 @@
 //! The server's HTTP API over `fetch`: one function per endpoint, each returning parsed JSON or
 //! throwing an `ApiError`. Components never call `fetch` themselves. Every state-changing call
-//! carries `X-Observatory: 1`, the custom header the server's CSRF check asks for.
+//! carries `X-Observatory: 1`, the custom header the server's CSRF check asks for; the device
+//! credential is an HttpOnly cookie that same-origin requests carry by themselves. A 401 that
+//! says `pairing_required` is also told to `onPairingRequired` listeners (`access.ts` re-reads
+//! who this browser is then).
 
 import type {
+  Access,
   Alert,
+  AuditEntry,
   Delivery,
   Device,
   LiveStats,
   ObsEvent,
-  QuietHours,
+  PairingCode,
   ServerConfig,
   Session,
   SessionDetail,
@@ -16,26 +21,57 @@ import type {
 
 export class ApiError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** A 401 for a missing or invalid credential: this browser needs pairing. */
+  readonly pairingRequired: boolean;
+  /** Seconds to wait before trying again (a 429's `Retry-After`), when the server said. */
+  readonly retryAfter: number | null;
+  constructor(status: number, message: string, opts: { pairingRequired?: boolean; retryAfter?: number | null } = {}) {
     super(message);
     this.status = status;
+    this.pairingRequired = opts.pairingRequired ?? false;
+    this.retryAfter = opts.retryAfter ?? null;
   }
 }
 
-async function failure(res: Response): Promise<ApiError> {
+const pairingListeners = new Set<() => void>();
+
+/** Called on every 401 that says `pairing_required`; returns the unsubscribe function. */
+export function onPairingRequired(fn: () => void): () => void {
+  pairingListeners.add(fn);
+  return () => pairingListeners.delete(fn);
+}
+
+/** `Retry-After` in seconds (HTTP dates are not sent by this server); null when absent. */
+function retryAfter(res: Response): number | null {
+  const v = Number(res.headers.get('Retry-After'));
+  return res.headers.has('Retry-After') && Number.isFinite(v) && v >= 0 ? v : null;
+}
+
+async function failure(res: Response, opts: { tell?: boolean } = {}): Promise<ApiError> {
   let message = `${res.status} ${res.statusText}`;
+  let pairing = false;
   try {
-    const body = (await res.json()) as { error?: string; message?: string };
+    const body = (await res.json()) as { error?: string; message?: string; pairing_required?: boolean };
     message = body.error ?? body.message ?? message;
+    pairing = res.status === 401 && body.pairing_required === true;
   } catch {
     // not JSON: keep the status line
   }
-  return new ApiError(res.status, message);
+  if (pairing && opts.tell !== false) {
+    for (const fn of [...pairingListeners]) {
+      try {
+        fn();
+      } catch (err) {
+        console.error('pairing listener failed', err);
+      }
+    }
+  }
+  return new ApiError(res.status, message, { pairingRequired: pairing, retryAfter: retryAfter(res) });
 }
 
-async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+async function getJson<T>(path: string, signal?: AbortSignal, opts: { tell?: boolean } = {}): Promise<T> {
   const res = await fetch(path, { headers: { Accept: 'application/json' }, signal });
-  if (!res.ok) throw await failure(res);
+  if (!res.ok) throw await failure(res, opts);
   return (await res.json()) as T;
 }
 
@@ -46,14 +82,20 @@ export const WRITE_HEADERS: Readonly<Record<string, string>> = {
   'X-Observatory': '1',
 };
 
-/** A POST/PATCH/DELETE; `undefined` for a 204. */
-async function sendJson<T>(method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+/** A POST/PUT/PATCH/DELETE; `undefined` for a 204. `tell: false` keeps a 401 from the listeners
+ *  (a refused pairing code is not news about this browser's credential). */
+async function sendJson<T>(
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+  opts: { tell?: boolean } = {},
+): Promise<T> {
   const res = await fetch(path, {
     method,
     headers: WRITE_HEADERS,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!res.ok) throw await failure(res);
+  if (!res.ok) throw await failure(res, opts);
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
 }
@@ -115,49 +157,82 @@ export async function fetchConfig(signal?: AbortSignal): Promise<ServerConfig | 
   }
 }
 
-// Web Push devices (one browser push subscription each).
+// Access: who this browser is, pairing, devices, the audit log.
 
-export interface DeviceRegistration {
-  /** `PushSubscription.toJSON()`. */
-  subscription: PushSubscriptionJSON;
-  name?: string;
-  kinds?: string[];
-  quiet_hours?: QuietHours | null;
-  /** The endpoint this subscription replaces (a key change, or `pushsubscriptionchange`). */
-  previous_endpoint?: string;
+/**
+ * Who this browser is. Answered without a credential, but a stale one (a revoked device's
+ * cookie) is refused with a 401 that also clears it: the caller asks again. A server older than
+ * access control answers 404. Its 401s are not told to the listeners: they are who asks.
+ */
+export function fetchAccess(signal?: AbortSignal): Promise<Access> {
+  return getJson<Access>('/api/access', signal, { tell: false });
+}
+
+/** Pairs this browser with a one-time code; the server sets the device cookie. */
+export async function pair(code: string, name?: string): Promise<Device> {
+  const body = name ? { code, name } : { code };
+  return (await sendJson<{ device: Device }>('POST', '/api/pair', body, { tell: false })).device;
+}
+
+export function createPairingCode(): Promise<PairingCode> {
+  return sendJson<PairingCode>('POST', '/api/pairing-codes');
+}
+
+/** A device's id, or `current` for the browser making the request. */
+export type DeviceRef = string;
+
+function devicePath(ref: DeviceRef): string {
+  return `/api/devices/${encodeURIComponent(ref)}`;
+}
+
+export async function listDevices(signal?: AbortSignal): Promise<Device[]> {
+  return (await getJson<{ devices: Device[] }>('/api/devices', signal)).devices;
 }
 
 export type DevicePatch = Partial<Pick<Device, 'name' | 'kinds' | 'quiet_hours'>>;
 
-/** 201 for a new device, 200 when the endpoint was known (updated); the Device either way. */
-export function registerDevice(body: DeviceRegistration): Promise<Device> {
-  return sendJson<Device>('POST', '/api/push/subscriptions', body);
+export function updateDevice(ref: DeviceRef, patch: DevicePatch): Promise<Device> {
+  return sendJson<Device>('PATCH', devicePath(ref), patch);
 }
 
-export async function listDevices(signal?: AbortSignal): Promise<Device[]> {
-  return (await getJson<{ devices: Device[] }>('/api/push/subscriptions', signal)).devices;
+/** Revokes a device: its cookie stops working, its stream closes, its push subscription goes. */
+export async function revokeDevice(ref: DeviceRef): Promise<void> {
+  await sendJson<void>('DELETE', devicePath(ref));
 }
 
-/** The device registered for this push endpoint, or null when the server does not know it. */
-export async function deviceByEndpoint(endpoint: string, signal?: AbortSignal): Promise<Device | null> {
-  const page = await getJson<{ devices: Device[] }>(
-    `/api/push/subscriptions?endpoint=${encodeURIComponent(endpoint)}`,
-    signal,
-  );
-  return page.devices[0] ?? null;
+export interface PushRegistration {
+  /** `PushSubscription.toJSON()`. */
+  subscription: PushSubscriptionJSON;
 }
 
-export function updateDevice(id: string, patch: DevicePatch): Promise<Device> {
-  return sendJson<Device>('PATCH', `/api/push/subscriptions/${encodeURIComponent(id)}`, patch);
+/** Gives this (paired) browser's device a push subscription, replacing any it had (the cookie
+ *  says which device: no old endpoint is needed); 409 when this browser is not paired. */
+export function putPush(body: PushRegistration): Promise<Device> {
+  return sendJson<Device>('PUT', '/api/devices/current/push', body);
 }
 
-export async function deleteDevice(id: string): Promise<void> {
-  await sendJson<void>('DELETE', `/api/push/subscriptions/${encodeURIComponent(id)}`);
+/** Turns push off for this browser's device (its subscription is forgotten). */
+export async function deletePush(): Promise<void> {
+  await sendJson<void>('DELETE', '/api/devices/current/push');
 }
 
 /** Sends a test notification; resolves once the push service answered. */
-export async function sendTest(id: string): Promise<Delivery> {
-  return (await sendJson<{ delivery: Delivery }>('POST', `/api/push/subscriptions/${encodeURIComponent(id)}/test`)).delivery;
+export async function sendTest(ref: DeviceRef = 'current'): Promise<Delivery> {
+  return (await sendJson<{ delivery: Delivery }>('POST', `${devicePath(ref)}/test`)).delivery;
+}
+
+export interface AuditPage {
+  /** Newest first. */
+  entries: AuditEntry[];
+  /** Pass as `before` for the next (older) page; null at the end. */
+  next: number | null;
+}
+
+export function fetchAudit(opts: { limit?: number; before?: number } = {}, signal?: AbortSignal): Promise<AuditPage> {
+  const q = new URLSearchParams();
+  q.set('limit', String(opts.limit ?? 50));
+  if (opts.before !== undefined) q.set('before', String(opts.before));
+  return getJson<AuditPage>(`/api/audit?${q.toString()}`, signal);
 }
 
 // Alerts.

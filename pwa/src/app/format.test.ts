@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatRelative, formatTokens, formatUsd, projectName } from './format';
+import { auditActionName, auditActorName, formatCountdown, formatDuration, formatRelative, formatTokens, formatUsd, projectName } from './format';
 
 describe('format', () => {
   it('durations', () => {
@@ -46,5 +46,23 @@ describe('format', () => {
     expect(projectName('/home/me/project/')).toBe('project');
     expect(projectName('C:\\src\\app')).toBe('app');
     expect(projectName(null)).toBe('—');
+  });
+});
+
+describe('format for access', () => {
+  it('counts down in minutes and seconds, reaching 0:00 only at the end', () => {
+    expect(formatCountdown(600_000)).toBe('10:00');
+    expect(formatCountdown(581_001)).toBe('9:42');
+    expect(formatCountdown(1)).toBe('0:01');
+    expect(formatCountdown(0)).toBe('0:00');
+    expect(formatCountdown(-5_000)).toBe('0:00');
+  });
+
+  it('names audit actions and actors, and ones it does not know yet', () => {
+    expect(auditActionName('pairing_code')).toBe('Pairing code made');
+    expect(auditActionName('answer_permission')).toBe('Answer permission');
+    expect(auditActorName({ actor: 'device', device_name: 'Pixel 8' })).toBe('Pixel 8');
+    expect(auditActorName({ actor: 'cli' })).toBe('Command line');
+    expect(auditActorName({ actor: 'robot' })).toBe('robot');
   });
 });

@@ -1,4 +1,5 @@
-//! Display formatting: durations, money, relative times, token counts, state and alert names.
+//! Display formatting: durations, money, relative times, token counts, state and alert names,
+//! countdowns, and the audit log's actions and actors.
 //! Agent names come from the server (`agents.ts`).
 
 const STATE_NAMES: Record<string, string> = {
@@ -133,4 +134,43 @@ export function formatUtcOffset(minutes: number): string {
   const sign = minutes < 0 ? '−' : '+';
   const abs = Math.abs(minutes);
   return `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/** "9:41" left of a countdown (whole seconds, rounded up so it reads 0:00 only at the end). */
+export function formatCountdown(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, '0')}`;
+}
+
+const AUDIT_ACTIONS: Record<string, string> = {
+  pair: 'Paired',
+  pairing_code: 'Pairing code made',
+  revoke: 'Revoked',
+  rename: 'Renamed',
+  token_rotated: 'Control token rotated',
+  refused: 'Refused',
+  rate_limited: 'Rate limited',
+  tunnel: 'Tunnel',
+  push_on: 'Notifications on',
+  push_off: 'Notifications off',
+};
+
+export function auditActionName(action: string): string {
+  const name = AUDIT_ACTIONS[action];
+  if (name) return name;
+  const words = action.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+const AUDIT_ACTORS: Record<string, string> = {
+  token: 'Control token',
+  cli: 'Command line',
+  system: 'This machine',
+  anonymous: 'Unpaired browser',
+  device: 'A paired device',
+};
+
+/** Who did it: the device's name when it was one, else the kind of credential. */
+export function auditActorName(e: { actor: string; device_name?: string }): string {
+  return e.device_name || AUDIT_ACTORS[e.actor] || e.actor;
 }

@@ -1,8 +1,10 @@
-//! React's view of the store, the stream, push and the server's agents, through
-//! `useSyncExternalStore`.
+//! React's view of the store, the stream, access, the devices, push and the server's agents,
+//! through `useSyncExternalStore`.
 
 import { useEffect, useState, useSyncExternalStore } from 'react';
+import { accessStore, type AccessState } from './access';
 import { agentRegistry, type AgentRegistry, type Agents } from './agents';
+import { deviceStore, type DevicesState } from './devices';
 import { pushStore, type PushState } from './push';
 import { groupSessions, type SessionFilter } from './state';
 import { store } from './store';
@@ -24,13 +26,27 @@ export function useAlertLoad() {
   return useSyncExternalStore(store.subscribe, store.getAlertLoad);
 }
 
+export function useAuditLoad() {
+  return useSyncExternalStore(store.subscribe, store.getAuditLoad);
+}
+
+/** Who this browser is to the server, and how pairing it is going (see `access.ts`). */
+export function useAccess(): AccessState {
+  return useSyncExternalStore(accessStore.subscribe, accessStore.getState);
+}
+
+/** The paired devices (see `devices.ts`). */
+export function useDevices(): DevicesState {
+  return useSyncExternalStore(deviceStore.subscribe, deviceStore.getState);
+}
+
 /** The server's agents and their names (see `agents.ts`); screens re-render when they arrive. */
 export function useAgents(registry: AgentRegistry = agentRegistry): Agents {
   // The same value stands for a server render (tests render to a string).
   return useSyncExternalStore(registry.subscribe, registry.getAgents, registry.getAgents);
 }
 
-/** This browser's push verdict and device, and the device list (see `push.ts`). */
+/** What this browser offers for push and how turning it on or off is going (see `push.ts`). */
 export function usePush(): PushState {
   const push = pushStore();
   return useSyncExternalStore(push.subscribe, push.getState);

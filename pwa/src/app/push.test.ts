@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError } from './api';
+import { ApiError, listDevices, revokeDevice, updateDevice } from './api';
+import { DeviceStore } from './devices';
 import {
   base64UrlToBytes,
   browserPush,
-  currentDevice,
-  deviceName,
   PushError,
   PushStore,
   pushSupport,
+  pushVerdict,
   sendTest,
   subscribe,
   syncQuietHoursOffset,
@@ -198,26 +198,27 @@ describe('pushSupport', () => {
     expect(verdict({}, null).code).toBe('server_off');
   });
 
+  it('asks an unpaired browser to pair first, after what pairing cannot fix', () => {
+    const unpaired = (o: FakeWindowOptions, c: ServerConfig | null = config()) => pushSupport(fakeWindow(o).browser.env(), c, false);
+    const v = unpaired({});
+    expect(v.code).toBe('unpaired');
+    expect(v.ok).toBe(false);
+    expect(v.help).toMatch(/observatory pair/);
+    expect(v.help).toMatch(/Pair a phone/);
+    // Pairing would not help these: they come first.
+    expect(unpaired({ secure: false }).code).toBe('insecure');
+    expect(unpaired({ ua: UA.iphoneSafari, standalone: false }).code).toBe('ios_not_installed');
+    expect(unpaired({}, config({ vapid_public_key: null, push: { enabled: false, reason: 'off' } })).code).toBe('server_off');
+    // A blocked permission is worth fixing only once paired.
+    expect(unpaired({ permission: 'denied' }).code).toBe('unpaired');
+  });
+
   it('explains how to re-allow a blocked permission for the platform', () => {
     const android = verdict({ permission: 'denied' });
     expect(android.code).toBe('denied');
     expect(android.help).toMatch(/Site settings/);
     expect(verdict({ permission: 'denied', ua: UA.iphoneHomeScreen, standalone: true }).help).toMatch(/Settings app/);
     expect(verdict({ permission: 'denied', ua: UA.linuxFirefox }).help).toMatch(/Blocked/);
-  });
-});
-
-describe('deviceName', () => {
-  it('says platform and browser', () => {
-    expect(deviceName(UA.androidChrome)).toBe('Android · Chrome');
-    expect(deviceName(UA.iphoneSafari)).toBe('iPhone · Safari');
-    expect(deviceName(UA.iphoneChrome)).toBe('iPhone · Chrome');
-    expect(deviceName(UA.macSafari, 5)).toBe('iPad · Safari');
-    expect(deviceName(UA.macSafari, 0)).toBe('Mac · Safari');
-    expect(deviceName(UA.windowsEdge)).toBe('Windows · Edge');
-    expect(deviceName(UA.linuxFirefox)).toBe('Linux · Firefox');
-    expect(deviceName(UA.iphoneHomeScreen)).toBe('iPhone');
-    expect(deviceName('curl/8')).toBe('Browser');
   });
 });
 
@@ -251,13 +252,14 @@ interface Call {
 }
 
 const device = (over: Partial<Device> = {}): Device => ({
-  id: 'd_1',
+  id: 'dev_1',
   name: 'Android · Chrome',
-  endpoint_origin: 'https://push.example.com',
+  created_unix_nano: 1_763_800_000_000_000_000,
+  last_seen_unix_nano: 1_763_800_100_000_000_000,
+  current: true,
   kinds: ['needs_you', 'finished', 'stalled', 'crashed', 'error', 'budget'],
   quiet_hours: null,
-  created_unix_nano: 1_763_800_000_000_000_000,
-  last_delivery: null,
+  push: { endpoint_origin: 'https://push.example.com', last_delivery: null },
   ...over,
 });
 
@@ -294,9 +296,9 @@ function expectWriteHeaders(c: Call) {
 }
 
 describe('subscribe', () => {
-  it('asks permission first, subscribes with the server key, and registers the device', async () => {
+  it("asks permission first, subscribes with the server key, and gives this browser's device the subscription", async () => {
     const f = fakeWindow();
-    answer = (c) => json(201, device({ name: (c.body as { name: string }).name }));
+    answer = () => json(200, device());
     const d = await subscribe(f.browser, config());
     expect(f.calls[0]).toBe('requestPermission');
     expect(f.calls).toContain('subscribe');
@@ -304,15 +306,15 @@ describe('subscribe', () => {
     expect(f.subscribed[0]!.userVisibleOnly).toBe(true);
     expect([...f.subscribed[0]!.applicationServerKey]).toEqual([...KEY]);
     expect(calls).toHaveLength(1);
-    const post = calls[0]!;
-    expect(post.method).toBe('POST');
-    expect(post.url).toBe('/api/push/subscriptions');
-    expectWriteHeaders(post);
-    expect(post.body).toEqual({
+    const put = calls[0]!;
+    expect(put.method).toBe('PUT');
+    expect(put.url).toBe('/api/devices/current/push');
+    expectWriteHeaders(put);
+    // No name: the device was named when it paired.
+    expect(put.body).toEqual({
       subscription: { endpoint: 'https://push.example.com/send/1', expirationTime: null, keys: { p256dh: 'BP256', auth: 'AUTH' } },
-      name: 'Android · Chrome',
     });
-    expect(d.id).toBe('d_1');
+    expect(d.id).toBe('dev_1');
   });
 
   it('keeps a subscription made with the same key', async () => {
@@ -328,19 +330,17 @@ describe('subscribe', () => {
     expect(calls[0]!.body).not.toHaveProperty('previous_endpoint');
   });
 
-  it('replaces a subscription made with another key, telling the server which endpoint it replaces', async () => {
+  it('replaces a subscription made with another key (the device, known by its cookie, gets the new one)', async () => {
     const existing = new FakeSubscription('https://push.example.com/send/old', OTHER_KEY);
     const f = fakeWindow({ existing, permission: 'granted' });
-    answer = () => json(201, device());
-    await subscribe(f.browser, config(), { name: 'My phone' });
+    answer = () => json(200, device());
+    await subscribe(f.browser, config());
     expect(existing.unsubscribed).toBe(true);
     expect(f.subscribed).toHaveLength(1);
     expect([...f.subscribed[0]!.applicationServerKey]).toEqual([...KEY]);
     expect(f.calls.indexOf('subscribe')).toBeGreaterThan(f.calls.indexOf('getSubscription'));
-    expect(calls[0]!.body).toMatchObject({
-      subscription: { endpoint: 'https://push.example.com/send/1' },
-      name: 'My phone',
-      previous_endpoint: 'https://push.example.com/send/old',
+    expect(calls[0]!.body).toEqual({
+      subscription: { endpoint: 'https://push.example.com/send/1', expirationTime: null, keys: { p256dh: 'BP256', auth: 'AUTH' } },
     });
   });
 
@@ -361,54 +361,37 @@ describe('subscribe', () => {
     expect((err as PushError).code).toBe('no_worker');
   });
 
-  it("passes on the server's error", async () => {
+  it("passes on the server's error, such as an unpaired browser's 409", async () => {
     const f = fakeWindow();
-    answer = () => json(503, { error: 'push is off: no subject' });
+    answer = () => json(409, { error: 'pair this browser first' });
     const err = await subscribe(f.browser, config()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
-    expect((err as ApiError).status).toBe(503);
-    expect((err as ApiError).message).toBe('push is off: no subject');
+    expect((err as ApiError).status).toBe(409);
+    expect((err as ApiError).message).toBe('pair this browser first');
   });
 });
 
 describe('this device on the server', () => {
-  it("finds this browser's device by its endpoint", async () => {
-    const existing = new FakeSubscription('https://push.example.com/send/a?b=c', KEY);
-    const f = fakeWindow({ existing, permission: 'granted' });
-    answer = () => json(200, { devices: [device()] });
-    const found = await currentDevice(f.browser);
-    expect(found.device?.id).toBe('d_1');
-    expect(calls[0]!.method).toBe('GET');
-    expect(calls[0]!.url).toBe(
-      `/api/push/subscriptions?endpoint=${encodeURIComponent('https://push.example.com/send/a?b=c')}`,
-    );
-  });
-
-  it('asks the server nothing when this browser has no subscription', async () => {
-    const f = fakeWindow({ permission: 'granted' });
-    expect(await currentDevice(f.browser)).toEqual({ subscription: null, device: null });
-    expect(calls).toHaveLength(0);
-  });
-
-  it('turning off deletes the device, then ends the subscription', async () => {
+  it('turning off takes the subscription off this device, then ends it', async () => {
     const existing = new FakeSubscription('https://push.example.com/send/a', KEY);
     const f = fakeWindow({ existing, permission: 'granted' });
     answer = () => new Response(null, { status: 204 });
-    await unsubscribe(f.browser, 'd_1');
+    await unsubscribe(f.browser);
+    expect(calls).toHaveLength(1);
     expect(calls[0]!.method).toBe('DELETE');
-    expect(calls[0]!.url).toBe('/api/push/subscriptions/d_1');
+    expect(calls[0]!.url).toBe('/api/devices/current/push');
     expectWriteHeaders(calls[0]!);
     expect(existing.unsubscribed).toBe(true);
   });
 
-  it('turning off tolerates a device the server already forgot, but not a failure', async () => {
+  it('turning off tolerates a subscription the server already forgot, but not a failure', async () => {
     const existing = new FakeSubscription('https://push.example.com/send/a', KEY);
     const f = fakeWindow({ existing, permission: 'granted' });
     answer = () => json(500, { error: 'disk full' });
-    await expect(unsubscribe(f.browser, 'd_1')).rejects.toThrow('disk full');
+    await expect(unsubscribe(f.browser)).rejects.toThrow('disk full');
     expect(existing.unsubscribed).toBe(false);
-    answer = () => json(404, { error: 'no such device' });
-    await unsubscribe(f.browser, 'd_1');
+    answer = () => json(404, { error: 'no push subscription' });
+    await unsubscribe(f.browser);
     expect(existing.unsubscribed).toBe(true);
   });
 
@@ -418,7 +401,7 @@ describe('this device on the server', () => {
     const moved = await syncQuietHoursOffset(device({ quiet_hours: quiet }), 120);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.method).toBe('PATCH');
-    expect(calls[0]!.url).toBe('/api/push/subscriptions/d_1');
+    expect(calls[0]!.url).toBe('/api/devices/current');
     expectWriteHeaders(calls[0]!);
     expect(calls[0]!.body).toEqual({ quiet_hours: { start: '22:00', end: '07:00', utc_offset_minutes: 120 } });
     expect(moved.quiet_hours?.utc_offset_minutes).toBe(120);
@@ -427,44 +410,62 @@ describe('this device on the server', () => {
     expect(calls).toHaveLength(1);
   });
 
-  it('sends a test and returns its delivery', async () => {
-    const delivery = { channel: 'web_push', device_id: 'd_1', name: 'x', outcome: 'sent', reason: '', attempts: [{ at_unix_nano: 1, status: 201, error: '' }] };
+  it('sends a test to this device and returns its delivery', async () => {
+    const delivery = { channel: 'web_push', device_id: 'dev_1', name: 'x', outcome: 'sent', reason: '', attempts: [{ at_unix_nano: 1, status: 201, error: '' }] };
     answer = () => json(200, { delivery });
-    expect(await sendTest('d_1')).toEqual(delivery);
+    expect(await sendTest()).toEqual(delivery);
     expect(calls[0]!.method).toBe('POST');
-    expect(calls[0]!.url).toBe('/api/push/subscriptions/d_1/test');
+    expect(calls[0]!.url).toBe('/api/devices/current/test');
     expectWriteHeaders(calls[0]!);
   });
 });
 
 describe('PushStore', () => {
+  /** A store over the fake window, with the real device list (over the faked server). */
+  function pushHarness(o: FakeWindowOptions = {}, paired = true) {
+    const f = fakeWindow(o);
+    const devices = new DeviceStore({
+      list: () => listDevices(),
+      update: updateDevice,
+      revoke: revokeDevice,
+      currentId: () => (paired ? 'dev_1' : null),
+      revokedSelf: () => undefined,
+    });
+    return { f, devices, store: new PushStore(f.browser, devices, () => paired) };
+  }
+  const other = device({ id: 'dev_2', name: 'Mac · Safari', current: false, push: null });
+
+  it("finds this browser's device in the list, the one marked current", async () => {
+    const { store, devices } = pushHarness({ permission: 'granted' });
+    answer = (c) => (c.url === '/api/config' ? json(200, config()) : json(200, { devices: [other, device()] }));
+    await store.load();
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['GET /api/config', 'GET /api/devices']);
+    expect(pushVerdict(store.getState(), true)?.code).toBe('ready');
+    expect(devices.current()?.id).toBe('dev_1');
+    expect(devices.getState().devices?.map((d) => d.id)).toEqual(['dev_1', 'dev_2']);
+  });
+
   it('sends kind changes made while one is saving after it, merged, and ends with the server copy', async () => {
-    const existing = new FakeSubscription('https://push.example.com/send/a', KEY);
-    const f = fakeWindow({ existing, permission: 'granted' });
-    const store = new PushStore(f.browser);
+    const { store, devices } = pushHarness({ permission: 'granted' });
     answer = (c) => {
       if (c.url === '/api/config') return json(200, config());
-      if (c.url.startsWith('/api/push/subscriptions?endpoint=')) return json(200, { devices: [device()] });
-      if (c.url === '/api/push/subscriptions') return json(200, { devices: [device()] });
+      if (c.url === '/api/devices') return json(200, { devices: [device()] });
       return json(200, device({ kinds: (c.body as { kinds: string[] }).kinds }));
     };
     await store.load();
-    expect(store.getState().verdict?.code).toBe('ready');
-    expect(store.getState().device?.id).toBe('d_1');
     calls = [];
     const first = store.update({ kinds: ['needs_you'] });
     const second = store.update({ kinds: ['needs_you', 'crashed'] });
-    expect(store.getState().device?.kinds).toEqual(['needs_you', 'crashed']);
+    expect(devices.current()?.kinds).toEqual(['needs_you', 'crashed']);
     await Promise.all([first, second]);
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['PATCH /api/devices/current', 'PATCH /api/devices/current']);
     expect(calls.map((c) => c.body)).toEqual([{ kinds: ['needs_you'] }, { kinds: ['needs_you', 'crashed'] }]);
-    expect(store.getState().device?.kinds).toEqual(['needs_you', 'crashed']);
+    expect(devices.current()?.kinds).toEqual(['needs_you', 'crashed']);
     expect(store.getState().busy).toBeNull();
   });
 
   it('goes back to what the server has when a change fails', async () => {
-    const existing = new FakeSubscription('https://push.example.com/send/a', KEY);
-    const f = fakeWindow({ existing, permission: 'granted' });
-    const store = new PushStore(f.browser);
+    const { store, devices } = pushHarness({ permission: 'granted' });
     answer = (c) => {
       if (c.url === '/api/config') return json(200, config());
       if (c.method === 'GET') return json(200, { devices: [device()] });
@@ -472,7 +473,40 @@ describe('PushStore', () => {
     };
     await store.load();
     await store.update({ kinds: ['naps'] });
-    expect(store.getState().device?.kinds).toEqual(device().kinds);
+    expect(devices.current()?.kinds).toEqual(device().kinds);
     expect(store.getState().error).toBe('unknown kind "naps"');
+  });
+
+  it('turning on gives the device its subscription; turning off takes it away', async () => {
+    const { store, devices, f } = pushHarness();
+    answer = (c) => {
+      if (c.url === '/api/config') return json(200, config());
+      if (c.method === 'GET') return json(200, { devices: [device({ push: null })] });
+      if (c.method === 'PUT') return json(200, device());
+      return new Response(null, { status: 204 });
+    };
+    await store.load();
+    expect(devices.current()?.push).toBeNull();
+    await store.turnOn();
+    expect(f.calls[0]).toBe('requestPermission');
+    expect(devices.current()?.push?.endpoint_origin).toBe('https://push.example.com');
+    expect(pushVerdict(store.getState(), true)?.title).toBe('Notifications are allowed here');
+    await store.turnOff();
+    expect(calls[calls.length - 1]).toMatchObject({ method: 'DELETE', url: '/api/devices/current/push' });
+    expect(devices.current()?.push).toBeNull();
+    expect(f.current()?.unsubscribed).toBe(true);
+  });
+
+  it('does not ask for permission in an unpaired browser, and says to pair it', async () => {
+    const { store, f } = pushHarness({}, false);
+    answer = (c) => (c.url === '/api/config' ? json(200, config()) : json(401, { error: 'no', pairing_required: true }));
+    await store.load();
+    // Not paired: no device to look for.
+    expect(calls.map((c) => c.url)).toEqual(['/api/config']);
+    expect(pushVerdict(store.getState(), false)?.code).toBe('unpaired');
+    await store.turnOn();
+    expect(f.calls).toEqual([]);
+    expect(calls).toHaveLength(1);
+    expect(store.getState().error).toMatch(/Pair this browser first/);
   });
 });

@@ -1,24 +1,17 @@
 //! Web Push on this browser: the one place that answers "can this browser get push here?" (and,
-//! when it cannot, says why and what to do), and that subscribes this browser as a **device**,
-//! finds it again, changes its preferences and removes it. The browser's push machinery is read
-//! through `PushBrowser` (built from a window, or from a test's fake one); the server is reached
-//! through `api.ts`. `PushStore` holds what the Settings screen shows; React reads it through
+//! when it cannot, says why and what to do), and that gives this browser's **device** — the one
+//! it was paired as — a push subscription, changes its alert preferences and takes it away. The
+//! browser's push machinery is read through `PushBrowser` (built from a window, or from a test's
+//! fake one); the server is reached through `api.ts`; this browser's device is the one
+//! `devices.ts` holds. `PushStore` holds what the Settings screen shows; React reads it through
 //! `usePush` in `hooks.ts`.
 
-import {
-  ApiError,
-  deleteDevice,
-  deviceByEndpoint,
-  fetchConfig,
-  listDevices,
-  registerDevice,
-  sendTest,
-  updateDevice,
-  type DevicePatch,
-} from './api';
+import { accessStore } from './access';
+import { ApiError, deletePush, fetchConfig, putPush, sendTest, updateDevice, type DevicePatch } from './api';
+import { deviceStore, type DeviceStore } from './devices';
 import type { Delivery, Device, ServerConfig } from './types';
 
-export { listDevices, sendTest, updateDevice };
+export { sendTest };
 
 // ---------------------------------------------------------------------------------------------
 // Where we are: platform, browser and what it offers.
@@ -79,13 +72,6 @@ export function platformOf(ua: string, maxTouchPoints = 0): Platform {
   return { os, browser, ios, iosVersion };
 }
 
-/** "Android · Chrome", "iPhone · Safari": the default name of this browser as a device. */
-export function deviceName(ua: string, maxTouchPoints = 0): string {
-  const p = platformOf(ua, maxTouchPoints);
-  const parts = [p.os, p.browser].filter(Boolean);
-  return parts.length ? parts.join(' · ') : 'Browser';
-}
-
 // ---------------------------------------------------------------------------------------------
 // The verdict.
 
@@ -98,6 +84,7 @@ export type PushVerdictCode =
   | 'no_push_manager'
   | 'no_notification'
   | 'server_off'
+  | 'unpaired'
   | 'denied';
 
 export interface PushVerdict {
@@ -128,10 +115,11 @@ function deniedHelp(env: PushEnv, p: Platform): string {
 
 /**
  * Can this browser get push here? The first thing in the way wins: the page's transport, the
- * platform, the browser's features, the server, and last the person's own choice.
- * `config` is `null` for a server without `/api/config`.
+ * platform, the browser's features, the server, this browser not being paired, and last the
+ * person's own choice. `config` is `null` for a server without `/api/config`; `paired` says
+ * whether `/api/access` names a device for this browser (push goes to paired devices only).
  */
-export function pushSupport(env: PushEnv, config: ServerConfig | null): PushVerdict {
+export function pushSupport(env: PushEnv, config: ServerConfig | null, paired = true): PushVerdict {
   const p = platformOf(env.userAgent, env.maxTouchPoints);
   const no = (code: PushVerdictCode, title: string, help: string): PushVerdict => ({ code, ok: false, title, help });
 
@@ -173,6 +161,12 @@ export function pushSupport(env: PushEnv, config: ServerConfig | null): PushVerd
         ? (config.push?.reason ?? 'The server has no push key.')
         : 'This server is older than alerts: update observatory to get notifications.',
     );
+  if (!paired)
+    return no(
+      'unpaired',
+      'Pair this browser first',
+      'Notifications go to paired browsers only. In a terminal on the laptop, run observatory pair and open the link it prints in this browser (on a phone: scan its QR code), or use Settings → Pair a phone in a dashboard that is already paired.',
+    );
   if (env.permission === 'denied')
     return no('denied', 'Notifications are blocked for this site', deniedHelp(env, p));
   return {
@@ -181,8 +175,8 @@ export function pushSupport(env: PushEnv, config: ServerConfig | null): PushVerd
     title: env.permission === 'granted' ? 'Notifications are allowed here' : 'This device can get notifications',
     help:
       env.permission === 'granted'
-        ? 'Turn them on to register this browser with the server.'
-        : 'Turning them on asks for permission, then registers this browser with the server.',
+        ? "Turn them on to give this browser's device a push subscription."
+        : "Turning them on asks for permission, then gives this browser's device a push subscription.",
   };
 }
 
@@ -306,15 +300,12 @@ export function localUtcOffset(date = new Date()): number {
 }
 
 /**
- * Turns push on for this browser. Call it straight from a tap: the permission prompt is the
- * first thing it does (Safari only shows one for a user gesture). A subscription made with
- * another server key is thrown away and replaced (the server is told which endpoint it replaces).
+ * Turns push on for this (paired) browser. Call it straight from a tap: the permission prompt is
+ * the first thing it does (Safari only shows one for a user gesture). A subscription made with
+ * another server key is thrown away and replaced; the new one replaces the old on the device.
+ * Returns this browser's device with its push subscription.
  */
-export async function subscribe(
-  browser: PushBrowser,
-  config: ServerConfig,
-  opts: { name?: string } = {},
-): Promise<Device> {
+export async function subscribe(browser: PushBrowser, config: ServerConfig): Promise<Device> {
   const permission = await browser.requestPermission();
   if (permission === 'denied') throw new PushError('denied', 'Notifications were blocked for this site.');
   if (permission !== 'granted') throw new PushError('dismissed', 'The permission prompt was dismissed; nothing was changed.');
@@ -326,11 +317,9 @@ export async function subscribe(
     throw new PushError('no_worker', "The app's service worker is not running yet. Reload the page and try again.");
 
   let sub = await reg.pushManager.getSubscription();
-  let previous: string | undefined;
   const oldKey = sub?.options?.applicationServerKey;
   // A browser that does not say which key a subscription has keeps it (it is likely ours).
   if (sub && oldKey && !sameBytes(oldKey, key)) {
-    previous = sub.endpoint;
     await sub.unsubscribe();
     sub = null;
   }
@@ -341,39 +330,15 @@ export async function subscribe(
       throw new PushError('subscribe_failed', `The browser's push service refused: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const env = browser.env();
-  return registerDevice({
-    subscription: sub.toJSON(),
-    name: opts.name ?? deviceName(env.userAgent, env.maxTouchPoints),
-    ...(previous ? { previous_endpoint: previous } : {}),
-  });
+  return putPush({ subscription: sub.toJSON() });
 }
 
-export interface CurrentDevice {
-  /** This browser's push subscription, if it has one. */
-  subscription: SubscriptionLike | null;
-  /** The server's device for it; null when the server does not know the endpoint. */
-  device: Device | null;
-}
-
-/** Finds this browser's device: its subscription's endpoint, looked up on the server. */
-export async function currentDevice(browser: PushBrowser): Promise<CurrentDevice> {
-  const env = browser.env();
-  if (!env.serviceWorker || !env.pushManager || env.permission !== 'granted') return { subscription: null, device: null };
-  const reg = await browser.registration();
-  const subscription = reg ? await reg.pushManager.getSubscription() : null;
-  if (!subscription) return { subscription: null, device: null };
-  return { subscription, device: await deviceByEndpoint(subscription.endpoint) };
-}
-
-/** Removes this browser's device from the server (gone already is fine) and ends its subscription. */
-export async function unsubscribe(browser: PushBrowser, deviceId: string | null): Promise<void> {
-  if (deviceId) {
-    try {
-      await deleteDevice(deviceId);
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 404)) throw e;
-    }
+/** Takes this browser's push subscription off its device (none there is fine), then ends it. */
+export async function unsubscribe(browser: PushBrowser): Promise<void> {
+  try {
+    await deletePush();
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) throw e;
   }
   const reg = await browser.registration();
   const sub = reg ? await reg.pushManager.getSubscription() : null;
@@ -387,7 +352,7 @@ export async function unsubscribe(browser: PushBrowser, deviceId: string | null)
 export async function syncQuietHoursOffset(device: Device, offset = localUtcOffset()): Promise<Device> {
   const q = device.quiet_hours;
   if (!q || q.utc_offset_minutes === offset) return device;
-  return updateDevice(device.id, { quiet_hours: { ...q, utc_offset_minutes: offset } });
+  return updateDevice('current', { quiet_hours: { ...q, utc_offset_minutes: offset } });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -396,35 +361,44 @@ export async function syncQuietHoursOffset(device: Device, offset = localUtcOffs
 export interface PushState {
   /** `undefined` while loading; `null` for a server without `/api/config`. */
   config: ServerConfig | null | undefined;
-  verdict: PushVerdict | null;
-  /** This browser's device; null when it is not subscribed (or the server does not know it). */
-  device: Device | null;
-  /** All devices, for the list; null until loaded. */
-  devices: Device[] | null;
+  /** What this browser offers, read at load and after each change; null before. */
+  env: PushEnv | null;
   busy: 'loading' | 'subscribing' | 'unsubscribing' | 'testing' | 'saving' | null;
   error: string | null;
   /** The outcome of the last test notification. */
   lastTest: Delivery | null;
 }
 
-const INITIAL: PushState = { config: undefined, verdict: null, device: null, devices: null, busy: null, error: null, lastTest: null };
+const INITIAL: PushState = { config: undefined, env: null, busy: null, error: null, lastTest: null };
+
+/** The verdict for this browser, once its environment and the server's config are known. */
+export function pushVerdict(state: PushState, paired: boolean): PushVerdict | null {
+  return state.env && state.config !== undefined ? pushSupport(state.env, state.config, paired) : null;
+}
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** What the store needs of the device list (`devices.ts`). */
+export type DeviceList = Pick<DeviceStore, 'load' | 'current' | 'upsert'>;
+
 export class PushStore {
   private state: PushState = INITIAL;
   private readonly listeners = new Set<() => void>();
   private readonly browser: PushBrowser;
+  private readonly devices: DeviceList;
+  private readonly paired: () => boolean;
   /** Device changes not sent yet, merged (see `update`). */
   private pending: DevicePatch | null = null;
   private saving = false;
   /** The device as the server last returned it while saving. */
   private confirmed: Device | null = null;
 
-  constructor(browser: PushBrowser) {
+  constructor(browser: PushBrowser, devices: DeviceList, paired: () => boolean) {
     this.browser = browser;
+    this.devices = devices;
+    this.paired = paired;
   }
 
   getState = (): PushState => this.state;
@@ -439,44 +413,52 @@ export class PushStore {
     for (const fn of this.listeners) fn();
   }
 
-  /** Reads the server's config, this browser's verdict, this device and the device list. */
+  /** Reads the server's config, what this browser offers, and this browser's device. */
   async load(): Promise<void> {
-    this.set({ busy: 'loading', error: null });
+    this.set({ busy: 'loading', error: null, env: this.browser.env() });
     try {
-      const config = await fetchConfig();
-      this.set({ config, verdict: pushSupport(this.browser.env(), config) });
-      if (config?.vapid_public_key) {
-        const [{ device }, devices] = await Promise.all([currentDevice(this.browser), listDevices()]);
-        this.set({ device: device ? await syncQuietHoursOffset(device) : null, devices });
-      }
+      this.set({ config: await fetchConfig() });
+      if (this.paired()) await this.syncOffset();
       this.set({ busy: null });
     } catch (e) {
       this.set({ busy: null, error: message(e) });
     }
   }
 
-  /** From a tap only: asks for permission, subscribes, registers. */
+  /** Re-sends this device's quiet hours with this browser's UTC offset, if it moved. */
+  private async syncOffset(): Promise<void> {
+    await this.devices.load();
+    const device = this.devices.current();
+    if (!device) return;
+    const synced = await syncQuietHoursOffset(device);
+    if (synced !== device) this.devices.upsert(synced);
+  }
+
+  /** From a tap only: asks for permission, subscribes, gives this browser's device the subscription. */
   async turnOn(): Promise<void> {
     const config = this.state.config;
     if (!config) return;
+    if (!this.paired()) {
+      this.set({ error: 'Pair this browser first: notifications go to paired browsers only.' });
+      return;
+    }
     this.set({ busy: 'subscribing', error: null, lastTest: null });
     try {
       // No await before this: the permission prompt needs the tap's user activation.
-      const device = await subscribe(this.browser, config);
-      this.set({ device, devices: upsert(this.state.devices, device) });
+      this.devices.upsert(await subscribe(this.browser, config));
     } catch (e) {
       this.set({ error: message(e) });
     } finally {
-      this.set({ busy: null, verdict: pushSupport(this.browser.env(), config) });
+      this.set({ busy: null, env: this.browser.env() });
     }
   }
 
   async turnOff(): Promise<void> {
-    const id = this.state.device?.id ?? null;
     this.set({ busy: 'unsubscribing', error: null, lastTest: null });
     try {
-      await unsubscribe(this.browser, id);
-      this.set({ device: null, devices: (this.state.devices ?? []).filter((d) => d.id !== id) });
+      await unsubscribe(this.browser);
+      const d = this.devices.current();
+      if (d) this.devices.upsert({ ...d, push: null });
     } catch (e) {
       this.set({ error: message(e) });
     } finally {
@@ -490,11 +472,12 @@ export class PushStore {
    * On failure the screen goes back to what the server last confirmed.
    */
   async update(patch: DevicePatch): Promise<void> {
-    const d = this.state.device;
+    const d = this.devices.current();
     if (!d) return;
     this.confirmed ??= d;
     this.pending = { ...this.pending, ...patch };
-    this.set({ device: { ...d, ...patch }, error: null });
+    this.devices.upsert({ ...d, ...patch });
+    this.set({ error: null });
     if (this.saving) return;
     this.saving = true;
     this.set({ busy: 'saving' });
@@ -502,13 +485,13 @@ export class PushStore {
       while (this.pending) {
         const next = this.pending;
         this.pending = null;
-        this.confirmed = await updateDevice(d.id, next);
+        this.confirmed = await updateDevice('current', next);
       }
-      const device = this.confirmed;
-      this.set({ device, devices: upsert(this.state.devices, device) });
+      this.devices.upsert(this.confirmed);
     } catch (e) {
       this.pending = null;
-      this.set({ device: this.confirmed, error: message(e) });
+      if (this.confirmed) this.devices.upsert(this.confirmed);
+      this.set({ error: message(e) });
     } finally {
       this.saving = false;
       this.confirmed = null;
@@ -517,15 +500,11 @@ export class PushStore {
   }
 
   async test(): Promise<void> {
-    const d = this.state.device;
-    if (!d) return;
     this.set({ busy: 'testing', error: null, lastTest: null });
     try {
-      const delivery = await sendTest(d.id);
-      this.set({ lastTest: delivery });
-      // "gone" removed the device on the server; the list and last delivery changed either way.
-      if (delivery.outcome === 'gone') this.set({ device: null });
-      await this.refreshDevices();
+      this.set({ lastTest: await sendTest('current') });
+      // "gone" took the subscription off the device on the server; its last delivery changed anyway.
+      await this.devices.load();
     } catch (e) {
       this.set({ error: message(e) });
     } finally {
@@ -533,57 +512,24 @@ export class PushStore {
     }
   }
 
-  /** At start-up: re-send the UTC offset of this device's quiet hours if it moved. */
-  syncOnLoad(): Promise<void> {
-    return syncOnLoad(this.browser);
-  }
-
-  async refreshDevices(): Promise<void> {
+  /**
+   * At start-up, for a paired browser: re-send the UTC offset of its quiet hours when it moved.
+   * Quiet about failures (offline, older server): the Settings screen retries.
+   */
+  async syncOnLoad(): Promise<void> {
+    if (!this.paired()) return;
     try {
-      this.set({ devices: await listDevices() });
-    } catch (e) {
-      this.set({ error: message(e) });
+      await this.syncOffset();
+    } catch {
+      // best effort
     }
   }
-
-  /** Removes any device; removing this one turns push off here too. */
-  async remove(id: string): Promise<void> {
-    if (id === this.state.device?.id) return this.turnOff();
-    this.set({ error: null });
-    try {
-      await deleteDevice(id);
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 404)) {
-        this.set({ error: message(e) });
-        return;
-      }
-    }
-    this.set({ devices: (this.state.devices ?? []).filter((d) => d.id !== id) });
-  }
-}
-
-function upsert(list: Device[] | null, d: Device): Device[] {
-  const rest = (list ?? []).filter((x) => x.id !== d.id);
-  return [...rest, d].sort((a, b) => a.created_unix_nano - b.created_unix_nano);
 }
 
 let shared: PushStore | null = null;
 
-/** The app's one `PushStore`, over the real window. */
+/** The app's one `PushStore`, over the real window: this browser's device is the one `/api/access` names. */
 export function pushStore(): PushStore {
-  shared ??= new PushStore(browserPush(window));
+  shared ??= new PushStore(browserPush(window), deviceStore, () => accessStore.getState().access?.device != null);
   return shared;
-}
-
-/**
- * At start-up, for a browser that already gets push: re-send the UTC offset of its quiet hours
- * when it moved. Quiet about failures (offline, older server): the Settings screen retries.
- */
-export async function syncOnLoad(browser: PushBrowser, offset = localUtcOffset()): Promise<void> {
-  try {
-    const { device } = await currentDevice(browser);
-    if (device) await syncQuietHoursOffset(device, offset);
-  } catch {
-    // best effort
-  }
 }

@@ -1,5 +1,6 @@
 //! A pathname router in a few lines: the current path as external state, `navigate` pushes
-//! history, and `Link` clicks are intercepted by the app shell.
+//! history, and `Link` clicks are intercepted by the app shell. `/pair` is the pairing link's
+//! landing page; its code (in the fragment) is read by `pairFromLink` in `access.ts`.
 
 import { useSyncExternalStore } from 'react';
 
@@ -12,7 +13,8 @@ function notify() {
 window.addEventListener('popstate', notify);
 
 export function navigate(to: string, replace = false): void {
-  if (to === location.pathname + location.search) return;
+  // The fragment counts: `/pair#<code>` is replaced by `/pair` to take the code out of history.
+  if (to === location.pathname + location.search + location.hash) return;
   if (replace) history.replaceState(null, '', to);
   else history.pushState(null, '', to);
   window.scrollTo(0, 0);
@@ -35,6 +37,7 @@ export type Route =
   | { name: 'live' }
   | { name: 'alerts' }
   | { name: 'settings' }
+  | { name: 'pair' }
   | { name: 'not_found' };
 
 export function matchRoute(path: string): Route {
@@ -50,6 +53,7 @@ export function matchRoute(path: string): Route {
   if (path === '/live') return { name: 'live' };
   if (path === '/alerts') return { name: 'alerts' };
   if (path === '/settings') return { name: 'settings' };
+  if (path === '/pair') return { name: 'pair' };
   return { name: 'not_found' };
 }
 

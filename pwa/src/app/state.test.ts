@@ -2,10 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   alertReceived,
   alertsLoaded,
+  auditLoaded,
+  auditReceived,
   eventReceived,
   eventsByTurn,
   groupSessions,
   initialState,
+  MAX_AUDIT,
   MAX_EVENTS,
   mergeEvents,
   sessionsLoaded,
@@ -13,7 +16,7 @@ import {
   stateGroup,
   tickReceived,
 } from './state';
-import type { Alert, Delivery, ObsEvent, Session } from './types';
+import type { Alert, AuditEntry, Delivery, ObsEvent, Session } from './types';
 
 function session(id: string, over: Partial<Session> = {}): Session {
   return {
@@ -169,5 +172,43 @@ describe('alerts', () => {
   it('an empty first page empties the list', () => {
     const s = alertsLoaded(alertReceived(initialState, alert(1)), { alerts: [], next: null });
     expect(s.alerts).toEqual([]);
+  });
+});
+
+describe('audit log', () => {
+  const entry = (id: number): AuditEntry => ({
+    id, time_unix_nano: id * 1e9, actor: 'token', peer: '127.0.0.1', remote: false, action: 'pairing_code', outcome: 'ok', detail: `entry ${id}`,
+  });
+  const ids = (s: { audit: readonly AuditEntry[] }) => s.audit.map((e) => e.id);
+
+  it('puts live entries in newest first, once each', () => {
+    let s = auditReceived(initialState, entry(5));
+    s = auditReceived(s, entry(7));
+    s = auditReceived(s, entry(6));
+    expect(ids(s)).toEqual([7, 6, 5]);
+    expect(auditReceived(s, entry(6))).toBe(s);
+  });
+
+  it('replaces the list with the first page, keeping entries that came live while it loaded', () => {
+    let s = auditReceived(initialState, entry(3));
+    s = auditReceived(s, entry(12));
+    s = auditLoaded(s, { entries: [entry(11), entry(10), entry(9)], next: 9 });
+    expect(ids(s)).toEqual([12, 11, 10, 9]);
+    expect(s.auditNext).toBe(9);
+  });
+
+  it('adds an older page at the end', () => {
+    let s = auditLoaded(initialState, { entries: [entry(11), entry(10)], next: 10 });
+    s = auditLoaded(s, { entries: [entry(9), entry(8)], next: null }, true);
+    expect(ids(s)).toEqual([11, 10, 9, 8]);
+    expect(s.auditNext).toBeNull();
+  });
+
+  it(`keeps at most ${MAX_AUDIT} entries, and older ones stay a page away`, () => {
+    let s = initialState;
+    for (let id = 1; id <= MAX_AUDIT + 10; id++) s = auditReceived(s, entry(id));
+    expect(s.audit).toHaveLength(MAX_AUDIT);
+    expect(s.audit[0]!.id).toBe(MAX_AUDIT + 10);
+    expect(s.auditNext).toBe(11);
   });
 });

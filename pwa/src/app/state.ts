@@ -1,10 +1,14 @@
 //! The dashboard's state as pure functions: sessions by id with their newest-activity-first
-//! order, the last 100 events across sessions, the latest burn tick, and alerts newest first.
+//! order, the last 100 events across sessions, the latest burn tick, alerts newest first, and the
+//! audit log newest first.
 //! The store feeds it read-API pages and live frames; components only read it.
 
-import type { Alert, ObsEvent, Session, SessionState, Tick } from './types';
+import type { Alert, AuditEntry, ObsEvent, Session, SessionState, Tick } from './types';
 
 export const MAX_EVENTS = 100;
+/** Audit entries kept in memory: a public tunnel's refused requests must not grow it forever
+ *  (older ones are a "load more" away). */
+export const MAX_AUDIT = 500;
 
 export interface DashboardState {
   sessions: Readonly<Record<string, Session>>;
@@ -17,9 +21,22 @@ export interface DashboardState {
   alerts: readonly Alert[];
   /** `before` for the next older page of alerts; null when there is none (or none known). */
   alertsNext: number | null;
+  /** The audit log, newest (highest id) first, unique by id. Not kept across reloads. */
+  audit: readonly AuditEntry[];
+  /** `before` for the next older page of the audit log; null when there is none (or none known). */
+  auditNext: number | null;
 }
 
-export const initialState: DashboardState = { sessions: {}, order: [], events: [], tick: null, alerts: [], alertsNext: null };
+export const initialState: DashboardState = {
+  sessions: {},
+  order: [],
+  events: [],
+  tick: null,
+  alerts: [],
+  alertsNext: null,
+  audit: [],
+  auditNext: null,
+};
 
 function activity(s: Session): number {
   const t = Date.parse(s.last_activity || s.last_seen);
@@ -187,4 +204,35 @@ export function alertsLoaded(
     byId.set(a.id, have ? newerCopy(have, a) : a);
   }
   return { ...state, alerts: [...byId.values()].sort(byIdDesc), alertsNext: page.next };
+}
+
+/** Entries newest first, unique by id, at most `MAX_AUDIT`; `next` then points past the last kept. */
+function auditList(entries: Iterable<AuditEntry>, next: number | null): Pick<DashboardState, 'audit' | 'auditNext'> {
+  const byId = new Map<number, AuditEntry>();
+  for (const e of entries) byId.set(e.id, e);
+  const audit = [...byId.values()].sort((a, b) => b.id - a.id);
+  if (audit.length <= MAX_AUDIT) return { audit, auditNext: next };
+  const kept = audit.slice(0, MAX_AUDIT);
+  return { audit: kept, auditNext: kept[kept.length - 1]!.id };
+}
+
+/** An `audit` frame: goes in by id (entries never change, so a known id is ignored). */
+export function auditReceived(state: DashboardState, e: AuditEntry): DashboardState {
+  if (state.audit.some((x) => x.id === e.id)) return state;
+  return { ...state, ...auditList([e, ...state.audit], state.auditNext) };
+}
+
+/**
+ * A page of `GET /api/audit`. The first page (`older` false) replaces what we had, except entries
+ * newer than it that came live while it loaded; an older page (`before`) is added at the end.
+ */
+export function auditLoaded(
+  state: DashboardState,
+  page: { entries: readonly AuditEntry[]; next: number | null },
+  older = false,
+): DashboardState {
+  if (older) return { ...state, ...auditList([...state.audit, ...page.entries], page.next) };
+  const newest = page.entries.reduce((m, e) => Math.max(m, e.id), -Infinity);
+  const live = state.audit.filter((e) => e.id > newest);
+  return { ...state, ...auditList([...live, ...page.entries], page.next) };
 }

@@ -1,12 +1,15 @@
-//! The app's one store: it loads sessions and alerts from the read API, applies live frames from
-//! the `StreamClient` through the pure reducers in `state.ts`, and keeps the last known state in
-//! `localStorage` so a reload while offline still shows something. Hooks read it through
-//! `useSyncExternalStore`.
+//! The app's one store: it loads sessions, alerts and the audit log from the read API, applies
+//! live frames from the `StreamClient` through the pure reducers in `state.ts`, and keeps the last
+//! known state in `localStorage` so a reload while offline still shows something. It reads only
+//! while this browser may (`main.tsx` opens and closes it as `access.ts` says); a browser that
+//! may not read forgets what it kept. Hooks read it through `useSyncExternalStore`.
 
-import { ApiError, fetchAlerts, fetchHealth, fetchSessions } from './api';
+import { ApiError, fetchAlerts, fetchAudit, fetchHealth, fetchSessions } from './api';
 import {
   alertReceived,
   alertsLoaded,
+  auditLoaded,
+  auditReceived,
   eventReceived,
   initialState,
   sessionsLoaded,
@@ -14,11 +17,12 @@ import {
   tickReceived,
   type DashboardState,
 } from './state';
-import { browserStreamClient, readAlert, type StreamClient } from './stream';
-import type { Alert, Session } from './types';
+import { browserStreamClient, readAlert, readAuditEntry, type StreamClient } from './stream';
+import type { Alert, AuditEntry, Session } from './types';
 
 const STORAGE_KEY = 'observatory.dashboard.v1';
 export const ALERT_PAGE = 50;
+export const AUDIT_PAGE = 50;
 
 export interface LoadStatus {
   /** When the session list was last fetched successfully (ms since epoch), null if never. */
@@ -35,12 +39,21 @@ export interface AlertLoadStatus {
   error: string | null;
 }
 
+/** The same for the audit log (`unsupported`: a server older than access control). */
+export type AuditLoadStatus = AlertLoadStatus;
+
+const NOT_LOADED: AlertLoadStatus = { loadedAt: null, loading: false, unsupported: false, error: null };
+
 export class DashboardStore {
   private state: DashboardState;
   private load: LoadStatus = { loadedAt: null, error: null };
-  private alertLoad: AlertLoadStatus = { loadedAt: null, loading: false, unsupported: false, error: null };
+  private alertLoad: AlertLoadStatus = NOT_LOADED;
+  private auditLoad: AuditLoadStatus = NOT_LOADED;
   private readonly listeners = new Set<() => void>();
   private persistTimer: number | null = null;
+  /** Reading: the stream is open (or trying) and the lists are fetched. */
+  private running = false;
+  private wired = false;
   readonly stream: StreamClient;
 
   constructor() {
@@ -51,26 +64,58 @@ export class DashboardStore {
       session: (s) => this.update(sessionUpdated(this.state, s)),
       tick: (t) => this.update(tickReceived(this.state, t)),
       alert: (a) => this.update(alertReceived(this.state, a)),
-      // Alert frames are not replayed on reconnect: whatever came while away is refetched.
-      connected: () => void this.refreshAlerts(),
+      audit: (e) => this.update(auditReceived(this.state, e)),
+      // Alert and audit frames are not replayed on reconnect: what came while away is refetched
+      // (the audit log only once something showed it).
+      connected: () => {
+        void this.refreshAlerts();
+        if (this.auditLoad.loadedAt !== null) void this.refreshAudit();
+      },
       resync: () => {
         void this.refresh();
         void this.refreshAlerts();
+        if (this.auditLoad.loadedAt !== null) void this.refreshAudit();
+      },
+      // The stream stopped itself: `start` opens it again if access says this browser may read.
+      unpaired: () => {
+        this.running = false;
       },
     });
   }
 
+  /** Starts reading (the live feed and the session list); does nothing while reading. */
   start(): void {
+    if (!this.wired) {
+      this.wired = true;
+      window.addEventListener('online', () => {
+        if (this.running) void this.refresh();
+      });
+      // A page closed or reloaded within the persist delay still leaves its last state behind.
+      window.addEventListener('pagehide', () => this.persistNow());
+    }
+    if (this.running) return;
+    this.running = true;
     this.stream.start();
     void this.refresh();
-    window.addEventListener('online', () => void this.refresh());
-    // A page closed or reloaded within the persist delay still leaves its last state behind.
-    window.addEventListener('pagehide', () => this.persistNow());
+  }
+
+  /** Stops reading, and forgets what was kept: this browser may not read any more. */
+  close(): void {
+    this.running = false;
+    this.stream.stop('unpaired');
+    if (this.state === initialState && this.load.loadedAt === null) return;
+    this.state = initialState;
+    this.load = { loadedAt: null, error: null };
+    this.alertLoad = NOT_LOADED;
+    this.auditLoad = NOT_LOADED;
+    this.persistNow();
+    this.notify();
   }
 
   getState = (): DashboardState => this.state;
   getLoad = (): LoadStatus => this.load;
   getAlertLoad = (): AlertLoadStatus => this.alertLoad;
+  getAuditLoad = (): AuditLoadStatus => this.auditLoad;
 
   subscribe = (fn: () => void): (() => void) => {
     this.listeners.add(fn);
@@ -81,9 +126,12 @@ export class DashboardStore {
   async refresh(): Promise<void> {
     try {
       const page = await fetchSessions({ limit: 500 });
+      // Closed meanwhile (this browser was unpaired): what it read is not to be kept.
+      if (!this.running) return;
       this.load = { loadedAt: Date.now(), error: null };
       this.update(sessionsLoaded(this.state, page.sessions));
     } catch (e) {
+      if (!this.running) return;
       this.load = { ...this.load, error: e instanceof Error ? e.message : String(e) };
       this.notify();
     }
@@ -117,6 +165,39 @@ export class DashboardStore {
 
   private setAlertLoad(patch: Partial<AlertLoadStatus>): void {
     this.alertLoad = { ...this.alertLoad, ...patch };
+    this.notify();
+  }
+
+  /** Refetches the newest page of the audit log. */
+  async refreshAudit(): Promise<void> {
+    await this.loadAudit(false);
+  }
+
+  /** Fetches the page of the audit log older than the oldest entry shown. */
+  async moreAudit(): Promise<void> {
+    if (this.state.auditNext === null || this.auditLoad.loading) return;
+    await this.loadAudit(true);
+  }
+
+  private async loadAudit(older: boolean): Promise<void> {
+    this.setAuditLoad({ loading: true });
+    try {
+      const before = older ? (this.state.auditNext ?? undefined) : undefined;
+      const page = await fetchAudit({ limit: AUDIT_PAGE, before });
+      const entries = (Array.isArray(page.entries) ? page.entries : [])
+        .map(readAuditEntry)
+        .filter((e): e is AuditEntry => e !== null);
+      const next = typeof page.next === 'number' ? page.next : null;
+      this.auditLoad = { loading: false, unsupported: false, error: null, loadedAt: older ? this.auditLoad.loadedAt : Date.now() };
+      this.update(auditLoaded(this.state, { entries, next }, older));
+    } catch (e) {
+      const unsupported = e instanceof ApiError && e.status === 404;
+      this.setAuditLoad({ loading: false, unsupported, error: unsupported ? null : e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  private setAuditLoad(patch: Partial<AuditLoadStatus>): void {
+    this.auditLoad = { ...this.auditLoad, ...patch };
     this.notify();
   }
 
@@ -155,11 +236,12 @@ export class DashboardStore {
 }
 
 /** What is kept across reloads: everything but older pages of alerts (the newest page is enough
- *  to show offline; the cursor then points past what was kept). */
+ *  to show offline; the cursor then points past what was kept) and the audit log (read fresh). */
 function persisted(state: DashboardState): DashboardState {
-  if (state.alerts.length <= ALERT_PAGE) return state;
+  const kept = { ...state, audit: [], auditNext: null };
+  if (state.alerts.length <= ALERT_PAGE) return kept;
   const alerts = state.alerts.slice(0, ALERT_PAGE);
-  return { ...state, alerts, alertsNext: alerts[alerts.length - 1]!.id };
+  return { ...kept, alerts, alertsNext: alerts[alerts.length - 1]!.id };
 }
 
 function restore(): DashboardState {
@@ -178,6 +260,8 @@ function restore(): DashboardState {
       tick: s.tick ?? null,
       alerts,
       alertsNext: typeof s.alertsNext === 'number' ? s.alertsNext : null,
+      audit: [],
+      auditNext: null,
     };
   } catch {
     return initialState;

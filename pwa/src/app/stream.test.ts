@@ -7,8 +7,9 @@ import {
   StreamClient,
   type SocketLike,
   type StreamDeps,
+  VIEWING_REFRESH_MS,
 } from './stream';
-import type { Alert, ObsEvent } from './types';
+import type { Alert, AuditEntry, ObsEvent } from './types';
 
 class FakeSocket implements SocketLike {
   onopen: SocketLike['onopen'] = null;
@@ -39,6 +40,10 @@ class FakeSocket implements SocketLike {
   }
   drop() {
     this.onclose?.({});
+  }
+  /** The server closes with a code. */
+  closeWith(code: number, reason = '') {
+    this.onclose?.({ code, reason, wasClean: true });
   }
 }
 
@@ -390,6 +395,23 @@ describe('StreamClient viewing messages', () => {
     ]);
   });
 
+  it('says it again on the first tick a minute after it last did, so the server keeps counting it', async () => {
+    const h = harness({ newest: 1 });
+    h.client.setViewing('claude_code:abc');
+    h.client.start();
+    await flush();
+    const s = h.last();
+    s.receive({ type: 'hello', last_seq: 1, since: 1 });
+    const tick = { type: 'tick', burn: {}, sessions_by_state: {} };
+    vi.setSystemTime(Date.now() + VIEWING_REFRESH_MS - 1);
+    s.receive(tick);
+    expect(s.sent).toEqual([viewing('claude_code:abc')]);
+    vi.setSystemTime(Date.now() + 1);
+    s.receive(tick);
+    s.receive(tick);
+    expect(s.sent).toEqual([viewing('claude_code:abc'), viewing('claude_code:abc')]);
+  });
+
   it('keeps route changes made while disconnected and sends the latest after the reconnect', async () => {
     const h = harness({ newest: 1, visible: false });
     h.client.start();
@@ -473,5 +495,83 @@ describe('StreamClient silent-connection watchdog', () => {
     vi.advanceTimersByTime(SILENCE_LIMIT_MS * 4);
     expect(h.sockets).toHaveLength(1);
     expect(h.client.getStatus()).toBe('offline');
+  });
+});
+
+describe('StreamClient and a revoked device', () => {
+  it('stops on close code 4401, says unpaired, and does not reconnect', async () => {
+    const h = harness({ newest: 3 });
+    let told = 0;
+    h.client.subscribe({ unpaired: () => told++ });
+    h.client.start();
+    await flush();
+    h.last().receive({ type: 'hello', last_seq: 3, since: 3 });
+    h.last().closeWith(4401, 'device revoked');
+    expect(h.client.getStatus()).toBe('unpaired');
+    expect(told).toBe(1);
+    // Nothing is pending: no reconnect, no watchdog.
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(60_000);
+    expect(h.sockets).toHaveLength(1);
+    // Coming back online does not wake it either.
+    h.setOnline(false);
+    h.setOnline(true);
+    expect(h.sockets).toHaveLength(1);
+  });
+
+  it('reconnects after any other close, and starts again from where it was when asked', async () => {
+    const h = harness({ newest: 3 });
+    h.client.start();
+    await flush();
+    h.last().receive({ type: 'hello', last_seq: 3, since: 3 });
+    h.last().closeWith(1006);
+    expect(h.client.getStatus()).toBe('reconnecting');
+    h.fireTimer();
+    h.last().receive({ type: 'hello', last_seq: 3, since: 3 });
+    h.last().receive(ev(4));
+    h.last().closeWith(4401);
+    h.client.start();
+    expect(h.last().url).toBe('ws://test/api/stream?since=4');
+    h.last().receive({ type: 'hello', last_seq: 4, since: 4 });
+    expect(h.client.getStatus()).toBe('connected');
+  });
+
+  it('shows the status it was stopped as', () => {
+    const h = harness({ newest: 0 });
+    h.client.stop('unpaired');
+    expect(h.client.getStatus()).toBe('unpaired');
+  });
+});
+
+describe('StreamClient audit frames', () => {
+  const entry = (id: number, over: Record<string, unknown> = {}) => ({
+    id, time_unix_nano: 1_790_000_000_000_000_000, actor: 'device', device_id: 'dev_1', device_name: 'Pixel 8',
+    peer: '100.64.0.7', remote: true, action: 'pair', outcome: 'ok', detail: 'paired Pixel 8', ...over,
+  });
+
+  it('hands audit entries to subscribers and ignores malformed ones', async () => {
+    const h = harness({ newest: 0 });
+    const got: AuditEntry[] = [];
+    h.client.subscribe({ audit: (e) => got.push(e) });
+    h.client.start();
+    await flush();
+    const s = h.last();
+    s.receive({ type: 'hello', last_seq: 0, since: 0 });
+    for (const bad of [
+      { type: 'audit' },
+      { type: 'audit', entry: null },
+      { type: 'audit', entry: { ...entry(1), id: '1' } },
+      { type: 'audit', entry: { ...entry(1), action: undefined } },
+      { type: 'audit', entry: { ...entry(1), outcome: 7 } },
+    ]) {
+      s.receive(bad);
+    }
+    s.receive({ type: 'audit', entry: entry(2) });
+    s.receive({ type: 'audit', entry: { id: 3, action: 'refused', outcome: 'refused' } });
+    expect(got).toEqual([
+      entry(2),
+      { id: 3, time_unix_nano: 0, actor: 'anonymous', peer: '', remote: false, action: 'refused', outcome: 'refused', detail: '' },
+    ]);
+    expect(h.client.getStatus()).toBe('connected');
   });
 });

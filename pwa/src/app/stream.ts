@@ -4,13 +4,19 @@
 //! cannot read and never hands the same event seq out twice. A connection that goes silent
 //! (no frame for `SILENCE_LIMIT_MS`) is taken for dead and replaced. It also tells the server
 //! what this page is looking at (`viewing`), so the server does not push what is on screen.
+//! A close with code 4401 (this device was revoked) stops it for good, as `unpaired`: it does not
+//! reconnect, it tells its listeners (who ask the server what this browser may do now).
 //! Everything it touches outside itself (sockets, timers, randomness, online and visibility
 //! state) is injected, so tests drive it by hand.
 
 import { browserAttentionEnv, watchAttention } from './attention';
-import type { Alert, Delivery, ObsEvent, Session, Tick } from './types';
+import type { Alert, AuditEntry, Delivery, ObsEvent, Session, Tick } from './types';
 
-export type StreamStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
+/** `unpaired`: stopped because the server refused this browser (see `UNPAIRED_CLOSE`). */
+export type StreamStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'unpaired';
+
+/** The close code of a socket whose device was revoked: reconnecting would only be refused. */
+export const UNPAIRED_CLOSE = 4401;
 
 /** The part of `WebSocket` the client uses. */
 export interface SocketLike {
@@ -32,6 +38,10 @@ export interface StreamListener {
   connected?(): void;
   /** The feed skipped events: refetch what is shown from the read API. */
   resync?(): void;
+  /** A line of the audit log was written. */
+  audit?(e: AuditEntry): void;
+  /** The server closed the feed because this device was revoked; the client has stopped. */
+  unpaired?(): void;
 }
 
 export interface StreamDeps {
@@ -57,6 +67,10 @@ export interface StreamDeps {
   /** Silence after which a connection is taken for dead (default `SILENCE_LIMIT_MS`). */
   silenceLimitMs?: number;
 }
+
+/** The server forgets a `viewing` claim two minutes after it was last made: say it again this
+ *  often (on the next `tick` after it is due). */
+export const VIEWING_REFRESH_MS = 60_000;
 
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_CAP_MS = 10_000;
@@ -98,6 +112,31 @@ export function readAlert(v: unknown): Alert | null {
   };
 }
 
+/** An audit entry from a frame or a page, with its required fields checked; null if unusable. */
+export function readAuditEntry(v: unknown): AuditEntry | null {
+  if (!isObject(v) || typeof v.id !== 'number' || !Number.isFinite(v.id)) return null;
+  if (typeof v.action !== 'string' || typeof v.outcome !== 'string') return null;
+  const str = (x: unknown) => (typeof x === 'string' ? x : undefined);
+  return {
+    id: v.id,
+    time_unix_nano: typeof v.time_unix_nano === 'number' ? v.time_unix_nano : 0,
+    actor: str(v.actor) ?? 'anonymous',
+    ...(str(v.device_id) ? { device_id: str(v.device_id) } : {}),
+    ...(str(v.device_name) ? { device_name: str(v.device_name) } : {}),
+    peer: str(v.peer) ?? '',
+    remote: v.remote === true,
+    action: v.action,
+    ...(str(v.target) ? { target: str(v.target) } : {}),
+    outcome: v.outcome,
+    detail: str(v.detail) ?? '',
+  };
+}
+
+/** The close code of a socket's close event, when it has one. */
+function closeCode(ev: unknown): number | null {
+  return isObject(ev) && typeof ev.code === 'number' ? ev.code : null;
+}
+
 export interface Viewing {
   session_id: string | null;
   visible: boolean;
@@ -113,6 +152,8 @@ export class StreamClient {
   private lastHeard = 0;
   private unwatchVisibility: (() => void) | null = null;
   private viewing: Viewing = { session_id: null, visible: true };
+  /** When `viewing` was last sent. */
+  private viewingSentAt = 0;
   private unwatch: (() => void) | null = null;
   private running = false;
   private everConnected = false;
@@ -157,7 +198,8 @@ export class StreamClient {
     else this.setStatus('offline');
   }
 
-  stop(): void {
+  /** Closes the feed until `start`; `as` is the status it then shows (the last one by default). */
+  stop(as?: StreamStatus): void {
     this.running = false;
     this.unwatch?.();
     this.unwatch = null;
@@ -165,6 +207,7 @@ export class StreamClient {
     this.unwatchVisibility = null;
     this.clearTimer();
     this.dropSocket();
+    if (as) this.setStatus(as);
   }
 
   /** The session this page shows (null for any other screen); told to the server at once. */
@@ -181,6 +224,7 @@ export class StreamClient {
     if (this.status !== 'connected' || !this.socket) return;
     try {
       this.socket.send(JSON.stringify({ type: 'viewing', ...this.viewing }));
+      this.viewingSentAt = (this.deps.now ?? Date.now)();
     } catch {
       // not open after all: the next hello sends it
     }
@@ -271,9 +315,14 @@ export class StreamClient {
       this.hear();
       this.onFrame(ev.data);
     };
-    socket.onclose = () => {
+    socket.onclose = (ev) => {
       if (gen !== this.generation) return;
       this.socket = null;
+      if (closeCode(ev) === UNPAIRED_CLOSE) {
+        this.stop('unpaired');
+        this.emit((l) => l.unpaired?.());
+        return;
+      }
       this.scheduleReconnect();
     };
     socket.onerror = () => {
@@ -359,11 +408,19 @@ export class StreamClient {
             : {},
         };
         this.emit((l) => l.tick?.(tick));
+        if ((this.deps.now ?? Date.now)() - this.viewingSentAt >= VIEWING_REFRESH_MS) {
+          this.sendViewing();
+        }
         return;
       }
       case 'alert': {
         const a = readAlert(frame.alert);
         if (a) this.emit((l) => l.alert?.(a));
+        return;
+      }
+      case 'audit': {
+        const e = readAuditEntry(frame.entry);
+        if (e) this.emit((l) => l.audit?.(e));
         return;
       }
       case 'resync': {

@@ -173,16 +173,76 @@ export interface Delivery {
   attempts: DeliveryAttempt[];
 }
 
-/** One browser push subscription with its own alert preferences. */
+/** The last push sent to a device, and how the push service answered. */
+export interface LastDelivery {
+  at_unix_nano: number;
+  outcome: DeliveryOutcome | string;
+  status?: number | null;
+  error?: string;
+}
+
+/** A device's Web Push subscription, as much of it as leaves the server. */
+export interface DevicePush {
+  /** The push service's origin; the full endpoint is a secret and never leaves the server. */
+  endpoint_origin: string;
+  last_delivery: LastDelivery | null;
+}
+
+/** One paired browser: its credential, and its optional push subscription and preferences. */
 export interface Device {
   id: string;
   name: string;
-  /** The push service's origin; the full endpoint is a secret and never leaves the server. */
-  endpoint_origin: string;
+  created_unix_nano: number;
+  last_seen_unix_nano: number;
+  /** The browser making the request. */
+  current: boolean;
+  /** Alert kinds it wants pushed. */
   kinds: string[];
   quiet_hours: QuietHours | null;
-  created_unix_nano: number;
-  last_delivery: { at_unix_nano: number; outcome: DeliveryOutcome | string; status?: number | null; error?: string } | null;
+  /** Null while this device gets no notifications. */
+  push: DevicePush | null;
+}
+
+/** `GET /api/access`: who this browser is to the server and what it may do. */
+export interface Access {
+  /** A loopback peer without proxy headers (the laptop itself). */
+  local: boolean;
+  credential: 'none' | 'token' | 'device' | string;
+  device: { id: string; name: string } | null;
+  can: {
+    read: boolean;
+    write: boolean;
+    control: boolean;
+    answer: 'allow-and-deny' | 'deny-only' | 'off' | string;
+  };
+  local_reads: 'open' | 'paired' | string;
+  public_url: string | null;
+}
+
+/** `POST /api/pairing-codes`: a one-time code, its link and the link as a QR code. */
+export interface PairingCode {
+  code: string;
+  url: string;
+  expires_unix_nano: number;
+  /** An SVG document; shown as an image, never put into the page's markup. */
+  qr_svg: string;
+}
+
+/** One line of the server's audit log. */
+export interface AuditEntry {
+  /** Monotonic: a newer entry has a larger id. */
+  id: number;
+  time_unix_nano: number;
+  actor: 'token' | 'device' | 'anonymous' | 'cli' | string;
+  device_id?: string;
+  device_name?: string;
+  peer: string;
+  remote: boolean;
+  action: string;
+  target?: string;
+  outcome: 'ok' | 'refused' | 'failed' | string;
+  /** One human sentence. */
+  detail: string;
 }
 
 export interface Alert {

@@ -6,6 +6,7 @@ const LABELS: Record<StreamStatus, string> = {
   connected: 'Live',
   reconnecting: 'Reconnecting',
   offline: 'Offline',
+  unpaired: 'Not paired',
 };
 
 /** The live feed's state as a dot and a word; announced politely when it changes. */

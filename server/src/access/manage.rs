@@ -27,6 +27,8 @@ pub struct NewCode {
     /// `<origin>/pair#K7Q2M9XD4F`.
     pub url: String,
     pub expires_unix_nano: i64,
+    /// The same, as a duration: a phone's clock may not agree with the laptop's.
+    pub expires_in_secs: u64,
     pub qr_svg: String,
 }
 
@@ -59,6 +61,7 @@ impl Access {
             qr_svg: pairing::qr_svg(&url),
             url,
             expires_unix_nano: expires,
+            expires_in_secs: self.settings().pairing_code_ttl_secs,
         }
     }
 

@@ -58,6 +58,9 @@ pub struct Caller {
     pub client: String,
     pub local: bool,
     pub credential: Credential,
+    /// It sent a device cookie that proves nothing (revoked), on a call that needs no
+    /// credential: answered as anonymous, and the cookie is cleared.
+    pub stale_cookie: bool,
 }
 
 impl Caller {
@@ -67,6 +70,7 @@ impl Caller {
             client: "this machine".into(),
             local: true,
             credential: Credential::None,
+            stale_cookie: false,
         }
     }
 
@@ -256,9 +260,12 @@ impl Access {
         }
     }
 
-    /// Why this request is not from one of the app's own pages, if it is not.
+    /// Why this request is not from one of the app's own pages, if it is not: an `Origin` that
+    /// is not one of the app's names, or no `Origin` but `Sec-Fetch-Site: cross-site`.
     pub fn refuse_origin(&self, headers: &HeaderMap) -> Option<String> {
-        let origin = headers.get(axum::http::header::ORIGIN)?;
+        let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+            return hosts::refuse_origin(headers, &HostList::default());
+        };
         let own = origin
             .to_str()
             .ok()
@@ -272,8 +279,16 @@ impl Access {
     }
 
     /// Who sent this request. A wrong credential is refused (401, counted against the client,
-    /// audited); a client with too many failures is refused whatever it presents (429).
-    pub async fn identify(&self, peer: SocketAddr, headers: &HeaderMap) -> Result<Caller, Refusal> {
+    /// audited); a client with too many failures is refused whatever it presents (429). For a
+    /// call that needs no credential (`lenient`: "who am I", pairing), a revoked device's
+    /// cookie is not an attempt: the caller is anonymous and the cookie is to be cleared, so a
+    /// revoked browser can pair again without running into the limiter.
+    pub async fn identify(
+        &self,
+        peer: SocketAddr,
+        headers: &HeaderMap,
+        lenient: bool,
+    ) -> Result<Caller, Refusal> {
         let authority = headers
             .get(axum::http::header::HOST)
             .and_then(|v| v.to_str().ok())
@@ -282,6 +297,7 @@ impl Access {
             client: hosts::client_key(headers, peer.ip()),
             local: is_local(peer.ip(), headers, authority),
             credential: Credential::None,
+            stale_cookie: false,
         };
         let bearer = headers
             .get(AUTHORIZATION)
@@ -289,6 +305,11 @@ impl Access {
             .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
         let cookie = device_cookie(headers);
         if bearer.is_none() && cookie.is_none() {
+            return Ok(caller);
+        }
+        let value = cookie.unwrap_or_default();
+        if bearer.is_none() && lenient && self.device_for(value).is_none() {
+            caller.stale_cookie = true;
             return Ok(caller);
         }
         self.not_blocked(&caller)?;
@@ -300,7 +321,6 @@ impl Access {
             caller.credential = Credential::Token;
             return Ok(caller);
         }
-        let value = cookie.unwrap_or_default();
         match self.device_for(value) {
             Some(d) => {
                 caller.credential = Credential::Device {

@@ -68,7 +68,8 @@ pub async fn guard(State(s): State<AppState>, mut req: Request, next: Next) -> R
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
-    let caller = match s.access.identify(peer, req.headers()).await {
+    let lenient = need == Need::Nothing;
+    let caller = match s.access.identify(peer, req.headers(), lenient).await {
         Ok(c) => c,
         Err(r) => return refusal(r),
     };
@@ -83,8 +84,18 @@ pub async fn guard(State(s): State<AppState>, mut req: Request, next: Next) -> R
                 .into(),
         );
     }
+    let stale = caller.stale_cookie;
     req.extensions_mut().insert(caller);
-    next.run(req).await
+    let mut resp = next.run(req).await;
+    // Unless the call set a new one (pairing again).
+    let replaced = resp.headers().contains_key(header::SET_COOKIE);
+    if stale
+        && !replaced
+        && let Ok(v) = HeaderValue::from_str(&set_cookie(None, false))
+    {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
 }
 
 #[cfg(test)]
