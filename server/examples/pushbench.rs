@@ -24,6 +24,7 @@ mod support;
 mod push_service;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -59,6 +60,53 @@ fn prompt(session: &str) -> Value {
     json!({"session_id": session, "hook_event_name": "UserPromptSubmit", "cwd": "/bench/proj", "prompt": "go"})
 }
 
+/// Pairs a browser the way the dashboard does (a code made with the control token from the data
+/// dir, redeemed for a device cookie) and turns its notifications on with `sub`.
+async fn subscribe(
+    http: &reqwest::Client,
+    app_addr: &str,
+    data_dir: &Path,
+    sub: &Subscriber,
+) -> Result<()> {
+    let token = std::fs::read_to_string(data_dir.join("control-token"))
+        .context("reading the control token (pass --data-dir)")?;
+    let code: Value = http
+        .post(format!("http://{app_addr}/api/pairing-codes"))
+        .bearer_auth(token.trim())
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let paired = http
+        .post(format!("http://{app_addr}/api/pair"))
+        .header("x-observatory", "1")
+        .json(&json!({"code": code["code"], "name": "bench"}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("pairing")?;
+    let cookie = paired
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("no device cookie")?
+        .to_owned();
+    let resp = http
+        .put(format!("http://{app_addr}/api/devices/current/push"))
+        .header("x-observatory", "1")
+        .header("cookie", cookie)
+        .json(&json!({"subscription": sub.subscription_json()}))
+        .send()
+        .await
+        .context("subscribing")?;
+    if !resp.status().is_success() {
+        bail!("subscribing: {} {}", resp.status(), resp.text().await?);
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -71,16 +119,8 @@ async fn main() -> Result<()> {
 
     let svc = PushService::start().await;
     let sub = Subscriber::new(&svc);
-    let resp = http
-        .post(format!("http://{app_addr}/api/push/subscriptions"))
-        .header("x-observatory", "1")
-        .json(&json!({"subscription": sub.subscription_json(), "name": "bench"}))
-        .send()
-        .await
-        .context("subscribing")?;
-    if !resp.status().is_success() {
-        bail!("subscribing: {} {}", resp.status(), resp.text().await?);
-    }
+    let data_dir = arg(&args, "--data-dir", ".");
+    subscribe(&http, &app_addr, Path::new(&data_dir), &sub).await?;
 
     let mut needs_you = Vec::with_capacity(runs);
     for i in 0..runs {

@@ -109,30 +109,14 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         access,
         cancel: cancel.clone(),
     };
-    let guard = |addr: SocketAddr| {
-        Guard::new(HostList::for_port(
-            addr.ip(),
-            addr.port(),
-            &config.access.allowed_hosts,
-        ))
-    };
 
     let writer = tokio::spawn(writer.run(cancel.clone()));
-    let servers = vec![
-        tokio::spawn(serve_http(
-            http,
-            ingest::http::router(pipeline.clone(), guard(http_addr)),
-            cancel.clone(),
-        )),
-        tokio::spawn(serve_grpc(
-            grpc,
-            ingest::grpc::router(pipeline, guard(grpc_addr)),
-            cancel.clone(),
-        )),
+    let mut servers = serve_ingest(config, grpc, http, pipeline, &cancel)?;
+    servers.extend([
         tokio::spawn(ticker.run(cancel.clone())),
         tokio::spawn(engine.run(cancel.clone())),
         tokio::spawn(serve_app(app, web::router(app_state), cancel.clone())),
-    ];
+    ]);
     tracing::info!(%grpc_addr, %http_addr, %app_addr, data_dir = %data_dir.display(), "observatory is listening");
     tracing::info!(
         %link,
@@ -148,6 +132,35 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         servers,
         writer,
     })
+}
+
+/// The two ingest ports, each behind its guard: the names it answers to are loopback with its
+/// port and `[access] allowed_hosts` (tunnels never front them).
+fn serve_ingest(
+    config: &Config,
+    grpc: TcpListener,
+    http: TcpListener,
+    pipeline: Pipeline,
+    cancel: &CancellationToken,
+) -> Result<Vec<JoinHandle<Result<()>>>> {
+    let guard = |l: &TcpListener| -> Result<Guard> {
+        let addr = l.local_addr()?;
+        let names = HostList::for_port(addr.ip(), addr.port(), &config.access.allowed_hosts);
+        Ok(Guard::new(names))
+    };
+    let (http_guard, grpc_guard) = (guard(&http)?, guard(&grpc)?);
+    Ok(vec![
+        tokio::spawn(serve_http(
+            http,
+            ingest::http::router(pipeline.clone(), http_guard),
+            cancel.clone(),
+        )),
+        tokio::spawn(serve_grpc(
+            grpc,
+            ingest::grpc::router(pipeline, grpc_guard),
+            cancel.clone(),
+        )),
+    ])
 }
 
 async fn serve_http(l: TcpListener, router: axum::Router, cancel: CancellationToken) -> Result<()> {

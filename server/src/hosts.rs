@@ -172,18 +172,20 @@ pub fn came_over_https(headers: &HeaderMap) -> bool {
     has("x-forwarded-proto", "https") || has("forwarded", "proto=https")
 }
 
-/// The client a proxy says it relays (the first `X-Forwarded-For`, `CF-Connecting-IP`, …),
-/// else the peer: what failed credentials are counted by.
+/// The client a proxy says it relays, else the peer: what failed credentials are counted by.
+/// Of `X-Forwarded-For` the last address counts — the one the nearest proxy appended; the ones
+/// before it are whatever the client chose to send.
 pub fn client_key(headers: &HeaderMap, peer: IpAddr) -> String {
     for name in ["cf-connecting-ip", "x-real-ip", "x-forwarded-for"] {
-        if let Some(first) = headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+        if let Some(relayed) = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
             .map(str::trim)
-            .filter(|v| !v.is_empty())
+            .rfind(|v| !v.is_empty())
         {
-            return format!("{first} via {peer}");
+            return format!("{relayed} via {peer}");
         }
     }
     peer.to_string()
@@ -287,10 +289,11 @@ mod tests {
         let peer: IpAddr = "127.0.0.1".parse().expect("ip");
         assert_eq!(
             client_key(
-                &headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.1")]),
+                &headers(&[("x-forwarded-for", "1.1.1.1, 203.0.113.9")]),
                 peer
             ),
-            "203.0.113.9 via 127.0.0.1"
+            "203.0.113.9 via 127.0.0.1",
+            "the address the proxy appended, not the one the client sent"
         );
         assert_eq!(client_key(&HeaderMap::new(), peer), "127.0.0.1");
         assert!(came_over_https(&headers(&[("x-forwarded-proto", "https")])));

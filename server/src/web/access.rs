@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{ApiError, AppState, read};
+use super::api::{ApiError, AppState, page_limit, read, split_page};
 use super::guard::refusal;
 use crate::access::{self, Caller, Credential, LocalReads, Need};
 use crate::alerts::Kind;
@@ -407,18 +407,14 @@ pub async fn audit(
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be 1 to 500".into()));
-    }
+    let limit = page_limit(q.limit)?;
     let page = s
         .access
         .audit()
         .page(q.before, limit + 1)
         .await
         .map_err(ApiError::from)?;
-    let next = (page.len() > limit).then(|| page[limit - 1].id);
-    let entries = &page[..page.len().min(limit)];
+    let (entries, next) = split_page(page, limit, |e| e.id);
     Ok(Json(json!({ "entries": entries, "next": next })))
 }
 

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{ApiError, AppState, read};
+use super::api::{ApiError, AppState, page_limit, read, split_page};
 use crate::alerts::Alert;
 
 #[derive(Deserialize)]
@@ -22,15 +22,11 @@ pub async fn alerts(
     q: Result<Query<AlertsQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be 1 to 500".into()));
-    }
+    let limit = page_limit(q.limit)?;
     let page = read(s.alerts.store(), move |st| {
         st.page::<Alert>(q.before, limit + 1)
     })
     .await?;
-    let next = (page.len() > limit).then(|| page[limit - 1].id);
-    let alerts = &page[..page.len().min(limit)];
+    let (alerts, next) = split_page(page, limit, |a| a.id);
     Ok(Json(json!({ "alerts": alerts, "next": next })))
 }

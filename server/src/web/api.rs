@@ -74,6 +74,27 @@ pub(crate) async fn read<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// A newest-first page's size: `limit` (default 50), 1 to 500.
+pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be 1 to 500".into()));
+    }
+    Ok(limit)
+}
+
+/// A page read `limit + 1` long, cut to `limit`, with the id to pass as `before` for the next
+/// one (`None` on the last page).
+pub(crate) fn split_page<T>(
+    mut page: Vec<T>,
+    limit: usize,
+    id: impl Fn(&T) -> u64,
+) -> (Vec<T>, Option<u64>) {
+    let next = (page.len() > limit).then(|| id(&page[limit - 1]));
+    page.truncate(limit);
+    (page, next)
+}
+
 pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::NotFound(format!("no such API endpoint: {}", uri.path()))
 }

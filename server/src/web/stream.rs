@@ -229,7 +229,7 @@ async fn follow(
             },
             ended = client.ended.recv() => match ended {
                 Ok(e) if client.ends_with(&e) => {
-                    let close = CloseFrame { code: 4401, reason: "credential revoked".into() };
+                    let close = CloseFrame { code: 4401, reason: "device revoked".into() };
                     let _ = socket.send(Message::Close(Some(close))).await;
                     return Ok(());
                 }
