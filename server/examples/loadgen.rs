@@ -892,9 +892,9 @@ fn health(app: SocketAddr) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
+    // The Host names the port: the server answers only the names it knows (DNS rebinding).
+    let request = format!("GET /api/health HTTP/1.1\r\nHost: {app}\r\nConnection: close\r\n\r\n");
+    if s.write_all(request.as_bytes()).is_err() {
         return false;
     }
     let mut buf = [0u8; 16];
