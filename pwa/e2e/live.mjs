@@ -3,7 +3,8 @@
 // settings is paired first, through a `/pair#<code>` link whose code the control token
 // (`<data dir>/control-token`) got. A recorded Claude Code session is posted through the hook
 // endpoint while the page is open: it must appear, then move to "Needs you" live when its
-// PermissionRequest arrives. Then: axe-core finds no serious
+// PermissionRequest arrives; its page has a Control section whose actions are disabled with the
+// server's reason (the recorded session has no live process). Then: axe-core finds no serious
 // accessibility violations on any screen; Chromium reports no installability errors; a push
 // delivered to the service worker through the DevTools protocol shows a notification for the
 // session, and a click on it opens the session in the open page; the app survives a server
@@ -166,6 +167,25 @@ try {
     const violations = await axe(page);
     await card.first().click();
     await page.getByText('Timeline').waitFor({ timeout: 10_000 });
+    if (name === 'phone') {
+      // Control: the recorded session has no live process, so each action is there, disabled,
+      // with the server's reason next to it (as text: a phone has no hover).
+      const control = page.getByRole('region', { name: 'Control' });
+      await control.waitFor({ timeout: 10_000 });
+      await control.locator('.control-why').first().waitFor({ timeout: 10_000 });
+      const buttons = await control.getByRole('button').evaluateAll((els) =>
+        els.map((b) => {
+          const why = b.getAttribute('aria-describedby');
+          return { label: b.textContent, disabled: b.disabled, why: why ? (document.getElementById(why)?.textContent ?? '') : '' };
+        }),
+      );
+      if (buttons.map((b) => b.label).join() !== 'Interrupt,Kill,Restart' || buttons.some((b) => !b.disabled || !b.why.trim())) {
+        throw new Error(`control buttons: ${JSON.stringify(buttons)}`);
+      }
+      console.log(`e2e: Control shows Interrupt, Kill, Restart disabled: ${[...new Set(buttons.map((b) => b.why))].join('; ')}`);
+      await control.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(shots, 'control-phone.png') });
+    }
     await page.screenshot({ path: join(shots, `session-${name}.png`), fullPage: true });
     violations.push(...(await axe(page)));
     await page.goto(`http://${server.app}/live`);

@@ -54,6 +54,33 @@ pub struct Spec {
     pub setup: Option<Planner>,
     /// The folder of recorded telemetry under `server/tests/fixtures/`, or why there is none.
     pub fixtures: Fixtures,
+    /// How the observatory acts on the agent's process: interrupt, kill, resume.
+    pub control: Control,
+}
+
+/// What control needs to know of an agent. Commands are argv templates: `{id}` is the agent's
+/// own session id, `{prompt}` the message that continues the work.
+pub struct Control {
+    /// What SIGINT does to the agent's process (it is what `interrupt` sends).
+    pub interrupt: &'static str,
+    /// Resumes session `{id}` in a terminal (a restart in place).
+    pub resume: Option<&'static [&'static str]>,
+    /// Continues session `{id}` with `{prompt}` without a terminal and exits (a restart of a
+    /// session we did not launch, as a supervised background process).
+    pub resume_headless: Option<&'static [&'static str]>,
+    /// Where these come from (the CLI version whose `--help` or behaviour was checked), and why
+    /// what is `None` is none.
+    pub source: &'static str,
+}
+
+impl Control {
+    /// `template` with `{id}` and `{prompt}` filled in.
+    pub fn argv(template: &[&str], id: &str, prompt: &str) -> Vec<String> {
+        template
+            .iter()
+            .map(|a| a.replace("{id}", id).replace("{prompt}", prompt))
+            .collect()
+    }
 }
 
 /// How a resource's telemetry is recognised as this agent's.
@@ -192,6 +219,12 @@ pub static AGENTS: [Spec; 7] = [
         }),
         setup: Some(setup::claude_code::plan),
         fixtures: Fixtures::Recorded("claude-code-2.1.328"),
+        control: Control {
+            interrupt: "stops the current turn (the TUI's own Ctrl-C); a second one within a second exits",
+            resume: Some(&["claude", "--resume", "{id}"]),
+            resume_headless: Some(&["claude", "-p", "--resume", "{id}", "{prompt}"]),
+            source: "Claude Code 2.1.328 --help: `-r, --resume [value]`, `-p, --print`",
+        },
     },
     Spec {
         agent: Agent::Codex,
@@ -235,6 +268,12 @@ pub static AGENTS: [Spec; 7] = [
         }),
         setup: Some(setup::codex::plan),
         fixtures: Fixtures::Recorded("codex-0.169.0"),
+        control: Control {
+            interrupt: "stops the current turn; when idle, exits",
+            resume: Some(&["codex", "resume", "{id}"]),
+            resume_headless: Some(&["codex", "exec", "resume", "{id}", "{prompt}"]),
+            source: "Codex 0.169.0 --help: `resume` and `exec resume [SESSION_ID] [PROMPT]`",
+        },
     },
     Spec {
         agent: Agent::GeminiCli,
@@ -267,6 +306,12 @@ pub static AGENTS: [Spec; 7] = [
         }),
         setup: Some(setup::gemini_cli::plan),
         fixtures: Fixtures::Recorded("gemini-cli-0.61.0"),
+        control: Control {
+            interrupt: "cancels the current request; when idle, asks for a second Ctrl-C to exit",
+            resume: Some(&["gemini", "--resume", "{id}"]),
+            resume_headless: Some(&["gemini", "--resume", "{id}", "-p", "{prompt}"]),
+            source: "Gemini CLI 0.61.0 --help: `-r, --resume`, `-p, --prompt`",
+        },
     },
     Spec {
         agent: Agent::CopilotCli,
@@ -309,6 +354,12 @@ pub static AGENTS: [Spec; 7] = [
         }),
         setup: Some(setup::copilot_cli::plan),
         fixtures: Fixtures::Recorded("copilot-cli-1.0.102"),
+        control: Control {
+            interrupt: "cancels the current operation; when idle, exits",
+            resume: Some(&["copilot", "--resume={id}"]),
+            resume_headless: Some(&["copilot", "--resume={id}", "-p", "{prompt}"]),
+            source: "Copilot CLI 1.0.102 --help: `--resume[=sessionId]`, `-p, --prompt`",
+        },
     },
     Spec {
         agent: Agent::Opencode,
@@ -345,6 +396,12 @@ pub static AGENTS: [Spec; 7] = [
         }),
         setup: Some(setup::opencode::plan),
         fixtures: Fixtures::Recorded("opencode-1.18.33"),
+        control: Control {
+            interrupt: "exits the TUI (OpenCode interrupts a turn with Esc, which no signal sends)",
+            resume: Some(&["opencode", "-s", "{id}"]),
+            resume_headless: Some(&["opencode", "run", "-s", "{id}", "{prompt}"]),
+            source: "OpenCode 1.18.33 --help: `-s, --session`, `run [message..] -s`",
+        },
     },
     Spec {
         agent: Agent::Pi,
@@ -383,6 +440,12 @@ pub static AGENTS: [Spec; 7] = [
             "not recorded yet: the real Pi CLI has not been run against the product \
              (its hook contract is our own extension's, tested in normalize/hooks/pi.rs)",
         ),
+        control: Control {
+            interrupt: "stops the current turn",
+            resume: Some(&["pi", "--session", "{id}"]),
+            resume_headless: Some(&["pi", "--session", "{id}", "-p", "{prompt}"]),
+            source: "Pi 0.73.1 --help: `--session <path|id>`, `-p, --print`",
+        },
     },
     Spec {
         agent: Agent::Generic,
@@ -403,6 +466,12 @@ pub static AGENTS: [Spec; 7] = [
             "any OpenTelemetry GenAI emitter; its adapter is tested on Copilot CLI's recorded \
              spans (normalize/generic.rs)",
         ),
+        control: Control {
+            interrupt: "whatever the program does with SIGINT",
+            resume: None,
+            resume_headless: None,
+            source: "an unknown program: no resume command is known",
+        },
     },
 ];
 
@@ -634,6 +703,7 @@ mod tests {
             current_turn: true,
             new_turn: false,
             closed_turn: false,
+            stops: false,
         };
         [State::Active, State::Idle]
             .into_iter()

@@ -17,6 +17,7 @@ use crate::access::Access;
 use crate::alerts::Engine;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::control::Controller;
 use crate::hosts::HostList;
 use crate::ingest::guard::Guard;
 use crate::ingest::{self, Pipeline, Stats};
@@ -99,6 +100,14 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         store.clone(),
         hub.clone(),
     )?;
+    let control = Controller::new(
+        config.control.clone(),
+        store.clone(),
+        pipeline.clone(),
+        access.clone(),
+        data_dir,
+        clock.clone(),
+    );
     let cancel = CancellationToken::new();
     let link = access.startup_link(loopback(app_addr)).await;
     let app_state = web::AppState {
@@ -107,6 +116,7 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         hub,
         alerts: engine.alerts(),
         access,
+        control,
         cancel: cancel.clone(),
     };
 

@@ -26,6 +26,7 @@ pub struct Config {
     pub alerts: crate::alerts::Settings,
     pub push: crate::alerts::PushSettings,
     pub access: crate::access::Settings,
+    pub control: crate::control::Settings,
     pub log: Log,
     pub prices: BTreeMap<String, ModelPrice>,
 }

@@ -39,6 +39,8 @@ pub mod writer;
 pub mod alerts;
 // Who may read and change what: credentials, paired devices, pairing codes, the audit log.
 pub mod access;
+// Interrupting, killing and restarting agents' processes.
+pub mod control;
 // The app port: read API, live feed, push subscriptions, the dashboard.
 pub mod web;
 // Defaults < file < environment < flags; builds each stage's settings.

@@ -24,6 +24,8 @@ pub struct ProcStat {
     pub state: char,
     /// Field 4.
     pub ppid: u32,
+    /// Field 5: the process group.
+    pub pgrp: u32,
     /// Field 22: when the process started, in clock ticks since boot. Together with the pid it
     /// names one process for good, since a reused pid starts later.
     pub start_ticks: u64,
@@ -46,12 +48,14 @@ pub fn parse_stat(line: &[u8]) -> Option<ProcStat> {
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
-    // After state and ppid, field 22 (starttime) is the 18th of what is left.
-    let start_ticks = fields.nth(17)?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    // After state, ppid and pgrp, field 22 (starttime) is the 17th of what is left.
+    let start_ticks = fields.nth(16)?.parse().ok()?;
     Some(ProcStat {
         comm,
         state,
         ppid,
+        pgrp,
         start_ticks,
     })
 }
@@ -61,6 +65,35 @@ pub fn parse_stat(line: &[u8]) -> Option<ProcStat> {
 pub fn read_stat(pid: u32) -> Option<ProcStat> {
     let line = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&line)
+}
+
+/// Every live process: pid and what its `stat` says.
+pub fn all() -> Vec<(u32, ProcStat)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, read_stat(pid).filter(|s| !s.is_gone())?)))
+        .collect()
+}
+
+/// The live descendants of `pid` (children, their children, …), parents before children.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let procs = all();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            procs
+                .iter()
+                .filter(|(_, s)| s.ppid == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 /// When process `pid` started, in clock ticks since boot; `None` when it does not exist, is a
@@ -114,6 +147,33 @@ mod tests {
     }
 
     #[test]
+    fn a_child_and_its_child_are_descendants() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .spawn()
+            .expect("sh");
+        let me = std::process::id();
+        let mut found = Vec::new();
+        for _ in 0..200 {
+            found = descendants(me);
+            if found.len() >= 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let grandchild = found
+            .iter()
+            .any(|p| read_stat(*p).is_some_and(|s| s.ppid == child.id()));
+        let _ = std::process::Command::new("pkill")
+            .args(["-P", &child.id().to_string()])
+            .status();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(found.contains(&child.id()), "{found:?}");
+        assert!(grandchild, "the sleep under sh: {found:?}");
+    }
+
+    #[test]
     fn parses_a_real_stat_line() {
         let line = b"12345 (claude) S 4242 12345 4242 34817 12345 4194304 9823 0 12 0 310 95 0 0 20 0 11 0 8734512 1190354944 52011 18446744073709551615 1 1 0 0 0 0 0 16781312 17922 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
         let s = parse_stat(line).expect("parses");
@@ -123,6 +183,7 @@ mod tests {
                 comm: "claude".into(),
                 state: 'S',
                 ppid: 4242,
+                pgrp: 12345,
                 start_ticks: 8734512
             }
         );
@@ -181,6 +242,7 @@ mod tests {
                     comm: comm.into(),
                     state: 'S',
                     ppid,
+                    pgrp: pid,
                     start_ticks: start,
                 })
         }

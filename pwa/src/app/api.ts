@@ -9,6 +9,8 @@ import type {
   Access,
   Alert,
   AuditEntry,
+  ControlAction,
+  ControlResult,
   Delivery,
   Device,
   LiveStats,
@@ -16,6 +18,7 @@ import type {
   PairingCode,
   ServerConfig,
   Session,
+  SessionControl,
   SessionDetail,
 } from './types';
 
@@ -155,6 +158,19 @@ export async function fetchConfig(signal?: AbortSignal): Promise<ServerConfig | 
     if (e instanceof ApiError && e.status === 404) return null;
     throw e;
   }
+}
+
+// Control: what can be done to a session's agent process, and doing it.
+
+/** What can be done to the session's agent process now, and why not when not. */
+export function fetchControl(id: string, signal?: AbortSignal): Promise<SessionControl> {
+  return getJson<SessionControl>(`/api/sessions/${encodeURIComponent(id)}/control`, signal);
+}
+
+/** Interrupts, kills or restarts the session's agent; resolves once the server has done it (or
+ *  failed to: `outcome`), throws the server's refusal (409 not now, 403 not allowed, 429). */
+export function sendControl(id: string, action: ControlAction): Promise<ControlResult> {
+  return sendJson<ControlResult>('POST', `/api/sessions/${encodeURIComponent(id)}/${action}`, {});
 }
 
 // Access: who this browser is, pairing, devices, the audit log.

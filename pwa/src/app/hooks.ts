@@ -1,9 +1,10 @@
-//! React's view of the store, the stream, access, the devices, push and the server's agents,
-//! through `useSyncExternalStore`.
+//! React's view of the store, the stream, access, the devices, push, the server's agents and
+//! whether it offers control, through `useSyncExternalStore`.
 
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { accessStore, type AccessState } from './access';
 import { agentRegistry, type AgentRegistry, type Agents } from './agents';
+import { controlFeature } from './control';
 import { deviceStore, type DevicesState } from './devices';
 import { pushStore, type PushState } from './push';
 import { groupSessions, type SessionFilter } from './state';
@@ -44,6 +45,11 @@ export function useDevices(): DevicesState {
 export function useAgents(registry: AgentRegistry = agentRegistry): Agents {
   // The same value stands for a server render (tests render to a string).
   return useSyncExternalStore(registry.subscribe, registry.getAgents, registry.getAgents);
+}
+
+/** Whether the server offers control of agents' processes; null until it said (see `control.ts`). */
+export function useControlOffered(): boolean | null {
+  return useSyncExternalStore(controlFeature.subscribe, controlFeature.getOffered, controlFeature.getOffered);
 }
 
 /** What this browser offers for push and how turning it on or off is going (see `push.ts`). */

@@ -203,6 +203,40 @@ export interface Device {
   push: DevicePush | null;
 }
 
+/** What can be done to an agent's process from the dashboard. */
+export type ControlAction = 'interrupt' | 'kill' | 'restart';
+
+/** One action of `GET /api/sessions/{id}/control`. */
+export interface ControlOption {
+  available: boolean;
+  /** Why it is not available (null when it is). */
+  why: string | null;
+  /** What it would do, in one line ("sends SIGINT to claude (pid 1234): stops the current turn"). */
+  what: string | null;
+}
+
+/** `GET /api/sessions/{id}/control`: what can be done to the session's agent process now. */
+export interface SessionControl {
+  session_id: string;
+  agent: Agent;
+  /** The agent's process, when known and still the same process. */
+  pid: number | null;
+  /** Started through `observatory run` (a restart happens in its terminal). */
+  launched: boolean;
+  actions: Record<ControlAction, ControlOption>;
+}
+
+/** `POST /api/sessions/{id}/{action}`: what was done. */
+export interface ControlResult {
+  action: ControlAction | string;
+  session_id: string;
+  pid: number | null;
+  outcome: 'ok' | 'failed' | string;
+  /** One line on what was done ("sent SIGTERM to 1234 and 2 children; all exited within 0.2 s"). */
+  done: string;
+  audit_id?: number;
+}
+
 /** `GET /api/access`: who this browser is to the server and what it may do. */
 export interface Access {
   /** A loopback peer without proxy headers (the laptop itself). */

@@ -1,3 +1,4 @@
+import { controlActionName, controlDoneName } from '../app/control';
 import { formatClock, formatDuration, formatTokens, formatUsd, stateName, totalTokens } from '../app/format';
 import { useAgents } from '../app/hooks';
 import type { ObsEvent } from '../app/types';
@@ -19,6 +20,8 @@ const KIND_LABELS: Record<string, string> = {
   subagent_finished: 'Sub-agent finished',
   session_ended: 'Session ended',
   state_changed: 'State',
+  control_requested: 'Control requested',
+  control_finished: 'Control finished',
 };
 
 export function eventTone(e: ObsEvent): 'ok' | 'bad' | 'warn' | 'plain' {
@@ -30,9 +33,19 @@ export function eventTone(e: ObsEvent): 'ok' | 'bad' | 'warn' | 'plain' {
 
 /** The one-line summary of an event: what happened and its figures. */
 export function eventSummary(e: ObsEvent): { title: string; detail: string } {
-  const title = KIND_LABELS[e.kind] ?? e.kind;
+  let title = KIND_LABELS[e.kind] ?? e.kind;
   const parts: string[] = [];
   switch (e.kind) {
+    // `name` is the action; `detail` who asked, then what was done.
+    case 'control_requested':
+      title = `${controlActionName(e.name)} requested`;
+      if (e.detail) parts.push(e.detail);
+      break;
+    case 'control_finished':
+      if (e.success === true) title = controlDoneName(e.name);
+      else title = `${controlActionName(e.name)} ${e.success === false ? 'failed' : 'finished'}`;
+      if (e.detail) parts.push(e.detail);
+      break;
     case 'tool_started':
     case 'tool_finished':
     case 'tool_decision':

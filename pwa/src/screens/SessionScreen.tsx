@@ -5,6 +5,7 @@ import { useAgents, useDashboard, useNow } from '../app/hooks';
 import { eventsByTurn, mergeEvents } from '../app/state';
 import { store } from '../app/store';
 import type { ObsEvent, SessionDetail, Turn } from '../app/types';
+import { ControlPanel } from '../components/ControlPanel';
 import { EventRow } from '../components/EventRow';
 import { Link } from '../components/Link';
 import { StateBadge } from '../components/StateBadge';
@@ -117,6 +118,7 @@ export function SessionScreen({ id }: { id: string }) {
         {s.end_reason && <p className="small">Ended: {s.end_reason}</p>}
       </header>
       {error && <p className="banner banner-warn" role="alert">{error}</p>}
+      <ControlPanel session={s} />
       <h2 className="group-title">Timeline</h2>
       {turns.length === 0 && outside.length === 0 && orphanTurns.length === 0 && <p className="empty">No events yet.</p>}
       {orphanTurns.map((t) => (

@@ -37,6 +37,9 @@ use crate::hosts::{self, HostList};
 use crate::live::Hub;
 use crate::store::Store;
 
+/// Why a remote credential may not control agents, and how to allow it.
+pub const REMOTE_CONTROL_OFF: &str = "control from another device is off: set [access] allow_remote_control = true in the observatory's config on the laptop (and restart it) to allow it";
+
 /// The device credential's cookie.
 pub const COOKIE_NAME: &str = "observatory_device";
 /// A device's last-seen time is written at most this often.
@@ -146,6 +149,9 @@ pub enum Need {
     Write,
     /// Changes who may do what (tunnels, the token): a credential, from this machine.
     LocalWrite,
+    /// Acts on agents' processes: a credential, from this machine unless
+    /// `allow_remote_control`.
+    Control,
 }
 
 /// A credential that stopped working: open feeds using it are closed.
@@ -416,7 +422,22 @@ impl Access {
             Need::Read => caller.has_credential() || open_read,
             Need::Write => caller.has_credential(),
             Need::LocalWrite => caller.has_credential() && caller.local,
+            Need::Control => {
+                caller.has_credential() && (caller.local || self.settings().allow_remote_control)
+            }
         }
+    }
+
+    /// Why `caller` may not do what it needs to, without auditing (for showing it).
+    pub fn authorize_quietly(&self, caller: &Caller, need: Need) -> Result<(), String> {
+        if self.allows(caller, need) {
+            return Ok(());
+        }
+        Err(match need {
+            Need::Control if caller.has_credential() => REMOTE_CONTROL_OFF.into(),
+            Need::LocalWrite if caller.has_credential() => "only from this machine".into(),
+            _ => "this browser is not paired".into(),
+        })
     }
 
     /// [`Access::allows`], or why not (remote refusals audited).
@@ -426,6 +447,13 @@ impl Access {
             Need::LocalWrite if caller.has_credential() => Err(Refusal::forbidden(
                 "only from this machine: run it on the laptop the observatory runs on",
             )),
+            Need::Control if caller.has_credential() => {
+                let why = REMOTE_CONTROL_OFF;
+                self.audit()
+                    .record(caller, Event::refused("control", why))
+                    .await;
+                Err(Refusal::forbidden(why))
+            }
             _ => {
                 if !caller.local {
                     self.audit_quietly(caller).await;

@@ -170,6 +170,12 @@ impl Pipeline {
         }
     }
 
+    /// Commits events the observatory itself makes (control actions): they count in no
+    /// receiver's figures.
+    pub async fn record(&self, events: Vec<SessionEvent>) -> Result<Committed, IngestError> {
+        self.commit(events).await
+    }
+
     /// Hands events to the store writer and waits until they are committed. A full queue is
     /// refused at once, never waited on.
     async fn commit(&self, mut events: Vec<SessionEvent>) -> Result<Committed, IngestError> {

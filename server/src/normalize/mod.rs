@@ -106,6 +106,11 @@ pub enum EventKind {
     SubagentFinished,
     SessionEnded,
     StateChanged,
+    /// Someone asked the observatory to interrupt, kill or restart the agent (`name` is the
+    /// action, `detail` who asked).
+    ControlRequested,
+    /// What the observatory did about it (`name` the action, `success`, `detail` what was done).
+    ControlFinished,
     /// A sign of life that is no fact of its own (a streamed chunk, a message shown, a busy
     /// status): the tracker notes the activity and does not store it.
     Heartbeat,
@@ -130,6 +135,8 @@ impl EventKind {
             EventKind::SubagentFinished => "subagent_finished",
             EventKind::SessionEnded => "session_ended",
             EventKind::StateChanged => "state_changed",
+            EventKind::ControlRequested => "control_requested",
+            EventKind::ControlFinished => "control_finished",
             EventKind::Heartbeat => "heartbeat",
         }
     }
@@ -153,6 +160,8 @@ impl EventKind {
             SubagentFinished,
             SessionEnded,
             StateChanged,
+            ControlRequested,
+            ControlFinished,
             Heartbeat,
         ]
         .into_iter()

@@ -103,6 +103,8 @@ pub struct Arrival {
     pub new_turn: bool,
     /// The event's turn is already closed (a late report).
     pub closed_turn: bool,
+    /// The event says the observatory stopped the agent (a kill that worked).
+    pub stops: bool,
 }
 
 /// The state an event moves a session to, if it changes, and why.
@@ -117,6 +119,9 @@ pub fn on_event(current: State, a: Arrival) -> Option<(State, &'static str)> {
     }
     let next = match a.kind {
         StateChanged | SessionStarted => None,
+        ControlFinished if a.stops => Some((State::Killed, "killed")),
+        // What the observatory does is no sign of the agent's own activity.
+        ControlRequested | ControlFinished => None,
         TurnFinished if a.current_turn => Some((State::Idle, "turn_finished")),
         TurnFailed if a.current_turn => Some((State::Errored, "turn_failed")),
         TurnFinished | TurnFailed => None,
@@ -190,6 +195,7 @@ mod tests {
             current_turn: true,
             new_turn: false,
             closed_turn: false,
+            stops: false,
         }
     }
 

@@ -127,6 +127,8 @@ struct Live {
     dirty: bool,
     /// Turns changed by the batch being applied.
     dirty_turns: Vec<String>,
+    /// The observatory is stopping the agent (kill or restart asked, not finished).
+    stopping: bool,
 }
 
 pub struct Tracker {
@@ -255,9 +257,11 @@ impl Tracker {
                 start_ticks: s.pid_start_ticks,
             });
             let next = match process {
-                Some(p) if !current.is_final() && !liveness.alive(p) => {
-                    Some((State::Crashed, "process_gone"))
-                }
+                Some(p) if !current.is_final() && !liveness.alive(p) => Some(if live.stopping {
+                    (State::Killed, "killed")
+                } else {
+                    (State::Crashed, "process_gone")
+                }),
                 _ => state::on_clock(
                     current,
                     Clock {
@@ -350,6 +354,7 @@ impl Live {
             partial: false,
             dirty: false,
             dirty_turns: Vec::new(),
+            stopping: false,
         };
         live.complete(l.turns, l.facts);
         live
@@ -538,7 +543,8 @@ impl Live {
         self.note_arrival(t, now, service_version, cwd, &event.model);
         let run_started = self.follow_run(process, kind, &event.reason, current, t);
         let new_turn = self.open_turn(&event, kind, id, t, *next_seq);
-        let arrival = self.arrival(kind, t, &event.turn_id, new_turn);
+        let mut arrival = self.arrival(kind, t, &event.turn_id, new_turn);
+        arrival.stops = self.note_control(kind, &event);
         self.track_tools(kind, &mut event, t, arrival.current_turn);
         self.count_event(kind, &event, t);
         let next = self.next_state(current, arrival, run_started);
@@ -662,6 +668,25 @@ impl Live {
             current_turn: turn_id.is_empty() || turn_id == s.current_turn,
             new_turn,
             closed_turn: self.turns.get(turn_id).is_some_and(|t| t.status != "open"),
+            stops: false,
+        }
+    }
+
+    /// Follows the observatory's own control of the agent: while a kill or restart is under
+    /// way, the process going away is that, not a crash. Returns whether the event says the
+    /// agent was stopped.
+    fn note_control(&mut self, kind: EventKind, event: &Event) -> bool {
+        let stopping = matches!(event.name.as_str(), "kill" | "restart");
+        match kind {
+            EventKind::ControlRequested => {
+                self.stopping |= stopping;
+                false
+            }
+            EventKind::ControlFinished => {
+                self.stopping = false;
+                stopping && event.success == Some(true)
+            }
+            _ => false,
         }
     }
 

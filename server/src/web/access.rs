@@ -48,7 +48,7 @@ pub async fn me(State(s): State<AppState>, Extension(caller): Extension<Caller>)
         "can": {
             "read": can(Need::Read),
             "write": can(Need::Write),
-            "control": caller.has_credential() && (caller.local || settings.allow_remote_control),
+            "control": can(Need::Control),
             "answer": settings.remote_answers,
         },
         "local_reads": match settings.local_reads {

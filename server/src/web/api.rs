@@ -25,6 +25,7 @@ pub struct AppState {
     pub hub: crate::live::Hub,
     pub alerts: crate::alerts::engine::Alerts,
     pub access: crate::access::Access,
+    pub control: crate::control::Controller,
     /// Cancelled at shutdown: long-lived WebSocket streams end with it.
     pub cancel: tokio_util::sync::CancellationToken,
 }
@@ -34,6 +35,7 @@ pub enum ApiError {
     NotFound(String),
     BadRequest(String),
     Conflict(String),
+    TooMany(String),
     Unavailable(String),
     Internal(String),
 }
@@ -44,6 +46,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
+            ApiError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, m),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "read API failure");
@@ -116,7 +119,7 @@ pub async fn config(State(s): State<AppState>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "features": {
             "push": key.is_some(),
-            "control": false,
+            "control": true,
             "dashboard": super::pwa_embedded(),
         },
         "vapid_public_key": key,

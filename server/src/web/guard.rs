@@ -23,6 +23,14 @@ fn need(method: &Method, path: &str) -> Need {
     match path {
         "/api/access" | "/api/pair" => Need::Nothing,
         p if p.starts_with("/api/access/") => Need::LocalWrite,
+        p if *method == Method::POST
+            && p.starts_with("/api/sessions/")
+            && ["/interrupt", "/kill", "/restart"]
+                .iter()
+                .any(|a| p.ends_with(a)) =>
+        {
+            Need::Control
+        }
         _ if matches!(*method, Method::GET | Method::HEAD) => Need::Read,
         _ => Need::Write,
     }
@@ -115,5 +123,7 @@ mod tests {
             need(&Method::POST, "/api/access/token/rotate"),
             Need::LocalWrite
         );
+        assert_eq!(need(&Method::POST, "/api/sessions/x/kill"), Need::Control);
+        assert_eq!(need(&Method::GET, "/api/sessions/x/control"), Need::Read);
     }
 }

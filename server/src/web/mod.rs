@@ -7,6 +7,7 @@ mod access;
 mod alerts;
 mod api;
 mod assets;
+mod control;
 pub mod guard;
 mod stream;
 
@@ -22,6 +23,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions", get(api::sessions))
         .route("/api/sessions/{id}", get(api::session))
         .route("/api/sessions/{id}/events", get(api::events))
+        .route("/api/sessions/{id}/control", get(control::options))
+        .route("/api/sessions/{id}/{action}", post(control::act))
         .route("/api/stats", get(api::stats))
         .route("/api/stream", get(stream::stream))
         .route("/api/live/stats", get(api::live_stats))

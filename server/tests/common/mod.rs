@@ -255,8 +255,14 @@ pub struct Process {
 impl Process {
     /// Starts the binary on free ports with `dir` as its data dir and waits until it listens.
     pub fn spawn(dir: &Path) -> Process {
+        Process::spawn_with(dir, &[])
+    }
+
+    /// [`Process::spawn`] with more environment for the server (and what it starts).
+    pub fn spawn_with(dir: &Path, env: &[(&str, String)]) -> Process {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_observatory"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("--data-dir")
             .arg(dir)
             .args([

@@ -1,0 +1,406 @@
+//! Control: interrupting, killing and restarting an agent — the half of the product that acts.
+//! A session's process is the one its hooks reported (pid and start time); it is signalled
+//! only while it is still that process. `interrupt` sends SIGINT; `kill` SIGTERM to the agent and
+//! its descendants, SIGKILL after `[control] kill_grace_secs`; `restart` kills it and continues
+//! the session with the agent's non-interactive resume command (from the agent registry) as a
+//! supervised background process in the session's directory, its output in
+//! `<data dir>/launches/`. Every action is written to the session's stream (`control_requested`,
+//! then `control_finished`) and to the audit log; a session we stopped ends `killed`, never
+//! `crashed`. Who may act is the access stage's business; this module acts.
+
+pub mod process;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::Signal as Sig;
+use serde::{Deserialize, Serialize};
+
+use crate::access::{Access, Caller, Event as AuditEvent};
+use crate::agents::{self, Control as AgentControl};
+use crate::clock::Clock;
+use crate::ingest::Pipeline;
+use crate::normalize::{Agent, EventKind, Process, SessionEvent, Signal};
+use crate::proto::store::Session;
+use crate::store::Store;
+
+/// What a restart tells the resumed agent.
+pub const CONTINUE_PROMPT: &str =
+    "You were stopped and restarted by Agent Observatory. Continue where you left off.";
+/// Control actions one client may ask for in a minute.
+const MAX_PER_MINUTE: usize = 30;
+
+/// The `[control]` section of the config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// How long a killed agent has between SIGTERM and SIGKILL.
+    pub kill_grace_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { kill_grace_secs: 5 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Interrupt,
+    Kill,
+    Restart,
+}
+
+impl Action {
+    pub const ALL: [Action; 3] = [Action::Interrupt, Action::Kill, Action::Restart];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Interrupt => "interrupt",
+            Action::Kill => "kill",
+            Action::Restart => "restart",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// Why an action cannot be done; the web layer maps it to a status.
+#[derive(Debug)]
+pub enum Refused {
+    NotFound(String),
+    /// 409: not possible now (the process is gone, no resume command…).
+    Conflict(String),
+    TooMany(String),
+}
+
+/// What was done.
+#[derive(Debug, Serialize)]
+pub struct Done {
+    pub action: Action,
+    pub session_id: String,
+    pub pid: Option<u32>,
+    pub outcome: &'static str,
+    pub done: String,
+    pub audit_id: u64,
+}
+
+/// A session, the process it runs in when that is still the same process, and its agent's
+/// control facts.
+struct Target {
+    session: Session,
+    agent: Agent,
+    control: &'static AgentControl,
+    process: Option<Process>,
+}
+
+impl Target {
+    fn pid_known(&self) -> bool {
+        self.session.pid != 0
+    }
+
+    /// What `action` would do, or why it cannot be done.
+    fn what(&self, action: Action, grace: u64) -> Result<String, String> {
+        let gone = || {
+            if self.pid_known() {
+                "that process is gone".to_owned()
+            } else {
+                "no live process for this session (its hooks never said which process it is)"
+                    .to_owned()
+            }
+        };
+        let proc_name = |p: Process| format!("{} (pid {})", process::name(p.pid), p.pid);
+        match (action, self.process) {
+            (Action::Interrupt, Some(p)) => Ok(format!(
+                "sends SIGINT to {}: {}",
+                proc_name(p),
+                self.control.interrupt
+            )),
+            (Action::Kill, Some(p)) => Ok(format!(
+                "sends SIGTERM to {} and its child processes, SIGKILL to what still runs after {grace} s",
+                proc_name(p)
+            )),
+            (Action::Interrupt | Action::Kill, None) => Err(gone()),
+            (Action::Restart, p) => {
+                let argv = self.resume_argv()?;
+                let stop = p.map_or(String::new(), |p| {
+                    format!("stops {} (as Kill does), then ", proc_name(p))
+                });
+                Ok(format!(
+                    "{stop}runs `{}` in {} in the background",
+                    shown(&argv),
+                    self.session.cwd
+                ))
+            }
+        }
+    }
+
+    fn resume_argv(&self) -> Result<Vec<String>, String> {
+        let Some(template) = self.control.resume_headless else {
+            return Err(format!(
+                "no way to resume this agent without a terminal is known ({})",
+                self.control.source
+            ));
+        };
+        if self.session.cwd.is_empty() || !Path::new(&self.session.cwd).is_dir() {
+            return Err(format!(
+                "its working directory {:?} is not a directory here",
+                self.session.cwd
+            ));
+        }
+        Ok(AgentControl::argv(
+            template,
+            &self.session.native_id,
+            CONTINUE_PROMPT,
+        ))
+    }
+}
+
+/// A command line as a person would type it.
+fn shown(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| crate::setup::shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Clone)]
+pub struct Controller {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    store: Store,
+    pipeline: Pipeline,
+    access: Access,
+    launches_dir: PathBuf,
+    clock: Clock,
+    recent: Mutex<HashMap<String, Vec<i64>>>,
+}
+
+impl Controller {
+    pub fn new(
+        settings: Settings,
+        store: Store,
+        pipeline: Pipeline,
+        access: Access,
+        data_dir: &Path,
+        clock: Clock,
+    ) -> Controller {
+        Controller {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                pipeline,
+                access,
+                launches_dir: data_dir.join("launches"),
+                clock,
+                recent: Mutex::default(),
+            }),
+        }
+    }
+
+    fn grace(&self) -> u64 {
+        self.inner.settings.kill_grace_secs
+    }
+
+    async fn target(&self, session_id: &str) -> Result<Target, Refused> {
+        let (store, id) = (self.inner.store.clone(), session_id.to_owned());
+        let session = tokio::task::spawn_blocking(move || store.session(&id))
+            .await
+            .map_err(|e| Refused::Conflict(e.to_string()))?
+            .map_err(|e| Refused::Conflict(e.to_string()))?
+            .ok_or_else(|| Refused::NotFound(format!("no session {session_id:?}")))?;
+        let agent = Agent::parse(&session.agent).unwrap_or(Agent::Generic);
+        let process = (session.pid != 0)
+            .then_some(Process {
+                pid: session.pid,
+                start_ticks: session.pid_start_ticks,
+            })
+            .filter(|p| process::same(*p));
+        Ok(Target {
+            control: &agents::spec(agent).control,
+            session,
+            agent,
+            process,
+        })
+    }
+
+    /// What each action would do to a session, or why it cannot.
+    pub async fn options(&self, session_id: &str) -> Result<serde_json::Value, Refused> {
+        let t = self.target(session_id).await?;
+        let mut actions = serde_json::Map::new();
+        for a in Action::ALL {
+            let (available, what, why) = match t.what(a, self.grace()) {
+                Ok(what) => (true, Some(what), None),
+                Err(why) => (false, None, Some(why)),
+            };
+            actions.insert(
+                a.as_str().into(),
+                serde_json::json!({"available": available, "what": what, "why": why}),
+            );
+        }
+        Ok(serde_json::json!({
+            "session_id": session_id,
+            "agent": t.agent.as_str(),
+            "pid": t.process.map(|p| p.pid),
+            "launched": false,
+            "actions": actions,
+        }))
+    }
+
+    /// Does `action` to the session's agent, on its stream and in the audit log.
+    pub async fn act(
+        &self,
+        caller: &Caller,
+        session_id: &str,
+        action: Action,
+    ) -> Result<Done, Refused> {
+        self.within_rate(caller)?;
+        let t = self.target(session_id).await?;
+        if let Err(why) = t.what(action, self.grace()) {
+            let entry = AuditEvent::refused(action.as_str(), &why).on(session_id);
+            self.inner.access.audit().record(caller, entry).await;
+            return Err(Refused::Conflict(why));
+        }
+        let asked = format!("by {}", caller.describe());
+        self.record(&t, EventKind::ControlRequested, action, None, &asked)
+            .await;
+        let result = self.perform(&t, action).await;
+        let (success, done) = match &result {
+            Ok(done) => (true, done.clone()),
+            Err(e) => (false, e.clone()),
+        };
+        self.record(&t, EventKind::ControlFinished, action, Some(success), &done)
+            .await;
+        let pid = t.process.map(|p| p.pid);
+        let detail = match pid {
+            Some(pid) => format!("{} of pid {pid}: {done}", action.as_str()),
+            None => format!("{}: {done}", action.as_str()),
+        };
+        let mut entry = AuditEvent::ok(action.as_str(), detail).on(session_id);
+        if !success {
+            entry.outcome = crate::access::audit::Outcome::Failed;
+        }
+        let audited = self.inner.access.audit().record(caller, entry).await;
+        Ok(Done {
+            action,
+            session_id: session_id.to_owned(),
+            pid,
+            outcome: if success { "ok" } else { "failed" },
+            done,
+            audit_id: audited.id,
+        })
+    }
+
+    async fn perform(&self, t: &Target, action: Action) -> Result<String, String> {
+        let grace = Duration::from_secs(self.grace());
+        match (action, t.process) {
+            (Action::Interrupt, Some(p)) => {
+                process::send(p.pid, Sig::SIGINT)?;
+                Ok(format!(
+                    "sent SIGINT to {} (pid {})",
+                    process::name(p.pid),
+                    p.pid
+                ))
+            }
+            (Action::Kill, Some(p)) => Ok(process::kill_tree(p, grace).await?.describe(p.pid)),
+            (Action::Restart, p) => {
+                let stopped = match p {
+                    Some(p) => format!(
+                        "{}; then ",
+                        process::kill_tree(p, grace).await?.describe(p.pid)
+                    ),
+                    None => String::new(),
+                };
+                let argv = t.resume_argv()?;
+                let started = self.spawn_resume(t, &argv)?;
+                Ok(format!("{stopped}{started}"))
+            }
+            (_, None) => Err("that process is gone".into()),
+        }
+    }
+
+    /// Starts the resume command in the session's directory, in a process group of its own,
+    /// its output in a log file; a task reaps it.
+    fn spawn_resume(&self, t: &Target, argv: &[String]) -> Result<String, String> {
+        let dir = &self.inner.launches_dir;
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let safe: String = t
+            .session
+            .id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let log = dir.join(format!("{safe}-{}.log", crate::clock::now_unix_nano()));
+        let out =
+            std::fs::File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let mut child = tokio::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(&t.session.cwd)
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("starting `{}`: {e}", argv.join(" ")))?;
+        let pid = child.id().unwrap_or(0);
+        let command = shown(argv);
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            tracing::info!(pid, %command, ?status, "a restarted agent exited");
+        });
+        Ok(format!(
+            "started `{}` (pid {pid}) in {}, output in {}",
+            shown(argv),
+            t.session.cwd,
+            log.display()
+        ))
+    }
+
+    async fn record(
+        &self,
+        t: &Target,
+        kind: EventKind,
+        action: Action,
+        success: Option<bool>,
+        detail: &str,
+    ) {
+        let mut ev = SessionEvent::new(t.agent, t.session.native_id.clone(), kind, Signal::Logs);
+        ev.event.source = "observatory".into();
+        ev.event.name = action.as_str().into();
+        ev.event.success = success;
+        ev.event.detail = detail.into();
+        if let Err(e) = self.inner.pipeline.record(vec![ev]).await {
+            tracing::error!(error = %e, session = %t.session.id, "recording a control event");
+        }
+    }
+
+    fn within_rate(&self, caller: &Caller) -> Result<(), Refused> {
+        let now = self.inner.clock.now();
+        let mut recent = self.inner.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let times = recent.entry(caller.client.clone()).or_default();
+        times.retain(|t| now - t < 60_000_000_000);
+        if times.len() >= MAX_PER_MINUTE {
+            return Err(Refused::TooMany(format!(
+                "more than {MAX_PER_MINUTE} control actions in a minute from {}: wait a little",
+                caller.client
+            )));
+        }
+        times.push(now);
+        Ok(())
+    }
+}

@@ -1,0 +1,400 @@
+//! Control against real processes: a stand-in agent (`tests/standins/agent.py`) registers itself
+//! through the real `observatory hook`, keeps a child process, and logs every SIGINT and SIGTERM.
+//! Interrupt, kill and restart must do exactly what they say, on the session's stream and in the
+//! audit log; a pid whose start time no longer matches is never signalled; a session we stopped
+//! is `killed`, with no crash alert; a restart resumes the same session id with the agent's
+//! non-interactive resume command (a stand-in `claude` on the server's PATH).
+
+mod common;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::Process;
+use serde_json::{Value, json};
+
+const SESSION: &str = "0c7e6ebb-5a8e-4f31-9c2b-7d1e0f4a9b21";
+const ID: &str = "claude_code:0c7e6ebb-5a8e-4f31-9c2b-7d1e0f4a9b21";
+
+fn standins() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins")
+}
+
+/// A server (the real binary) with the stand-ins first on its PATH, and a project directory.
+struct World {
+    server: Process,
+    data: tempfile::TempDir,
+    project: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl World {
+    fn start(config: &str) -> World {
+        let data = tempfile::tempdir().expect("tempdir");
+        let project = tempfile::tempdir().expect("tempdir");
+        let path = format!(
+            "{}:{}",
+            standins().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        // The server reads $XDG_CONFIG_HOME/agent-observatory/config.toml.
+        let config_dir = data.path().join("xdg");
+        std::fs::create_dir_all(config_dir.join("agent-observatory")).expect("config dir");
+        std::fs::write(
+            config_dir.join("agent-observatory/config.toml"),
+            format!("[control]\nkill_grace_secs = 1\n{config}"),
+        )
+        .expect("config");
+        let server = Process::spawn_with(
+            data.path(),
+            &[
+                ("PATH", path),
+                ("XDG_CONFIG_HOME", config_dir.display().to_string()),
+            ],
+        );
+        // What the stand-in `claude` needs to report a resumed session.
+        let write = |name: &str, text: &str| {
+            std::fs::write(project.path().join(name), text).expect("write")
+        };
+        write("observatory.bin", env!("CARGO_BIN_EXE_observatory"));
+        write("endpoint.txt", &format!("http://{}", server.http_addr));
+        World {
+            server,
+            data,
+            project,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn token(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("control-token"))
+            .expect("token")
+            .trim()
+            .to_owned()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.app_addr)
+    }
+
+    /// Starts the stand-in agent in the project directory; returns it once registered.
+    fn agent(&self, stubborn: bool) -> std::process::Child {
+        let mut cmd = std::process::Command::new("python3");
+        cmd.arg(standins().join("agent.py"))
+            .args([
+                env!("CARGO_BIN_EXE_observatory"),
+                &format!("http://{}", self.server.http_addr),
+            ])
+            .args([SESSION, "agent.log"])
+            .current_dir(self.project.path())
+            .stdout(std::process::Stdio::piped());
+        if stubborn {
+            cmd.arg("--stubborn");
+        }
+        let mut agent = cmd.spawn().expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(agent.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("agent output");
+        assert_eq!(line.trim(), "registered");
+        agent
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.project.path().join(name)).unwrap_or_default()
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn act(&self, action: &str) -> (u16, Value) {
+        let path = format!("/api/sessions/{ID}/{action}");
+        self.call(reqwest::Method::POST, &path, Some(&self.token()), &[])
+            .await
+    }
+
+    async fn session(&self) -> Value {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/api/sessions/{ID}"),
+            None,
+            &[],
+        )
+        .await
+        .1
+    }
+
+    /// Polls the session until `ok` holds (the session clock and hooks run on their own time).
+    async fn until(&self, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.session().await;
+            if ok(&s) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "{what}: {s}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn event_kinds(&self) -> Vec<(String, String)> {
+        let path = format!("/api/sessions/{ID}/events?limit=1000");
+        let (_, v) = self.call(reqwest::Method::GET, &path, None, &[]).await;
+        v["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("control")))
+            .map(|e| {
+                let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                (s("kind"), s("name"))
+            })
+            .collect()
+    }
+
+    async fn audit(&self) -> Vec<Value> {
+        let (_, v) = self
+            .call(reqwest::Method::GET, "/api/audit", Some(&self.token()), &[])
+            .await;
+        v["entries"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    observatory::procfs::process_start_ticks(pid).is_some()
+}
+
+fn child_pid(log: &str) -> u32 {
+    log.lines()
+        .find_map(|l| l.strip_prefix("child "))
+        .and_then(|p| p.parse().ok())
+        .expect("the agent's child pid")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_sends_sigint_and_the_agent_runs_on() {
+    let w = World::start("");
+    let mut agent = w.agent(false);
+    let options_path = format!("/api/sessions/{ID}/control");
+    let get = reqwest::Method::GET;
+    let (_, unpaired) = w.call(get.clone(), &options_path, None, &[]).await;
+    let why = &unpaired["actions"]["interrupt"]["why"];
+    assert_eq!(why, "this browser is not paired", "{unpaired}");
+    let token = w.token();
+    let (_, options) = w.call(get, &options_path, Some(&token), &[]).await;
+    assert_eq!(options["pid"], agent.id(), "{options}");
+    assert_eq!(
+        options["actions"]["interrupt"]["available"], true,
+        "{options}"
+    );
+    let (status, done) = w.act("interrupt").await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        (done["outcome"].as_str(), done["pid"].as_u64()),
+        (Some("ok"), Some(agent.id().into()))
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !w.log("agent.log").contains("SIGINT") {
+        assert!(
+            Instant::now() < deadline,
+            "no SIGINT: {}",
+            w.log("agent.log")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(alive(agent.id()), "an interrupt does not end the agent");
+    assert_eq!(
+        w.event_kinds().await,
+        [
+            ("control_requested".into(), "interrupt".into()),
+            ("control_finished".into(), "interrupt".into())
+        ]
+    );
+    let audit = w.audit().await;
+    assert_eq!(audit[0]["action"], "interrupt", "{audit:?}");
+    assert_eq!(audit[0]["target"], ID);
+    assert_eq!(audit[0]["actor"], "token");
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_ends_the_agent_and_its_children_and_the_session_is_killed_not_crashed() {
+    let w = World::start("");
+    let mut agent = w.agent(false);
+    let child = child_pid(&w.log("agent.log"));
+    let (status, done) = w.act("kill").await;
+    assert_eq!(status, 200, "{done}");
+    assert!(
+        done["done"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("SIGTERM"),
+        "{done}"
+    );
+    let code = agent.wait().expect("wait");
+    assert_eq!(code.code(), Some(143), "it exited on SIGTERM");
+    assert!(w.log("agent.log").contains("SIGTERM"));
+    assert!(!alive(child), "its child went too");
+    let s = w.until("killed", |s| s["state"] == "killed").await;
+    assert_eq!(s["state"], "killed");
+    // The session clock sees the process gone later: still killed, no crash alert.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(w.session().await["state"], "killed");
+    let (_, alerts) = w.call(reqwest::Method::GET, "/api/alerts", None, &[]).await;
+    let crashed = alerts["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter(|a| a["kind"] == "crashed")
+        .count();
+    assert_eq!(crashed, 0, "{alerts}");
+    let (status, v) = w.act("kill").await;
+    assert_eq!(status, 409, "a second kill: {v}");
+    assert_eq!(v["error"], "that process is gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_ignores_sigterm_gets_sigkill_after_the_grace() {
+    let w = World::start("");
+    let mut agent = w.agent(true);
+    let started = Instant::now();
+    let (status, done) = w.act("kill").await;
+    assert_eq!(status, 200, "{done}");
+    let text = done["done"].as_str().unwrap_or_default();
+    assert!(text.contains("SIGKILL"), "{done}");
+    let code = agent.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&code),
+        Some(9)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "after kill_grace_secs"
+    );
+    assert!(w.log("agent.log").contains("SIGTERM"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_pid_is_never_signalled() {
+    let w = World::start("");
+    // A live process whose pid the session names, with another start time: a reused pid.
+    let mut bystander = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("sleep");
+    let pid = bystander.id();
+    let start = observatory::procfs::process_start_ticks(pid).expect("ticks");
+    let hook = json!({"session_id": SESSION, "hook_event_name": "SessionStart", "cwd": "/tmp", "source": "startup"});
+    let resp = w
+        .http
+        .post(format!(
+            "http://{}/v1/hooks/claude_code",
+            w.server.http_addr
+        ))
+        .header("x-observatory-pid", pid.to_string())
+        .header("x-observatory-pid-start", (start + 1).to_string())
+        .json(&hook)
+        .send()
+        .await
+        .expect("hook");
+    assert_eq!(resp.status(), 204);
+    for action in ["interrupt", "kill"] {
+        let (status, v) = w.act(action).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (409, Some("that process is gone")),
+            "{action}"
+        );
+    }
+    assert!(alive(pid), "the bystander was not signalled");
+    let audit = w.audit().await;
+    assert_eq!(audit[0]["outcome"], "refused", "{audit:?}");
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_kills_and_resumes_the_same_session_without_a_terminal() {
+    let w = World::start("");
+    let mut agent = w.agent(false);
+    let (status, done) = w.act("restart").await;
+    assert_eq!(status, 200, "{done}");
+    agent.wait().expect("the first run ended");
+    let args = w.log("claude.args");
+    let args: Vec<&str> = args.lines().collect();
+    assert_eq!(&args[..3], ["-p", "--resume", SESSION], "{args:?}");
+    assert!(args[3].contains("Continue"), "{args:?}");
+    // The resumed run reports the same session: a second run of it, alive again.
+    let s = w
+        .until("resumed", |s| s["runs"] == 2 && s["pid"] != agent.id())
+        .await;
+    assert_eq!(s["id"], ID);
+    assert_ne!(s["state"], "crashed");
+    let resumed = w.log("resumed.log");
+    let pid: u32 = resumed
+        .lines()
+        .find_map(|l| l.strip_prefix("registered "))
+        .and_then(|p| p.parse().ok())
+        .expect("the resumed agent registered");
+    assert!(
+        std::fs::read_dir(w.data.path().join("launches"))
+            .expect("launch logs")
+            .count()
+            == 1
+    );
+    let _ = observatory::control::process::send(pid, nix::sys::signal::Signal::SIGKILL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_needs_a_credential_and_from_elsewhere_allow_remote_control() {
+    let w = World::start("");
+    let mut agent = w.agent(false);
+    let path = format!("/api/sessions/{ID}/interrupt");
+    let post = reqwest::Method::POST;
+    let (status, _) = w.call(post.clone(), &path, None, &[]).await;
+    assert_eq!(status, 401, "local, no credential");
+    let remote = [("x-forwarded-for", "203.0.113.7")];
+    let (status, v) = w.call(post.clone(), &path, Some(&w.token()), &remote).await;
+    assert_eq!(status, 403, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("allow_remote_control = true"),
+        "{v}"
+    );
+    let (status, v) = w
+        .call(post, &path, None, &[("origin", "https://evil.example")])
+        .await;
+    assert_eq!(status, 403, "another origin: {v}");
+    assert!(!w.log("agent.log").contains("SIGINT"), "nothing was sent");
+    let _ = agent.kill();
+    let _ = agent.wait();
+
+    let w = World::start("[access]\nallow_remote_control = true\n");
+    let mut agent = w.agent(false);
+    let (status, v) = w
+        .call(reqwest::Method::POST, &path, Some(&w.token()), &remote)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
