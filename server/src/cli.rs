@@ -61,6 +61,10 @@ pub enum Command {
     Token(crate::client::TokenArgs),
     /// Print a one-time link and QR code that pairs a browser with the running server.
     Pair(crate::client::TargetArgs),
+    /// Interrupt, kill or restart the agent of a session (with the control token)
+    Ctl(crate::client::CtlArgs),
+    /// Run an agent in this terminal under the observatory's control (kill, restart in place)
+    Run(crate::client::run::RunArgs),
     /// Reach the dashboard from a phone: the app port behind cloudflared or Tailscale Serve,
     /// with a QR code that pairs the phone.
     Tunnel(crate::client::tunnel::TunnelArgs),

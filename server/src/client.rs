@@ -1,8 +1,10 @@
 //! The commands that act on a running server from this machine, with the control token from
 //! the data dir: `observatory token [--rotate]` (print or replace the token), `observatory
 //! pair` (a one-time pairing link and its QR code in the terminal), and `observatory tunnel`
-//! ([`tunnel`]: the app port to the phone through cloudflared or Tailscale Serve).
+//! ([`tunnel`]: the app port to the phone through cloudflared or Tailscale Serve), and `observatory
+//! run` ([`run`]: an agent started in this terminal, under the server's control).
 
+pub mod run;
 pub mod tunnel;
 
 use std::net::SocketAddr;
@@ -39,10 +41,13 @@ pub struct TokenArgs {
 }
 
 /// Where the server of this config keeps its secrets and answers.
+#[derive(Clone)]
 pub struct Target {
     pub data_dir: PathBuf,
     /// The app port, on loopback.
     pub app: SocketAddr,
+    /// The OTLP/HTTP and hooks port, on loopback.
+    pub ingest: SocketAddr,
 }
 
 impl Target {
@@ -57,6 +62,7 @@ impl Target {
         Ok(Target {
             data_dir: config.data_dir(env)?,
             app: crate::app::loopback(config.listen.app),
+            ingest: crate::app::loopback(config.listen.http),
         })
     }
 
@@ -97,6 +103,22 @@ impl Target {
             bail!("{} answered {status}: {why}", self.url(path));
         }
         Ok(Some(v))
+    }
+
+    /// A launcher's long poll: `Ok(Some)` an order, `Ok(None)` none yet, `Err` when the server is
+    /// away or forgot the launch (register again).
+    pub async fn poll(&self, path: &str) -> Result<Option<crate::control::launches::Command>> {
+        let resp = reqwest::Client::new()
+            .get(self.url(path))
+            .bearer_auth(self.token()?)
+            .timeout(std::time::Duration::from_secs(40))
+            .send()
+            .await?;
+        match resp.status().as_u16() {
+            200 => Ok(Some(resp.json().await?)),
+            204 => Ok(None),
+            s => bail!("{} answered {s}", self.url(path)),
+        }
     }
 
     /// [`Target::call`], failing with a clear message when the server is not running.
@@ -185,4 +207,76 @@ pub fn pair(args: &TargetArgs) -> Result<()> {
     ))?;
     print_pairing(&code);
     Ok(())
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CtlArgs {
+    /// What to do to the agent
+    #[arg(value_enum)]
+    pub action: CtlAction,
+    /// The session: its id (`claude_code:4c7e…`), or the start of the agent's own session id
+    pub session: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CtlAction {
+    Interrupt,
+    Kill,
+    Restart,
+}
+
+/// The one session `wanted` names: a full id, or a unique prefix of an agent's own id.
+async fn find_session(target: &Target, wanted: &str) -> Result<String> {
+    if wanted.contains(':') {
+        return Ok(wanted.to_owned());
+    }
+    let list = target
+        .call_running(reqwest::Method::GET, "/api/sessions?limit=500", None)
+        .await?;
+    let ids: Vec<&str> = list["sessions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| {
+            s["native_id"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(wanted))
+        })
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    match ids.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => bail!("no session's id starts with {wanted:?}"),
+        many => bail!(
+            "{wanted:?} names {} sessions: {}",
+            many.len(),
+            many.join(", ")
+        ),
+    }
+}
+
+/// `observatory ctl <interrupt|kill|restart> <session>`.
+pub fn ctl(args: &CtlArgs) -> Result<()> {
+    let target = Target::from_args(&args.target)?;
+    let action = match args.action {
+        CtlAction::Interrupt => "interrupt",
+        CtlAction::Kill => "kill",
+        CtlAction::Restart => "restart",
+    };
+    runtime()?.block_on(async {
+        let id = find_session(&target, &args.session).await?;
+        let path = format!("/api/sessions/{id}/{action}");
+        let done = target
+            .call_running(reqwest::Method::POST, &path, None)
+            .await?;
+        let text = done["done"].as_str().unwrap_or_default();
+        if done["outcome"] == "ok" {
+            println!("{action} {id}: {text}");
+            Ok(())
+        } else {
+            bail!("{action} {id} failed: {text}")
+        }
+    })
 }

@@ -32,6 +32,8 @@ fn main() -> Result<()> {
         Some(Command::Token(args)) => observatory::client::token(&args),
         Some(Command::Pair(args)) => observatory::client::pair(&args),
         Some(Command::Tunnel(args)) => observatory::client::tunnel::run(&args),
+        Some(Command::Ctl(args)) => observatory::client::ctl(&args),
+        Some(Command::Run(args)) => std::process::exit(observatory::client::run::run(&args)?),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

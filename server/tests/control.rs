@@ -24,6 +24,8 @@ fn standins() -> PathBuf {
 /// A server (the real binary) with the stand-ins first on its PATH, and a project directory.
 struct World {
     server: Process,
+    /// The server's environment: started again with it, it has the same ports and config.
+    env: Vec<(&'static str, String)>,
     data: tempfile::TempDir,
     project: tempfile::TempDir,
     http: reqwest::Client,
@@ -46,13 +48,17 @@ impl World {
             format!("[control]\nkill_grace_secs = 1\n{config}"),
         )
         .expect("config");
-        let server = Process::spawn_with(
-            data.path(),
-            &[
-                ("PATH", path),
-                ("XDG_CONFIG_HOME", config_dir.display().to_string()),
-            ],
-        );
+        let free = || {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").to_string()
+        };
+        let env = vec![
+            ("PATH", path),
+            ("XDG_CONFIG_HOME", config_dir.display().to_string()),
+            ("OBSERVATORY_HTTP_ADDR", free()),
+            ("OBSERVATORY_APP_ADDR", free()),
+        ];
+        let server = Process::spawn_with(data.path(), &env);
         // What the stand-in `claude` needs to report a resumed session.
         let write = |name: &str, text: &str| {
             std::fs::write(project.path().join(name), text).expect("write")
@@ -61,9 +67,65 @@ impl World {
         write("endpoint.txt", &format!("http://{}", server.http_addr));
         World {
             server,
+            env,
             data,
             project,
             http: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops the server (SIGTERM) and starts it again on the same ports and data.
+    fn restart_server(&mut self) {
+        assert!(self.server.terminate(), "clean stop");
+        self.server = Process::spawn_with(self.data.path(), &self.env);
+    }
+
+    /// `observatory run -- claude` (the stand-in) in the project directory, for this server.
+    fn launch(
+        &self,
+    ) -> (
+        std::process::Child,
+        std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    ) {
+        let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_observatory"))
+            .args([
+                "run",
+                "--name",
+                "stand-in",
+                "--app-addr",
+                &self.server.app_addr,
+            ])
+            .args(["--data-dir"])
+            .arg(self.data.path())
+            .args(["--", "claude"])
+            .current_dir(self.project.path())
+            .env("PATH", &self.env[0].1)
+            .env("HOME", self.project.path())
+            .env("OBSERVATORY_HTTP_ADDR", &self.server.http_addr)
+            .env("STANDIN_SESSION", SESSION)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("observatory run");
+        let mut lines = std::io::BufReader::new(run.stdout.take().expect("stdout")).lines();
+        let first = lines.next().expect("a line").expect("utf-8");
+        assert_eq!(first, "registered");
+        (run, lines)
+    }
+
+    /// Waits until the server knows the session as launched (its launcher registered).
+    async fn until_launched(&self) -> Value {
+        let path = format!("/api/sessions/{ID}/control");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, v) = self
+                .call(reqwest::Method::GET, &path, Some(&self.token()), &[])
+                .await;
+            if v["launched"] == true {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "never launched: {v}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -240,14 +302,28 @@ async fn kill_ends_the_agent_and_its_children_and_the_session_is_killed_not_cras
     let w = World::start("");
     let mut agent = w.agent(false);
     let child = child_pid(&w.log("agent.log"));
-    let (status, done) = w.act("kill").await;
-    assert_eq!(status, 200, "{done}");
+    // From a terminal: `observatory ctl kill <the start of the agent's own id>`.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_observatory"))
+        .args([
+            "ctl",
+            "kill",
+            &SESSION[..8],
+            "--app-addr",
+            &w.server.app_addr,
+            "--data-dir",
+        ])
+        .arg(w.data.path())
+        .output()
+        .expect("observatory ctl");
+    let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        done["done"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("SIGTERM"),
-        "{done}"
+        out.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.starts_with(&format!("kill {ID}: sent SIGTERM")),
+        "{said}"
     );
     let code = agent.wait().expect("wait");
     assert_eq!(code.code(), Some(143), "it exited on SIGTERM");
@@ -338,16 +414,16 @@ async fn restart_kills_and_resumes_the_same_session_without_a_terminal() {
     let (status, done) = w.act("restart").await;
     assert_eq!(status, 200, "{done}");
     agent.wait().expect("the first run ended");
-    let args = w.log("claude.args");
-    let args: Vec<&str> = args.lines().collect();
-    assert_eq!(&args[..3], ["-p", "--resume", SESSION], "{args:?}");
-    assert!(args[3].contains("Continue"), "{args:?}");
     // The resumed run reports the same session: a second run of it, alive again.
     let s = w
         .until("resumed", |s| s["runs"] == 2 && s["pid"] != agent.id())
         .await;
     assert_eq!(s["id"], ID);
     assert_ne!(s["state"], "crashed");
+    let args = w.log("claude.args");
+    let args: Vec<&str> = args.lines().collect();
+    assert_eq!(&args[..3], ["-p", "--resume", SESSION], "{args:?}");
+    assert!(args[3].contains("Continue"), "{args:?}");
     let resumed = w.log("resumed.log");
     let pid: u32 = resumed
         .lines()
@@ -397,4 +473,70 @@ async fn control_needs_a_credential_and_from_elsewhere_allow_remote_control() {
     assert_eq!(status, 200, "{v}");
     let _ = agent.kill();
     let _ = agent.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_restarts_in_place_survives_a_server_restart_and_hands_back_the_exit_code() {
+    let mut w = World::start("");
+    let (mut run, mut out) = w.launch();
+    let options = w.until_launched().await;
+    let restart = options["actions"]["restart"]["what"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        restart.contains("in its terminal") && restart.contains("--resume"),
+        "{options}"
+    );
+    let first = w.session().await["pid"].clone();
+
+    let (status, done) = w.act("restart").await;
+    assert_eq!(status, 200, "{done}");
+    assert!(
+        done["done"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("in its terminal"),
+        "{done}"
+    );
+    assert!(
+        w.log("agent.log").contains("SIGTERM"),
+        "the first run was stopped"
+    );
+    assert_eq!(
+        out.next().expect("a line").expect("utf-8"),
+        "registered",
+        "resumed in place"
+    );
+    let args = w.log("claude.args");
+    assert_eq!(
+        args.lines().collect::<Vec<_>>(),
+        ["--resume", SESSION],
+        "the interactive resume"
+    );
+    let s = w
+        .until("the second run", |s| s["runs"] == 2 && s["pid"] != first)
+        .await;
+    assert_eq!(s["id"], ID);
+
+    // The server goes away and comes back: the agent runs on, the launch registers again.
+    let pid = s["pid"].as_u64().expect("pid") as u32;
+    w.restart_server();
+    assert!(alive(pid), "the agent ran on while the server was away");
+    w.until_launched().await;
+    let (status, done) = w.act("kill").await;
+    assert_eq!(
+        (status, done["outcome"].as_str()),
+        (200, Some("ok")),
+        "{done}"
+    );
+    let code = run.wait().expect("observatory run exits");
+    assert_eq!(
+        code.code(),
+        Some(143),
+        "the agent's own exit code (SIGTERM: 128 + 15)"
+    );
+    assert_eq!(
+        w.until("killed", |s| s["state"] == "killed").await["state"],
+        "killed"
+    );
 }

@@ -8,6 +8,7 @@
 //! then `control_finished`) and to the audit log; a session we stopped ends `killed`, never
 //! `crashed`. Who may act is the access stage's business; this module acts.
 
+pub mod launches;
 pub mod process;
 
 use std::collections::HashMap;
@@ -97,6 +98,8 @@ struct Target {
     agent: Agent,
     control: &'static AgentControl,
     process: Option<Process>,
+    /// The `observatory run` that started it, when one did and still asks.
+    launch: Option<launches::Info>,
 }
 
 impl Target {
@@ -125,6 +128,14 @@ impl Target {
                 "sends SIGTERM to {} and its child processes, SIGKILL to what still runs after {grace} s",
                 proc_name(p)
             )),
+            (Action::Restart, Some(p)) if self.launch.is_some() => {
+                let argv = self.resume_interactive()?;
+                Ok(format!(
+                    "stops {} (as Kill does), then runs `{}` in its terminal",
+                    proc_name(p),
+                    shown(&argv)
+                ))
+            }
             (Action::Interrupt | Action::Kill, None) => Err(gone()),
             (Action::Restart, p) => {
                 let argv = self.resume_argv()?;
@@ -138,6 +149,16 @@ impl Target {
                 ))
             }
         }
+    }
+
+    fn resume_interactive(&self) -> Result<Vec<String>, String> {
+        let template = self.control.resume.ok_or_else(|| {
+            format!(
+                "no resume command is known for this agent ({})",
+                self.control.source
+            )
+        })?;
+        Ok(AgentControl::argv(template, &self.session.native_id, ""))
     }
 
     fn resume_argv(&self) -> Result<Vec<String>, String> {
@@ -180,6 +201,7 @@ struct Inner {
     pipeline: Pipeline,
     access: Access,
     launches_dir: PathBuf,
+    launches: launches::Launches,
     clock: Clock,
     recent: Mutex<HashMap<String, Vec<i64>>>,
 }
@@ -200,6 +222,7 @@ impl Controller {
                 pipeline,
                 access,
                 launches_dir: data_dir.join("launches"),
+                launches: launches::Launches::new(clock.clone()),
                 clock,
                 recent: Mutex::default(),
             }),
@@ -224,11 +247,13 @@ impl Controller {
                 start_ticks: session.pid_start_ticks,
             })
             .filter(|p| process::same(*p));
+        let launch = process.and_then(|p| self.inner.launches.of_process(p.pid));
         Ok(Target {
             control: &agents::spec(agent).control,
             session,
             agent,
             process,
+            launch,
         })
     }
 
@@ -250,7 +275,7 @@ impl Controller {
             "session_id": session_id,
             "agent": t.agent.as_str(),
             "pid": t.process.map(|p| p.pid),
-            "launched": false,
+            "launched": t.launch.is_some(),
             "actions": actions,
         }))
     }
@@ -301,6 +326,9 @@ impl Controller {
 
     async fn perform(&self, t: &Target, action: Action) -> Result<String, String> {
         let grace = Duration::from_secs(self.grace());
+        if let (Some(launch), Action::Kill | Action::Restart) = (&t.launch, action) {
+            return self.through_launcher(t, launch, action).await;
+        }
         match (action, t.process) {
             (Action::Interrupt, Some(p)) => {
                 process::send(p.pid, Sig::SIGINT)?;
@@ -325,6 +353,35 @@ impl Controller {
             }
             (_, None) => Err("that process is gone".into()),
         }
+    }
+
+    /// Has the session's `observatory run` stop (and for a restart, resume) the agent in its
+    /// terminal.
+    async fn through_launcher(
+        &self,
+        t: &Target,
+        launch: &launches::Info,
+        action: Action,
+    ) -> Result<String, String> {
+        let resume = match action {
+            Action::Restart => t.resume_interactive()?,
+            _ => Vec::new(),
+        };
+        let wait = Duration::from_secs(self.grace() + 10);
+        let report = self
+            .inner
+            .launches
+            .ask(&launch.id, action.as_str(), resume, self.grace(), wait)
+            .await?;
+        let by = format!(
+            "by its `observatory run` ({}): {}",
+            launch.id, report.detail
+        );
+        if report.ok { Ok(by) } else { Err(by) }
+    }
+
+    pub fn launches(&self) -> &launches::Launches {
+        &self.inner.launches
     }
 
     /// Starts the resume command in the session's directory, in a process group of its own,

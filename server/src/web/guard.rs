@@ -22,7 +22,7 @@ use crate::access::{Credential, Need, Refusal, set_cookie};
 fn need(method: &Method, path: &str) -> Need {
     match path {
         "/api/access" | "/api/pair" => Need::Nothing,
-        p if p.starts_with("/api/access/") => Need::LocalWrite,
+        p if p.starts_with("/api/access/") || p.starts_with("/api/launches") => Need::LocalWrite,
         p if *method == Method::POST
             && p.starts_with("/api/sessions/")
             && ["/interrupt", "/kill", "/restart"]

@@ -265,14 +265,17 @@ impl Process {
             .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("--data-dir")
             .arg(dir)
-            .args([
-                "--grpc-addr",
-                "127.0.0.1:0",
-                "--http-addr",
-                "127.0.0.1:0",
-                "--app-addr",
-                "127.0.0.1:0",
-            ])
+            .args(
+                [
+                    ("--grpc-addr", "OBSERVATORY_GRPC_ADDR"),
+                    ("--http-addr", "OBSERVATORY_HTTP_ADDR"),
+                    ("--app-addr", "OBSERVATORY_APP_ADDR"),
+                ]
+                .into_iter()
+                // Free ports, unless the environment names the address.
+                .filter(|(_, var)| !env.iter().any(|(k, _)| k == var))
+                .flat_map(|(flag, _)| [flag, "127.0.0.1:0"]),
+            )
             .args(["--log-format", "json"])
             .env_remove("OBSERVATORY_DATA_DIR")
             .stderr(std::process::Stdio::piped())
