@@ -30,8 +30,6 @@ use crate::store::Store;
 /// What a restart tells the resumed agent.
 pub const CONTINUE_PROMPT: &str =
     "You were stopped and restarted by Agent Observatory. Continue where you left off.";
-/// Control actions one client may ask for in a minute.
-const MAX_PER_MINUTE: usize = 30;
 
 /// The `[control]` section of the config.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,11 +37,16 @@ const MAX_PER_MINUTE: usize = 30;
 pub struct Settings {
     /// How long a killed agent has between SIGTERM and SIGKILL.
     pub kill_grace_secs: u64,
+    /// Control actions one client may ask for in a minute (429 past it).
+    pub max_actions_per_minute: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { kill_grace_secs: 5 }
+        Settings {
+            kill_grace_secs: 5,
+            max_actions_per_minute: 30,
+        }
     }
 }
 
@@ -451,9 +454,10 @@ impl Controller {
         let mut recent = self.inner.recent.lock().unwrap_or_else(|p| p.into_inner());
         let times = recent.entry(caller.client.clone()).or_default();
         times.retain(|t| now - t < 60_000_000_000);
-        if times.len() >= MAX_PER_MINUTE {
+        let max = self.inner.settings.max_actions_per_minute;
+        if times.len() >= max {
             return Err(Refused::TooMany(format!(
-                "more than {MAX_PER_MINUTE} control actions in a minute from {}: wait a little",
+                "more than {max} control actions in a minute from {}: wait a little",
                 caller.client
             )));
         }

@@ -1,0 +1,142 @@
+//! Control latency for `scripts/bench` (DESIGN.md: control request → signal delivered p50 < 50
+//! ms), against a running server, with the control token from its data dir:
+//!
+//! - interrupt: a stand-in agent (Python: prints a line on each SIGINT it takes, and goes on) is
+//!   named by a SessionStart hook with its pid and start time, as `observatory hook` reports
+//!   them; `--runs` times, `POST /api/sessions/{id}/interrupt`; latency = the agent's line read
+//!   − the request sent (an upper bound on delivery: it includes Python's handler and the pipe);
+//! - kill: `--kills` stand-ins, each killed through `POST …/kill` while a live feed
+//!   (`/api/stream`) is open; delay = the `session` frame saying `killed` − the request sent.
+//!
+//! Prints one JSON object.
+//!
+//! Usage: controlbench --http-addr 127.0.0.1:4318 --app-addr 127.0.0.1:4319 --data-dir DIR
+//!                     [--runs 200] [--kills 10]
+
+mod support;
+
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use support::{arg, percentile, round2};
+
+const STAND_IN: &str = "import signal, sys, time\n\
+    signal.signal(signal.SIGINT, lambda *_: print('int', flush=True))\n\
+    print('up', flush=True)\n\
+    while True: time.sleep(600)\n";
+
+struct Bench {
+    http: reqwest::Client,
+    http_addr: String,
+    app_addr: String,
+    token: String,
+}
+
+impl Bench {
+    /// A stand-in agent registered as session `claude_code:<native>`.
+    async fn agent(&self, native: &str) -> Result<(std::process::Child, std::io::Lines<std::io::BufReader<std::process::ChildStdout>>)> {
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", STAND_IN])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("python3")?;
+        let mut lines = std::io::BufReader::new(child.stdout.take().context("stdout")?).lines();
+        lines.next().context("the stand-in said nothing")??;
+        let pid = child.id();
+        let start = observatory::procfs::process_start_ticks(pid).context("reading /proc")?;
+        let body = json!({"session_id": native, "hook_event_name": "SessionStart", "cwd": "/tmp", "source": "startup"});
+        let resp = self
+            .http
+            .post(format!("http://{}/v1/hooks/claude_code", self.http_addr))
+            .header("x-observatory-pid", pid.to_string())
+            .header("x-observatory-pid-start", start.to_string())
+            .json(&body)
+            .send()
+            .await?;
+        if resp.status() != 204 {
+            bail!("hook answered {}", resp.status());
+        }
+        Ok((child, lines))
+    }
+
+    async fn act(&self, native: &str, action: &str) -> Result<()> {
+        let url = format!("http://{}/api/sessions/claude_code:{native}/{action}", self.app_addr);
+        let resp = self.http.post(url).bearer_auth(&self.token).send().await?;
+        if !resp.status().is_success() {
+            bail!("{action} answered {} {}", resp.status(), resp.text().await?);
+        }
+        Ok(())
+    }
+}
+
+/// `<name>_n`, `<name>_p50_ms`, `<name>_p99_ms`, `<name>_max_ms` (flat: scripts/bench reads them
+/// with grep).
+fn summary(out: &mut serde_json::Map<String, Value>, name: &str, mut ms: Vec<f64>) {
+    ms.sort_by(f64::total_cmp);
+    out.insert(format!("{name}_n"), json!(ms.len()));
+    out.insert(format!("{name}_p50_ms"), json!(round2(percentile(&ms, 0.5))));
+    out.insert(format!("{name}_p99_ms"), json!(round2(percentile(&ms, 0.99))));
+    let max = ms.last().copied().unwrap_or(f64::NAN);
+    out.insert(format!("{name}_max_ms"), json!(round2(max)));
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let data_dir = arg(&args, "--data-dir", ".");
+    let token = std::fs::read_to_string(std::path::Path::new(&data_dir).join("control-token"))
+        .context("reading the control token (pass --data-dir)")?;
+    let b = Bench {
+        http: reqwest::Client::new(),
+        http_addr: arg(&args, "--http-addr", "127.0.0.1:4318"),
+        app_addr: arg(&args, "--app-addr", "127.0.0.1:4319"),
+        token: token.trim().to_owned(),
+    };
+    let runs: usize = arg(&args, "--runs", "200").parse()?;
+    let kills: usize = arg(&args, "--kills", "10").parse()?;
+
+    let (mut agent, mut lines) = b.agent("bench-interrupt").await?;
+    let mut interrupts = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let sent = Instant::now();
+        b.act("bench-interrupt", "interrupt").await?;
+        lines.next().context("the stand-in went away")??;
+        interrupts.push(sent.elapsed().as_secs_f64() * 1e3);
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+
+    let url = format!("ws://{}/api/stream?since=0", b.app_addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let mut killed = Vec::with_capacity(kills);
+    for k in 0..kills {
+        let native = format!("bench-kill-{k}");
+        let (mut agent, _lines) = b.agent(&native).await?;
+        let id = format!("claude_code:{native}");
+        let sent = Instant::now();
+        b.act(&native, "kill").await?;
+        let deadline = sent + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let frame = tokio::time::timeout(left, ws.next())
+                .await
+                .context("no killed session frame within 10 s")?
+                .context("the feed closed")??;
+            let Ok(text) = frame.to_text() else { continue };
+            let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            if v["type"] == "session" && v["session"]["id"] == id.as_str() && v["session"]["state"] == "killed" {
+                killed.push(sent.elapsed().as_secs_f64() * 1e3);
+                break;
+            }
+        }
+        let _ = agent.wait();
+    }
+    let mut out = serde_json::Map::new();
+    summary(&mut out, "interrupt", interrupts);
+    summary(&mut out, "kill_killed", killed);
+    println!("{}", Value::Object(out));
+    Ok(())
+}
