@@ -191,17 +191,21 @@ pub fn client_key(headers: &HeaderMap, peer: IpAddr) -> String {
     peer.to_string()
 }
 
+/// A header map from pairs, for tests.
+#[cfg(test)]
+pub fn test_headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(*k, v.parse().expect("header value"));
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().expect("header value"));
-        }
-        h
-    }
+    use test_headers as headers;
 
     fn list() -> HostList {
         HostList::for_port(

@@ -535,14 +535,7 @@ pub fn set_cookie(value: Option<&str>, https: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().expect("header value"));
-        }
-        h
-    }
+    use crate::hosts::test_headers as headers;
 
     #[test]
     fn loopback_is_local_only_without_proxies_and_under_a_loopback_name() {

@@ -53,13 +53,7 @@ mod tests {
             &[],
         ));
         let uri: Uri = "/v1/hooks/claude_code".parse().expect("uri");
-        let h = |pairs: &[(&'static str, &str)]| {
-            let mut h = HeaderMap::new();
-            for (k, v) in pairs {
-                h.insert(*k, v.parse().expect("value"));
-            }
-            h
-        };
+        let h = crate::hosts::test_headers;
         assert!(
             g.check(
                 &h(&[("host", "localhost:4318"), ("sec-fetch-mode", "cors")]),
