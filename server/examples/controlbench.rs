@@ -37,7 +37,13 @@ struct Bench {
 
 impl Bench {
     /// A stand-in agent registered as session `claude_code:<native>`.
-    async fn agent(&self, native: &str) -> Result<(std::process::Child, std::io::Lines<std::io::BufReader<std::process::ChildStdout>>)> {
+    async fn agent(
+        &self,
+        native: &str,
+    ) -> Result<(
+        std::process::Child,
+        std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    )> {
         let mut child = std::process::Command::new("python3")
             .args(["-c", STAND_IN])
             .stdout(std::process::Stdio::piped())
@@ -63,7 +69,10 @@ impl Bench {
     }
 
     async fn act(&self, native: &str, action: &str) -> Result<()> {
-        let url = format!("http://{}/api/sessions/claude_code:{native}/{action}", self.app_addr);
+        let url = format!(
+            "http://{}/api/sessions/claude_code:{native}/{action}",
+            self.app_addr
+        );
         let resp = self.http.post(url).bearer_auth(&self.token).send().await?;
         if !resp.status().is_success() {
             bail!("{action} answered {} {}", resp.status(), resp.text().await?);
@@ -77,8 +86,14 @@ impl Bench {
 fn summary(out: &mut serde_json::Map<String, Value>, name: &str, mut ms: Vec<f64>) {
     ms.sort_by(f64::total_cmp);
     out.insert(format!("{name}_n"), json!(ms.len()));
-    out.insert(format!("{name}_p50_ms"), json!(round2(percentile(&ms, 0.5))));
-    out.insert(format!("{name}_p99_ms"), json!(round2(percentile(&ms, 0.99))));
+    out.insert(
+        format!("{name}_p50_ms"),
+        json!(round2(percentile(&ms, 0.5))),
+    );
+    out.insert(
+        format!("{name}_p99_ms"),
+        json!(round2(percentile(&ms, 0.99))),
+    );
     let max = ms.last().copied().unwrap_or(f64::NAN);
     out.insert(format!("{name}_max_ms"), json!(round2(max)));
 }
@@ -127,7 +142,10 @@ async fn main() -> Result<()> {
                 .context("the feed closed")??;
             let Ok(text) = frame.to_text() else { continue };
             let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-            if v["type"] == "session" && v["session"]["id"] == id.as_str() && v["session"]["state"] == "killed" {
+            if v["type"] == "session"
+                && v["session"]["id"] == id.as_str()
+                && v["session"]["state"] == "killed"
+            {
                 killed.push(sent.elapsed().as_secs_f64() * 1e3);
                 break;
             }
