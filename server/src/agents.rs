@@ -220,10 +220,12 @@ pub static AGENTS: [Spec; 7] = [
         setup: Some(setup::claude_code::plan),
         fixtures: Fixtures::Recorded("claude-code-2.1.328"),
         control: Control {
-            interrupt: "stops the current turn (the TUI's own Ctrl-C); a second one within a second exits",
+            interrupt: "Claude Code exits (status 0), even in the middle of a turn: only the TUI's Esc key stops a turn alone, and no signal sends it; the session can be resumed",
             resume: Some(&["claude", "--resume", "{id}"]),
             resume_headless: Some(&["claude", "-p", "--resume", "{id}", "{prompt}"]),
-            source: "Claude Code 2.1.328 --help: `-r, --resume [value]`, `-p, --print`",
+            source: "Claude Code 2.1.328, run under tmux against a scripted model (2026-12-03): \
+                     `--resume <uuid>` and `-p --resume <uuid> <prompt>` resume the same session from any \
+                     directory; SIGINT exits 0 even when busy; SIGTERM exits 143 and ends its tool's child",
         },
     },
     Spec {
@@ -269,10 +271,20 @@ pub static AGENTS: [Spec; 7] = [
         setup: Some(setup::codex::plan),
         fixtures: Fixtures::Recorded("codex-0.169.0"),
         control: Control {
-            interrupt: "stops the current turn; when idle, exits",
+            interrupt: "Codex exits (status 130): only the TUI's Esc key stops a turn alone",
             resume: Some(&["codex", "resume", "{id}"]),
-            resume_headless: Some(&["codex", "exec", "resume", "{id}", "{prompt}"]),
-            source: "Codex 0.169.0 --help: `resume` and `exec resume [SESSION_ID] [PROMPT]`",
+            resume_headless: Some(&[
+                "codex",
+                "exec",
+                "--skip-git-repo-check",
+                "resume",
+                "{id}",
+                "{prompt}",
+            ]),
+            source: "Codex 0.169.0, run (2026-12-03): `resume <uuid>` (in the session's directory, else \
+                     a directory picker blocks), `exec resume <uuid> <prompt>` (an untrusted directory \
+                     needs --skip-git-repo-check); a node wrapper runs the native binary, so a kill takes \
+                     the tree; the TUI's shared app-server daemon outlives it",
         },
     },
     Spec {
@@ -307,10 +319,13 @@ pub static AGENTS: [Spec; 7] = [
         setup: Some(setup::gemini_cli::plan),
         fixtures: Fixtures::Recorded("gemini-cli-0.61.0"),
         control: Control {
-            interrupt: "cancels the current request; when idle, asks for a second Ctrl-C to exit",
+            interrupt: "the outer Gemini CLI process ignores SIGINT and does not pass it on: nothing happens; the TUI's Esc key cancels a request",
             resume: Some(&["gemini", "--resume", "{id}"]),
             resume_headless: Some(&["gemini", "--resume", "{id}", "-p", "{prompt}"]),
-            source: "Gemini CLI 0.61.0 --help: `-r, --resume`, `-p, --prompt`",
+            source: "Gemini CLI 0.61.0, run (2026-12-03): `--resume <uuid>` works though --help names \
+                     only `latest` or an index, in the session's own project directory only (exit 42 \
+                     elsewhere); two node processes, the outer ignoring INT/TERM/HUP, so a kill takes \
+                     the tree",
         },
     },
     Spec {
@@ -355,10 +370,12 @@ pub static AGENTS: [Spec; 7] = [
         setup: Some(setup::copilot_cli::plan),
         fixtures: Fixtures::Recorded("copilot-cli-1.0.102"),
         control: Control {
-            interrupt: "cancels the current operation; when idle, exits",
+            interrupt: "its node loader does not pass SIGINT on to the native binary: nothing happens; the TUI's Ctrl-C stops a turn",
             resume: Some(&["copilot", "--resume={id}"]),
-            resume_headless: Some(&["copilot", "--resume={id}", "-p", "{prompt}"]),
-            source: "Copilot CLI 1.0.102 --help: `--resume[=sessionId]`, `-p, --prompt`",
+            resume_headless: Some(&["copilot", "-p", "{prompt}", "--resume={id}"]),
+            source: "Copilot CLI 1.0.102, run (2026-12-03): `--resume=<uuid>` from any directory, \
+                     `-p <prompt> --resume=<uuid>`; a node loader runs the native binary and forwards \
+                     no signal, so a kill takes the tree",
         },
     },
     Spec {
@@ -397,10 +414,12 @@ pub static AGENTS: [Spec; 7] = [
         setup: Some(setup::opencode::plan),
         fixtures: Fixtures::Recorded("opencode-1.18.33"),
         control: Control {
-            interrupt: "exits the TUI (OpenCode interrupts a turn with Esc, which no signal sends)",
+            interrupt: "OpenCode exits: it stops a turn with Esc twice, which no signal sends",
             resume: Some(&["opencode", "-s", "{id}"]),
             resume_headless: Some(&["opencode", "run", "-s", "{id}", "{prompt}"]),
-            source: "OpenCode 1.18.33 --help: `-s, --session`, `run [message..] -s`",
+            source: "OpenCode 1.18.33, run (2026-12-03): `-s <ses_id>`, `run -s <ses_id> <message>` \
+                     in the session's project (it hung from another directory; `run` rejects \
+                     permission prompts unless --auto)",
         },
     },
     Spec {
@@ -441,10 +460,12 @@ pub static AGENTS: [Spec; 7] = [
              (its hook contract is our own extension's, tested in normalize/hooks/pi.rs)",
         ),
         control: Control {
-            interrupt: "stops the current turn",
+            interrupt: "Pi exits: it stops a turn with Esc, which no signal sends",
             resume: Some(&["pi", "--session", "{id}"]),
-            resume_headless: Some(&["pi", "--session", "{id}", "-p", "{prompt}"]),
-            source: "Pi 0.73.1 --help: `--session <path|id>`, `-p, --print`",
+            resume_headless: Some(&["pi", "-p", "--session", "{id}", "{prompt}"]),
+            source: "Pi 0.73.1 (@mariozechner/pi-coding-agent), run (2026-12-03): `--session <uuid>` \
+                     and `-p --session <uuid> <prompt>`, in the session's project (elsewhere a blocking \
+                     \"Fork?\" question)",
         },
     },
     Spec {
