@@ -4,8 +4,10 @@
 //! its descendants, SIGKILL after `[control] kill_grace_secs`; `restart` kills it and continues
 //! the session with the agent's non-interactive resume command (from the agent registry) as a
 //! supervised background process in the session's directory, its output in
-//! `<data dir>/launches/`. Every action is written to the session's stream (`control_requested`,
-//! then `control_finished`) and to the audit log; a session we stopped ends `killed`, never
+//! `<data dir>/launches/`. A session started by `observatory run` ([`launches`]) is killed and
+//! restarted by its launcher instead, in its own terminal, with the interactive resume command.
+//! Every action is written to the session's stream (`control_requested`, then
+//! `control_finished`) and to the audit log; a session we stopped ends `killed`, never
 //! `crashed`. Who may act is the access stage's business; this module acts.
 
 pub mod launches;
