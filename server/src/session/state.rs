@@ -103,7 +103,8 @@ pub struct Arrival {
     pub new_turn: bool,
     /// The event's turn is already closed (a late report).
     pub closed_turn: bool,
-    /// The event says the observatory stopped the agent (a kill that worked).
+    /// The event says the observatory stopped the agent: a kill that worked, or the session
+    /// ending while a kill is under way.
     pub stops: bool,
 }
 
@@ -125,6 +126,7 @@ pub fn on_event(current: State, a: Arrival) -> Option<(State, &'static str)> {
         TurnFinished if a.current_turn => Some((State::Idle, "turn_finished")),
         TurnFailed if a.current_turn => Some((State::Errored, "turn_failed")),
         TurnFinished | TurnFailed => None,
+        SessionEnded if a.stops => Some((State::Killed, "killed")),
         SessionEnded => Some((State::Ended, "session_ended")),
         PermissionRequested if !current.is_resting() && newer => {
             Some((State::AwaitingPermission, "permission_requested"))
@@ -197,6 +199,33 @@ mod tests {
             closed_turn: false,
             stops: false,
         }
+    }
+
+    #[test]
+    fn a_session_we_stop_is_killed_however_the_agent_says_goodbye() {
+        let stopped = |kind| Arrival {
+            stops: true,
+            ..arrival(kind, 12)
+        };
+        assert_eq!(
+            on_event(Active, stopped(SessionEnded)),
+            Some((Killed, "killed"))
+        );
+        assert_eq!(
+            on_event(Idle, stopped(ControlFinished)),
+            Some((Killed, "killed"))
+        );
+        assert_eq!(on_event(Killed, stopped(ControlFinished)), None);
+        assert_eq!(
+            on_event(Active, arrival(SessionEnded, 12)),
+            Some((Ended, "session_ended"))
+        );
+        // What the observatory does is no activity of the agent's.
+        assert_eq!(
+            on_event(AwaitingPermission, arrival(ControlRequested, 12)),
+            None
+        );
+        assert_eq!(on_event(Idle, arrival(ControlFinished, 12)), None);
     }
 
     #[test]

@@ -673,8 +673,8 @@ impl Live {
     }
 
     /// Follows the observatory's own control of the agent: while a kill or restart is under
-    /// way, the process going away is that, not a crash. Returns whether the event says the
-    /// agent was stopped.
+    /// way, the process going away or the session ending is that, not a crash or an end of its
+    /// own. Returns whether the event says the agent was stopped.
     fn note_control(&mut self, kind: EventKind, event: &Event) -> bool {
         let stopping = matches!(event.name.as_str(), "kill" | "restart");
         match kind {
@@ -686,6 +686,9 @@ impl Live {
                 self.stopping = false;
                 stopping && event.success == Some(true)
             }
+            // An agent ends its session itself on our SIGTERM (Claude Code runs its SessionEnd
+            // hook before the kill is reported): that is the kill.
+            EventKind::SessionEnded => self.stopping,
             _ => false,
         }
     }
