@@ -109,7 +109,7 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         clock.clone(),
     );
     let cancel = CancellationToken::new();
-    let link = access.startup_link(loopback(app_addr)).await;
+    let link = access.startup_link(loopback(app_addr));
     let app_state = web::AppState {
         store,
         stats,

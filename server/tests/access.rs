@@ -163,6 +163,19 @@ async fn via_tunnel(server: &Server) -> Answer {
 }
 
 /// A server that pushes to the fake push service (on loopback), with `tweak` on top.
+/// A paired browser named "phone" with notifications on.
+async fn phone_with_push(server: &Server, svc: &PushService) -> common::Paired {
+    let phone = server.pair("phone").await;
+    let on = put_push(
+        server,
+        &[("cookie", phone.cookie.as_str())],
+        Subscriber::new(svc).subscription_json(),
+    )
+    .await;
+    assert_eq!(on.status, 200, "{}", on.body);
+    phone
+}
+
 async fn pushing(tweak: impl FnOnce(&mut Config)) -> Server {
     Server::start_with(|c| {
         c.push.subject = "mailto:access-test@example.com".into();
@@ -583,14 +596,7 @@ async fn a_local_or_paired_feeds_viewing_holds_back_pushes_until_it_lapses() {
     let svc = PushService::start().await;
     // A cooldown shorter than the lapse: the second ask after it is an alert of its own.
     let server = pushing(|c| c.alerts.cooldown_secs = 60).await;
-    let phone = server.pair("phone").await;
-    let on = put_push(
-        &server,
-        &[("cookie", phone.cookie.as_str())],
-        Subscriber::new(&svc).subscription_json(),
-    )
-    .await;
-    assert_eq!(on.status, 200, "{}", on.body);
+    phone_with_push(&server, &svc).await;
 
     // A dashboard on this machine shows one session; a paired tablet, through a tunnel, another.
     let (here, there) = ("claude_code:watched-here", "claude_code:watched-there");
@@ -831,14 +837,7 @@ async fn the_audit_log_records_pairing_push_refusals_and_revocation() {
     let svc = PushService::start().await;
     let server = pushing(|_| {}).await;
     let mut dashboard = feed(&server, &[]).await.expect("a local feed");
-    let phone = server.pair("phone").await;
-    let on = put_push(
-        &server,
-        &[("cookie", phone.cookie.as_str())],
-        Subscriber::new(&svc).subscription_json(),
-    )
-    .await;
-    assert_eq!(on.status, 200, "{}", on.body);
+    let phone = phone_with_push(&server, &svc).await;
     let wrong = bearer(&"0".repeat(64));
     let headers = [("authorization", wrong.as_str()), ("x-forwarded-for", FAR)];
     assert_eq!(sessions_as(&server, &headers).await.status, 401);

@@ -44,9 +44,7 @@ impl Access {
     /// A new one-time code, its link on `origin` (the tunnel's or `public_url` when there is one:
     /// the phone must reach it), and the link's QR code.
     pub async fn new_code(&self, caller: &Caller, origin: &str) -> NewCode {
-        let now = self.now();
-        let expires = now + self.settings().pairing_code_ttl_secs as i64 * 1_000_000_000;
-        let code = lock(&self.inner.codes).issue(now, expires);
+        let (code, expires) = self.issue_code();
         let origin = self.public_origin().unwrap_or_else(|| origin.to_owned());
         let url = format!("{origin}/pair#{code}");
         let detail = format!(
@@ -292,12 +290,16 @@ impl Access {
     }
 
     /// The start-up link for the local browser: a code on the loopback origin.
-    pub async fn startup_link(&self, app: std::net::SocketAddr) -> String {
-        let origin = format!("http://{app}");
+    pub fn startup_link(&self, app: std::net::SocketAddr) -> String {
+        let (code, _) = self.issue_code();
+        format!("http://{app}/pair#{code}")
+    }
+
+    /// A new one-time code and when it expires.
+    fn issue_code(&self) -> (String, i64) {
         let now = self.now();
         let expires = now + self.settings().pairing_code_ttl_secs as i64 * 1_000_000_000;
-        let code = lock(&self.inner.codes).issue(now, expires);
-        format!("{origin}/pair#{code}")
+        (lock(&self.inner.codes).issue(now, expires), expires)
     }
 }
 

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::api::AppState;
 use crate::access::{Credential, Need, Refusal, set_cookie};
+use crate::control::Action;
 
 /// What an `/api/` path needs, before the handler adds its own rules.
 fn need(method: &Method, path: &str) -> Need {
@@ -25,9 +26,7 @@ fn need(method: &Method, path: &str) -> Need {
         p if p.starts_with("/api/access/") || p.starts_with("/api/launches") => Need::LocalWrite,
         p if *method == Method::POST
             && p.starts_with("/api/sessions/")
-            && ["/interrupt", "/kill", "/restart"]
-                .iter()
-                .any(|a| p.ends_with(a)) =>
+            && p.rsplit('/').next().and_then(Action::parse).is_some() =>
         {
             Need::Control
         }
