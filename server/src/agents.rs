@@ -61,8 +61,15 @@ pub struct Spec {
 /// What control needs to know of an agent. Commands are argv templates: `{id}` is the agent's
 /// own session id, `{prompt}` the message that continues the work.
 pub struct Control {
-    /// What SIGINT does to the agent's process (it is what `interrupt` sends).
-    pub interrupt: &'static str,
+    /// What SIGINT does to the agent's process.
+    pub sigint: &'static str,
+    /// Whether SIGINT stops the current turn and leaves the agent running: then `interrupt`
+    /// sends it to a session we only watch. (None of the six agents does: their TUIs read
+    /// Ctrl-C as a key in raw mode, and the signal ends them or does nothing.)
+    pub sigint_interrupts: bool,
+    /// The key presses that stop a turn in the agent's terminal UI: `observatory run`, which
+    /// owns the terminal the agent runs in, types them for `interrupt`.
+    pub keys: Keys,
     /// Resumes session `{id}` in a terminal (a restart in place).
     pub resume: Option<&'static [&'static str]>,
     /// Continues session `{id}` with `{prompt}` without a terminal and exits (a restart of a
@@ -72,6 +79,20 @@ pub struct Control {
     /// what is `None` is none.
     pub source: &'static str,
 }
+
+/// Key presses, each written to the terminal on its own (two Esc in one write would read as
+/// Alt-Esc).
+pub struct Keys {
+    pub presses: &'static [&'static str],
+    /// For people: "Esc", "Esc twice".
+    pub name: &'static str,
+    /// What they do, seen with the real CLI.
+    pub effect: &'static str,
+}
+
+const ESC: &[&str] = &["\x1b"];
+const ESC_TWICE: &[&str] = &["\x1b", "\x1b"];
+const CTRL_C: &[&str] = &["\x03"];
 
 impl Control {
     /// `template` with `{id}` and `{prompt}` filled in.
@@ -220,7 +241,13 @@ pub static AGENTS: [Spec; 7] = [
         setup: Some(setup::claude_code::plan),
         fixtures: Fixtures::Recorded("claude-code-2.1.328"),
         control: Control {
-            interrupt: "Claude Code exits (status 0), even in the middle of a turn: only the TUI's Esc key stops a turn alone, and no signal sends it; the session can be resumed",
+            sigint: "Claude Code exits (status 0), even in the middle of a turn",
+            sigint_interrupts: false,
+            keys: Keys {
+                presses: ESC,
+                name: "Esc",
+                effect: "Claude Code stops the turn (and answers an open permission dialog with no) and waits for the next prompt",
+            },
             resume: Some(&["claude", "--resume", "{id}"]),
             resume_headless: Some(&["claude", "-p", "--resume", "{id}", "{prompt}"]),
             source: "Claude Code 2.1.328, run under tmux against a scripted model (2026-12-03): \
@@ -271,7 +298,13 @@ pub static AGENTS: [Spec; 7] = [
         setup: Some(setup::codex::plan),
         fixtures: Fixtures::Recorded("codex-0.169.0"),
         control: Control {
-            interrupt: "Codex exits (status 130): only the TUI's Esc key stops a turn alone",
+            sigint: "Codex exits (status 130)",
+            sigint_interrupts: false,
+            keys: Keys {
+                presses: ESC,
+                name: "Esc",
+                effect: "Codex stops the turn (\"Conversation interrupted\") and waits for the next prompt",
+            },
             resume: Some(&["codex", "resume", "{id}"]),
             resume_headless: Some(&[
                 "codex",
@@ -319,7 +352,13 @@ pub static AGENTS: [Spec; 7] = [
         setup: Some(setup::gemini_cli::plan),
         fixtures: Fixtures::Recorded("gemini-cli-0.61.0"),
         control: Control {
-            interrupt: "the outer Gemini CLI process ignores SIGINT and does not pass it on: nothing happens; the TUI's Esc key cancels a request",
+            sigint: "the outer Gemini CLI process ignores it and does not pass it on: nothing happens",
+            sigint_interrupts: false,
+            keys: Keys {
+                presses: ESC,
+                name: "Esc",
+                effect: "Gemini CLI cancels the request (\"Request cancelled.\") and waits for the next prompt",
+            },
             resume: Some(&["gemini", "--resume", "{id}"]),
             resume_headless: Some(&["gemini", "--resume", "{id}", "-p", "{prompt}"]),
             source: "Gemini CLI 0.61.0, run (2026-12-03): `--resume <uuid>` works though --help names \
@@ -370,7 +409,13 @@ pub static AGENTS: [Spec; 7] = [
         setup: Some(setup::copilot_cli::plan),
         fixtures: Fixtures::Recorded("copilot-cli-1.0.102"),
         control: Control {
-            interrupt: "its node loader does not pass SIGINT on to the native binary: nothing happens; the TUI's Ctrl-C stops a turn",
+            sigint: "its node loader ignores it and does not pass it on to the native binary: nothing happens",
+            sigint_interrupts: false,
+            keys: Keys {
+                presses: CTRL_C,
+                name: "Ctrl-C",
+                effect: "Copilot CLI cancels the operation (\"Operation cancelled by user\"); when idle, a single Ctrl-C only arms its exit",
+            },
             resume: Some(&["copilot", "--resume={id}"]),
             resume_headless: Some(&["copilot", "-p", "{prompt}", "--resume={id}"]),
             source: "Copilot CLI 1.0.102, run (2026-12-03): `--resume=<uuid>` from any directory, \
@@ -414,7 +459,13 @@ pub static AGENTS: [Spec; 7] = [
         setup: Some(setup::opencode::plan),
         fixtures: Fixtures::Recorded("opencode-1.18.33"),
         control: Control {
-            interrupt: "OpenCode exits: it stops a turn with Esc twice, which no signal sends",
+            sigint: "OpenCode exits",
+            sigint_interrupts: false,
+            keys: Keys {
+                presses: ESC_TWICE,
+                name: "Esc twice",
+                effect: "OpenCode stops the turn (the first Esc arms it: \"esc again to interrupt\")",
+            },
             resume: Some(&["opencode", "-s", "{id}"]),
             resume_headless: Some(&["opencode", "run", "-s", "{id}", "{prompt}"]),
             source: "OpenCode 1.18.33, run (2026-12-03): `-s <ses_id>`, `run -s <ses_id> <message>` \
@@ -460,7 +511,13 @@ pub static AGENTS: [Spec; 7] = [
              (its hook contract is our own extension's, tested in normalize/hooks/pi.rs)",
         ),
         control: Control {
-            interrupt: "Pi exits: it stops a turn with Esc, which no signal sends",
+            sigint: "Pi exits (status 130)",
+            sigint_interrupts: false,
+            keys: Keys {
+                presses: ESC,
+                name: "Esc",
+                effect: "Pi aborts the operation (\"Operation aborted\") and waits for the next prompt",
+            },
             resume: Some(&["pi", "--session", "{id}"]),
             resume_headless: Some(&["pi", "-p", "--session", "{id}", "{prompt}"]),
             source: "Pi 0.73.1 (@mariozechner/pi-coding-agent), run (2026-12-03): `--session <uuid>` \
@@ -488,7 +545,13 @@ pub static AGENTS: [Spec; 7] = [
              spans (normalize/generic.rs)",
         ),
         control: Control {
-            interrupt: "whatever the program does with SIGINT",
+            sigint: "whatever the program does with it",
+            sigint_interrupts: true,
+            keys: Keys {
+                presses: CTRL_C,
+                name: "Ctrl-C",
+                effect: "what Ctrl-C typed in its terminal does",
+            },
             resume: None,
             resume_headless: None,
             source: "an unknown program: no resume command is known",

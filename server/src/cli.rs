@@ -65,6 +65,12 @@ pub enum Command {
     Ctl(crate::client::CtlArgs),
     /// Run an agent in this terminal under the observatory's control (kill, restart in place)
     Run(crate::client::run::RunArgs),
+    /// (Internal) leads the pseudo-terminal `observatory run` gives an agent.
+    #[command(name = "lead-terminal", hide = true)]
+    LeadTerminal {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, num_args = 1..)]
+        argv: Vec<String>,
+    },
     /// Reach the dashboard from a phone: the app port behind cloudflared or Tailscale Serve,
     /// with a QR code that pairs the phone.
     Tunnel(crate::client::tunnel::TunnelArgs),

@@ -5,6 +5,7 @@
 //! run` ([`run`]: an agent started in this terminal, under the server's control).
 
 pub mod run;
+pub mod terminal;
 pub mod tunnel;
 
 use std::net::SocketAddr;

@@ -34,6 +34,9 @@ fn main() -> Result<()> {
         Some(Command::Tunnel(args)) => observatory::client::tunnel::run(&args),
         Some(Command::Ctl(args)) => observatory::client::ctl(&args),
         Some(Command::Run(args)) => std::process::exit(observatory::client::run::run(&args)?),
+        Some(Command::LeadTerminal { argv }) => {
+            std::process::exit(observatory::client::terminal::lead(&argv)?)
+        }
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

@@ -80,14 +80,25 @@ impl World {
         self.server = Process::spawn_with(self.data.path(), &self.env);
     }
 
-    /// `observatory run -- claude` (the stand-in) in the project directory, for this server.
+    /// `observatory run -- claude` (the stand-in) in the project directory, for this server;
+    /// `in_terminal`: with a terminal as its stdin and stdout (`tests/standins/terminal.py`), so
+    /// that it gives the agent a pty of its own. Returns once the agent registered.
     fn launch(
         &self,
+        in_terminal: bool,
     ) -> (
         std::process::Child,
         std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
     ) {
-        let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_observatory"))
+        let mut run = if in_terminal {
+            let mut c = std::process::Command::new("python3");
+            c.arg(standins().join("terminal.py"))
+                .arg(env!("CARGO_BIN_EXE_observatory"));
+            c
+        } else {
+            std::process::Command::new(env!("CARGO_BIN_EXE_observatory"))
+        };
+        let mut run = run
             .args([
                 "run",
                 "--name",
@@ -109,7 +120,7 @@ impl World {
             .expect("observatory run");
         let mut lines = std::io::BufReader::new(run.stdout.take().expect("stdout")).lines();
         let first = lines.next().expect("a line").expect("utf-8");
-        assert_eq!(first, "registered");
+        assert_eq!(first.trim_end(), "registered");
         (run, lines)
     }
 
@@ -165,6 +176,15 @@ impl World {
 
     fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.project.path().join(name)).unwrap_or_default()
+    }
+
+    /// Waits until the stand-in's log `name` has a line `line`.
+    async fn until_logged(&self, name: &str, line: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.log(name).lines().any(|l| l == line) {
+            assert!(Instant::now() < deadline, "no {line:?}: {}", self.log(name));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn call(
@@ -251,37 +271,62 @@ fn child_pid(log: &str) -> u32 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn interrupt_sends_sigint_and_the_agent_runs_on() {
+async fn a_watched_agent_is_not_sent_a_sigint_that_would_end_it() {
     let w = World::start("");
     let mut agent = w.agent(false);
     let options_path = format!("/api/sessions/{ID}/control");
     let get = reqwest::Method::GET;
     let (_, unpaired) = w.call(get.clone(), &options_path, None, &[]).await;
-    let why = &unpaired["actions"]["interrupt"]["why"];
+    let why = &unpaired["actions"]["kill"]["why"];
     assert_eq!(why, "this browser is not paired", "{unpaired}");
-    let token = w.token();
-    let (_, options) = w.call(get, &options_path, Some(&token), &[]).await;
+    let (_, options) = w.call(get, &options_path, Some(&w.token()), &[]).await;
     assert_eq!(options["pid"], agent.id(), "{options}");
-    assert_eq!(
-        options["actions"]["interrupt"]["available"], true,
-        "{options}"
+    let interrupt = &options["actions"]["interrupt"];
+    assert_eq!(interrupt["available"], false, "{options}");
+    let why = interrupt["why"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("Esc") && why.contains("observatory run") && why.contains("exits"),
+        "says why (Claude Code exits on SIGINT) and what would work: {why}"
     );
+    let (status, refused) = w.act("interrupt").await;
+    assert_eq!((status, refused["error"].as_str()), (409, Some(why)));
+    assert!(alive(agent.id()), "the agent runs on");
+    assert!(!w.log("agent.log").contains("SIGINT"), "no signal was sent");
+    assert!(w.event_kinds().await.is_empty(), "nothing was done");
+    let audit = w.audit().await;
+    assert_eq!(
+        (audit[0]["action"].as_str(), audit[0]["outcome"].as_str()),
+        (Some("interrupt"), Some("refused")),
+        "{audit:?}"
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launched_agent_is_interrupted_by_its_key_typed_into_its_terminal() {
+    let w = World::start("");
+    let (mut run, mut out) = w.launch(true);
+    let options = w.until_launched().await;
+    let what = options["actions"]["interrupt"]["what"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(what.contains("presses Esc in its terminal"), "{options}");
     let (status, done) = w.act("interrupt").await;
     assert_eq!(status, 200, "{done}");
-    assert_eq!(
-        (done["outcome"].as_str(), done["pid"].as_u64()),
-        (Some("ok"), Some(agent.id().into()))
+    assert_eq!(done["outcome"], "ok", "{done}");
+    assert!(
+        done["done"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pressed Esc in its terminal"),
+        "{done}"
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !w.log("agent.log").contains("SIGINT") {
-        assert!(
-            Instant::now() < deadline,
-            "no SIGINT: {}",
-            w.log("agent.log")
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(alive(agent.id()), "an interrupt does not end the agent");
+    w.until_logged("agent.log", "key 1b").await;
+    let log = w.log("agent.log");
+    assert!(!log.contains("SIGINT"), "a key, not a signal: {log}");
+    let pid = w.session().await["pid"].as_u64().expect("pid") as u32;
+    assert!(alive(pid), "an interrupt does not end the agent");
     assert_eq!(
         w.event_kinds().await,
         [
@@ -291,10 +336,19 @@ async fn interrupt_sends_sigint_and_the_agent_runs_on() {
     );
     let audit = w.audit().await;
     assert_eq!(audit[0]["action"], "interrupt", "{audit:?}");
+    assert_eq!(audit[0]["outcome"], "ok", "{audit:?}");
     assert_eq!(audit[0]["target"], ID);
     assert_eq!(audit[0]["actor"], "token");
-    let _ = agent.kill();
-    let _ = agent.wait();
+
+    // What the agent prints reaches the user's terminal; its exit code comes back.
+    let (status, _) = w.act("kill").await;
+    assert_eq!(status, 200);
+    let rest: Vec<String> = out.by_ref().map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("bye from the agent")),
+        "{rest:?}"
+    );
+    assert_eq!(run.wait().expect("exits").code(), Some(143));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,7 +497,7 @@ async fn restart_kills_and_resumes_the_same_session_without_a_terminal() {
 async fn control_needs_a_credential_and_from_elsewhere_allow_remote_control() {
     let w = World::start("");
     let mut agent = w.agent(false);
-    let path = format!("/api/sessions/{ID}/interrupt");
+    let path = format!("/api/sessions/{ID}/kill");
     let post = reqwest::Method::POST;
     let (status, _) = w.call(post.clone(), &path, None, &[]).await;
     assert_eq!(status, 401, "local, no credential");
@@ -461,7 +515,7 @@ async fn control_needs_a_credential_and_from_elsewhere_allow_remote_control() {
         .call(post, &path, None, &[("origin", "https://evil.example")])
         .await;
     assert_eq!(status, 403, "another origin: {v}");
-    assert!(!w.log("agent.log").contains("SIGINT"), "nothing was sent");
+    assert!(!w.log("agent.log").contains("SIGTERM"), "nothing was sent");
     let _ = agent.kill();
     let _ = agent.wait();
 
@@ -478,7 +532,7 @@ async fn control_needs_a_credential_and_from_elsewhere_allow_remote_control() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_launch_restarts_in_place_survives_a_server_restart_and_hands_back_the_exit_code() {
     let mut w = World::start("");
-    let (mut run, mut out) = w.launch();
+    let (mut run, mut out) = w.launch(false);
     let options = w.until_launched().await;
     let restart = options["actions"]["restart"]["what"]
         .as_str()

@@ -18,6 +18,7 @@ use tokio::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
+use super::terminal::{self, Terminal};
 use super::{Target, TargetArgs};
 use crate::agents::{self, Spec};
 use crate::control::launches::{Command as Order, Info, Report};
@@ -97,21 +98,41 @@ fn claude_settings(ingest: &str) -> Option<String> {
     Some(json!({ "hooks": map }).to_string())
 }
 
-/// What is started for `argv`: the program with our additions, and its environment.
-fn prepare(spec: &Spec, argv: &[String], ingest: &str, launch: &str) -> Command {
-    let mut cmd = Command::new(&argv[0]);
+/// The agent's command line with our additions, and the environment we add.
+fn prepare(spec: &Spec, argv: &[String], ingest: &str, launch: &str) -> Started {
+    let mut full = vec![argv[0].clone()];
     if spec.agent == Agent::ClaudeCode
         && let Some(settings) = claude_settings(ingest)
     {
-        cmd.args(["--settings", &settings]);
+        full.extend(["--settings".to_owned(), settings]);
     }
-    cmd.args(&argv[1..])
-        .envs(telemetry_env(spec, ingest))
-        .env("OBSERVATORY_LAUNCH_ID", launch);
-    cmd
+    full.extend(argv[1..].iter().cloned());
+    let mut env = telemetry_env(spec, ingest);
+    env.push(("OBSERVATORY_LAUNCH_ID".into(), launch.into()));
+    Started { argv: full, env }
 }
 
-fn exit_code(status: ExitStatus) -> i32 {
+struct Started {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// Starts the agent: in the terminal we own when there is one, else on our own stdio.
+fn start(terminal: Option<&Terminal>, s: &Started) -> Result<Child> {
+    let mut cmd = match terminal {
+        Some(t) => t.command(&s.argv)?,
+        None => {
+            let mut c = Command::new(&s.argv[0]);
+            c.args(&s.argv[1..]);
+            c
+        }
+    };
+    cmd.envs(s.env.iter().cloned())
+        .spawn()
+        .with_context(|| format!("starting {}", s.argv[0]))
+}
+
+pub(crate) fn exit_code(status: ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status
         .code()
@@ -127,69 +148,190 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         .block_on(supervise(args, target))
 }
 
-/// The launch's identity, as registered.
-fn info(id: &str, name: &str, spec: &Spec, argv: &[String], child: &Child) -> Info {
-    let pid = child.id().unwrap_or(0);
-    Info {
-        id: id.to_owned(),
-        name: name.to_owned(),
-        agent: spec.agent.as_str().to_owned(),
-        pid,
-        start_ticks: crate::procfs::process_start_ticks(pid).unwrap_or(0),
-        argv: argv.to_vec(),
-        cwd: std::env::current_dir()
-            .map(|d| d.display().to_string())
-            .unwrap_or_default(),
+/// One `observatory run`: the agent it started, the terminal it owns (if any), and what the
+/// server knows of it.
+struct Launch {
+    spec: &'static Spec,
+    id: String,
+    name: String,
+    ingest: String,
+    target: Target,
+    terminal: Option<Terminal>,
+    child: Child,
+    info: watch::Sender<Info>,
+}
+
+impl Launch {
+    /// The launch's identity, as registered.
+    fn info(&self, argv: &[String]) -> Info {
+        let pid = self.child.id().unwrap_or(0);
+        Info {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            agent: self.spec.agent.as_str().to_owned(),
+            pid,
+            start_ticks: crate::procfs::process_start_ticks(pid).unwrap_or(0),
+            argv: argv.to_vec(),
+            cwd: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            terminal: self.terminal.is_some(),
+        }
+    }
+
+    /// Does what the server asked, and says so; `Some(code)` when we are done.
+    async fn obey(&mut self, order: Order) -> Option<i32> {
+        if order.action == "interrupt" {
+            self.interrupt(order);
+            return None;
+        }
+        let (mut done, next) = stop(&mut self.child, self.terminal.is_some(), order).await;
+        if let Some(resume) = next {
+            let started = prepare(self.spec, &resume, &self.ingest, &self.id);
+            match start(self.terminal.as_ref(), &started) {
+                Ok(c) => {
+                    self.child = c;
+                    let _ = self.info.send(self.info(&resume));
+                }
+                Err(e) => {
+                    done.ok = false;
+                    done.detail = format!("{}; {e:#}", done.detail);
+                    report(&self.target, &self.id, &done).await;
+                    return Some(127);
+                }
+            }
+        }
+        report(&self.target, &self.id, &done).await;
+        None
+    }
+
+    /// Types the agent's interrupt keys into its terminal, then reports (in the background:
+    /// the presses are a little apart).
+    fn interrupt(&self, order: Order) {
+        let (target, id) = (self.target.clone(), self.id.clone());
+        let keyboard = self.terminal.as_ref().map(Terminal::keyboard);
+        tokio::spawn(async move {
+            let (ok, detail) = match keyboard {
+                Some(k) if !order.keys.is_empty() => {
+                    terminal::press(&k, &order.keys).await;
+                    (true, format!("pressed {} in its terminal", order.keys_name))
+                }
+                _ => (
+                    false,
+                    "this launch has no terminal of its own to type into".into(),
+                ),
+            };
+            let r = Report {
+                request_id: order.request_id,
+                ok,
+                detail,
+            };
+            report(&target, &id, &r).await;
+        });
     }
 }
 
 async fn supervise(args: &RunArgs, target: Target) -> Result<i32> {
     let spec = agent_of(&args.command[0]);
     let id = crate::access::secret::random_hex()[..16].to_owned();
-    let name = args.name.clone().unwrap_or_default();
     let ingest = format!("http://{}", target.ingest);
-    let mut argv = args.command.clone();
-    let mut child = prepare(spec, &argv, &ingest, &id)
-        .spawn()
-        .with_context(|| format!("starting {}", argv[0]))?;
-    let (info_tx, info_rx) = watch::channel(info(&id, &name, spec, &argv, &child));
+    let terminal = Terminal::open()?;
+    let child = start(
+        terminal.as_ref(),
+        &prepare(spec, &args.command, &ingest, &id),
+    )?;
+    let (info, info_rx) = watch::channel(Info::default());
+    let mut launch = Launch {
+        spec,
+        id,
+        name: args.name.clone().unwrap_or_default(),
+        ingest,
+        target: target.clone(),
+        terminal,
+        child,
+        info,
+    };
+    launch.info.send_replace(launch.info(&args.command));
     let (orders_tx, mut orders) = mpsc::channel(4);
-    tokio::spawn(follow_server(target.clone(), info_rx, orders_tx));
-    let (mut term, mut hup) = (
-        signal(SignalKind::terminate())?,
-        signal(SignalKind::hangup())?,
-    );
-    let (mut int, mut quit) = (
-        signal(SignalKind::interrupt())?,
-        signal(SignalKind::quit())?,
-    );
+    tokio::spawn(follow_server(target, info_rx, orders_tx));
+    let mut signals = Signals::new(launch.terminal.is_some())?;
     loop {
         tokio::select! {
-            status = child.wait() => return Ok(exit_code(status?)),
-            _ = term.recv() => forward(&child, nix::sys::signal::Signal::SIGTERM),
-            _ = hup.recv() => forward(&child, nix::sys::signal::Signal::SIGHUP),
-            // The terminal sent these to the agent too: they are its to handle.
-            _ = int.recv() => {}
-            _ = quit.recv() => {}
-            Some(order) = orders.recv() => {
-                let (mut done, next) = obey(&mut child, order).await;
-                if let Some(resume) = next {
-                    argv = resume;
-                    match prepare(spec, &argv, &ingest, &id).spawn() {
-                        Ok(c) => {
-                            child = c;
-                            let _ = info_tx.send(info(&id, &name, spec, &argv, &child));
-                        }
-                        Err(e) => {
-                            done.ok = false;
-                            done.detail = format!("{}; starting `{}` failed: {e}", done.detail, argv.join(" "));
-                            report(&target, &id, &done).await;
-                            return Ok(127);
-                        }
-                    }
+            status = launch.child.wait() => {
+                if let Some(t) = &launch.terminal {
+                    t.drain().await;
                 }
-                report(&target, &id, &done).await;
+                return Ok(exit_code(status?));
             }
+            sig = signals.next() => match (sig, &launch.terminal) {
+                (Got::Forward(s), _) => forward(&launch.child, s),
+                (Got::Resized, Some(t)) => t.follow_size(),
+                (Got::Stopped, Some(t)) => t.suspend(),
+                _ => {}
+            },
+            Some(order) = orders.recv() => {
+                if let Some(code) = launch.obey(order).await {
+                    return Ok(code);
+                }
+            }
+        }
+    }
+}
+
+/// The signals the launcher handles.
+enum Got {
+    /// SIGTERM, SIGHUP: passed on to the agent.
+    Forward(nix::sys::signal::Signal),
+    /// SIGWINCH: the user's terminal changed size.
+    Resized,
+    /// SIGTSTP from the terminal's leader: the agent stopped (Ctrl-Z).
+    Stopped,
+    /// SIGINT, SIGQUIT without a terminal of our own: the terminal sent them to the agent too,
+    /// which is its to handle.
+    Ignored,
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    winch: tokio::signal::unix::Signal,
+    /// Only with a terminal of our own (without one, Ctrl-Z must stop us as it stops the agent).
+    tstp: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new(own_terminal: bool) -> Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+            quit: signal(SignalKind::quit())?,
+            winch: signal(SignalKind::window_change())?,
+            tstp: if own_terminal {
+                Some(signal(SignalKind::from_raw(nix::libc::SIGTSTP))?)
+            } else {
+                None
+            },
+        })
+    }
+
+    async fn next(&mut self) -> Got {
+        use nix::sys::signal::Signal as S;
+        let tstp = async {
+            match &mut self.tstp {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = self.term.recv() => Got::Forward(S::SIGTERM),
+            _ = self.hup.recv() => Got::Forward(S::SIGHUP),
+            _ = self.int.recv() => Got::Ignored,
+            _ = self.quit.recv() => Got::Ignored,
+            _ = self.winch.recv() => Got::Resized,
+            _ = tstp => Got::Stopped,
         }
     }
 }
@@ -200,9 +342,16 @@ fn forward(child: &Child, sig: nix::sys::signal::Signal) {
     }
 }
 
-/// Does what the server asked: stops the agent (and for a restart, says what to start next).
-async fn obey(child: &mut Child, order: Order) -> (Report, Option<Vec<String>>) {
-    let Some(pid) = child.id() else {
+/// Stops the agent for a kill or restart (and for a restart, says what to start next). In a
+/// terminal of ours `child` is the terminal's leader, which exits with the agent.
+async fn stop(child: &mut Child, led: bool, order: Order) -> (Report, Option<Vec<String>>) {
+    let Some(pid) = child.id().map(|lead| {
+        if led {
+            terminal::led_by(lead).unwrap_or(lead)
+        } else {
+            lead
+        }
+    }) else {
         let r = Report {
             request_id: order.request_id,
             ok: false,

@@ -19,7 +19,7 @@ use crate::procfs;
 const GONE_AFTER_NS: i64 = 60 * 1_000_000_000;
 
 /// What a launcher says of its agent.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Info {
     pub id: String,
@@ -30,17 +30,26 @@ pub struct Info {
     pub start_ticks: u64,
     pub argv: Vec<String>,
     pub cwd: String,
+    /// The launcher owns the agent's terminal (a pty between the user's terminal and the
+    /// agent), so it can type the agent's interrupt keys.
+    #[serde(default)]
+    pub terminal: bool,
 }
 
 /// What the server asks of a launcher.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Command {
     pub request_id: u64,
-    /// `kill` or `restart`.
+    /// `interrupt`, `kill` or `restart`.
     pub action: String,
     /// For a restart: the command that resumes the session in the terminal.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resume: Vec<String>,
+    /// For an interrupt: the key presses to type into the agent's terminal, and their name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub keys_name: String,
     pub grace_secs: u64,
 }
 
@@ -154,31 +163,26 @@ impl Launches {
         sender.is_some_and(|s| s.send(r).is_ok())
     }
 
-    /// Asks launch `id` to do `action`, and waits up to `wait` for its report.
+    /// Asks launch `id` to do `command` (its request id is given here), and waits up to
+    /// `wait` for its report.
     pub async fn ask(
         &self,
         id: &str,
-        action: &str,
-        resume: Vec<String>,
-        grace_secs: u64,
+        mut command: Command,
         wait: Duration,
     ) -> Result<Report, String> {
         let request_id = self
             .next_request
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             + 1;
+        command.request_id = request_id;
         let (tx, rx) = oneshot::channel();
         {
             let mut map = self.map();
             let l = map
                 .get_mut(id)
                 .ok_or("its `observatory run` is no longer connected")?;
-            l.queue.push_back(Command {
-                request_id,
-                action: action.to_owned(),
-                resume,
-                grace_secs,
-            });
+            l.queue.push_back(command);
             l.waiting.insert(request_id, tx);
             l.wake.notify_one();
         }

@@ -1,6 +1,9 @@
 //! Control: interrupting, killing and restarting an agent — the half of the product that acts.
 //! A session's process is the one its hooks reported (pid and start time); it is signalled
-//! only while it is still that process. `interrupt` sends SIGINT; `kill` SIGTERM to the agent and
+//! only while it is still that process. `interrupt` has the session's `observatory run` type the
+//! agent's own interrupt key (Esc…) into the terminal it owns; for a session we only watch it
+//! sends SIGINT only where the registry says that stops a turn (none of the six agents: each
+//! exits or ignores it), else it is refused with why. `kill` sends SIGTERM to the agent and
 //! its descendants, SIGKILL after `[control] kill_grace_secs`; `restart` kills it and continues
 //! the session with the agent's non-interactive resume command (from the agent registry) as a
 //! supervised background process in the session's directory, its output in
@@ -124,11 +127,7 @@ impl Target {
         };
         let proc_name = |p: Process| format!("{} (pid {})", process::name(p.pid), p.pid);
         match (action, self.process) {
-            (Action::Interrupt, Some(p)) => Ok(format!(
-                "sends SIGINT to {}: {}",
-                proc_name(p),
-                self.control.interrupt
-            )),
+            (Action::Interrupt, Some(p)) => self.interrupt_what(p),
             (Action::Kill, Some(p)) => Ok(format!(
                 "sends SIGTERM to {} and its child processes, SIGKILL to what still runs after {grace} s",
                 proc_name(p)
@@ -154,6 +153,41 @@ impl Target {
                 ))
             }
         }
+    }
+
+    /// The keys its launcher types to stop a turn, when it owns the agent's terminal.
+    fn typing(&self) -> Option<&'static agents::Keys> {
+        let keys = &self.control.keys;
+        (self.launch.as_ref().is_some_and(|l| l.terminal) && !keys.presses.is_empty())
+            .then_some(keys)
+    }
+
+    /// What an interrupt does: the keys through the launcher, SIGINT where that stops a turn,
+    /// else why neither can.
+    fn interrupt_what(&self, p: Process) -> Result<String, String> {
+        let keys = &self.control.keys;
+        if self.typing().is_some() {
+            return Ok(format!(
+                "presses {} in its terminal (through its `observatory run`): {}",
+                keys.name, keys.effect
+            ));
+        }
+        if self.control.sigint_interrupts {
+            return Ok(format!(
+                "sends SIGINT to {} (pid {}): {}",
+                process::name(p.pid),
+                p.pid,
+                self.control.sigint
+            ));
+        }
+        Err(format!(
+            "{} stops a turn only when {} is pressed in its terminal, which only a session \
+             started with `observatory run` lets us do; SIGINT would not interrupt it ({}). \
+             Kill stops it; Restart continues it",
+            agents::spec(self.agent).display_name,
+            keys.name,
+            self.control.sigint
+        ))
     }
 
     fn resume_interactive(&self) -> Result<Vec<String>, String> {
@@ -331,7 +365,9 @@ impl Controller {
 
     async fn perform(&self, t: &Target, action: Action) -> Result<String, String> {
         let grace = Duration::from_secs(self.grace());
-        if let (Some(launch), Action::Kill | Action::Restart) = (&t.launch, action) {
+        if let Some(launch) = &t.launch
+            && (action != Action::Interrupt || t.typing().is_some())
+        {
             return self.through_launcher(t, launch, action).await;
         }
         match (action, t.process) {
@@ -368,16 +404,25 @@ impl Controller {
         launch: &launches::Info,
         action: Action,
     ) -> Result<String, String> {
-        let resume = match action {
-            Action::Restart => t.resume_interactive()?,
-            _ => Vec::new(),
+        let mut command = launches::Command {
+            request_id: 0,
+            action: action.as_str().to_owned(),
+            resume: Vec::new(),
+            keys: Vec::new(),
+            keys_name: String::new(),
+            grace_secs: self.grace(),
         };
+        match action {
+            Action::Restart => command.resume = t.resume_interactive()?,
+            Action::Interrupt => {
+                let keys = &t.control.keys;
+                command.keys = keys.presses.iter().map(|k| (*k).to_owned()).collect();
+                command.keys_name = keys.name.to_owned();
+            }
+            Action::Kill => {}
+        }
         let wait = Duration::from_secs(self.grace() + 10);
-        let report = self
-            .inner
-            .launches
-            .ask(&launch.id, action.as_str(), resume, self.grace(), wait)
-            .await?;
+        let report = self.inner.launches.ask(&launch.id, command, wait).await?;
         let by = format!(
             "by its `observatory run` ({}): {}",
             launch.id, report.detail
@@ -465,5 +510,53 @@ impl Controller {
         }
         times.push(now);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(agent: Agent, terminal: Option<bool>) -> Target {
+        let launch = terminal.map(|terminal| launches::Info {
+            terminal,
+            ..launches::Info::default()
+        });
+        Target {
+            session: Session {
+                pid: 42,
+                ..Session::default()
+            },
+            agent,
+            control: &agents::spec(agent).control,
+            process: Some(Process {
+                pid: 42,
+                start_ticks: 1,
+            }),
+            launch,
+        }
+    }
+
+    fn interrupt(agent: Agent, terminal: Option<bool>) -> Result<String, String> {
+        target(agent, terminal).what(Action::Interrupt, 5)
+    }
+
+    #[test]
+    fn an_interrupt_is_a_key_in_a_terminal_we_own_else_sigint_only_where_it_stops_a_turn() {
+        let typed = interrupt(Agent::ClaudeCode, Some(true)).expect("typed");
+        assert!(typed.starts_with("presses Esc in its terminal"), "{typed}");
+        let twice = interrupt(Agent::Opencode, Some(true)).expect("typed");
+        assert!(twice.starts_with("presses Esc twice"), "{twice}");
+        let copilot = interrupt(Agent::CopilotCli, Some(true)).expect("typed");
+        assert!(copilot.starts_with("presses Ctrl-C"), "{copilot}");
+        for terminal in [None, Some(false)] {
+            let why = interrupt(Agent::Codex, terminal).expect_err("no key, no signal");
+            assert!(
+                why.contains("Codex exits (status 130)") && why.contains("observatory run"),
+                "{why}"
+            );
+        }
+        let generic = interrupt(Agent::Generic, None).expect("SIGINT");
+        assert!(generic.starts_with("sends SIGINT to"), "{generic}");
     }
 }
