@@ -1,17 +1,20 @@
 //! Control latency for `scripts/bench` (DESIGN.md: control request → signal delivered p50 < 50
 //! ms), against a running server, with the control token from its data dir:
 //!
-//! - interrupt: a stand-in agent (Python: prints a line on each SIGINT it takes, and goes on) is
-//!   named by a SessionStart hook with its pid and start time, as `observatory hook` reports
-//!   them; `--runs` times, `POST /api/sessions/{id}/interrupt`; latency = the agent's line read
-//!   − the request sent (an upper bound on delivery: it includes Python's handler and the pipe);
+//! - interrupt: a stand-in agent (Python, its terminal in raw mode as the agents' TUIs keep it:
+//!   prints a line for each Esc it reads, and goes on) started by `observatory run` in a
+//!   terminal (Python's `pty`), and named by a SessionStart hook with its pid and start time, as
+//!   `observatory hook` reports them; `--runs` times, `POST /api/sessions/{id}/interrupt`, which
+//!   the launcher turns into Esc typed into the agent's terminal; latency = the agent's line
+//!   read − the request sent (the whole path: the launcher's long poll, the pty, Python, and
+//!   the agent's output back through both terminals);
 //! - kill: `--kills` stand-ins, each killed through `POST …/kill` while a live feed
 //!   (`/api/stream`) is open; delay = the `session` frame saying `killed` − the request sent.
 //!
 //! Prints one JSON object.
 //!
 //! Usage: controlbench --http-addr 127.0.0.1:4318 --app-addr 127.0.0.1:4319 --data-dir DIR
-//!                     [--runs 200] [--kills 10]
+//!                     --observatory BIN [--runs 200] [--kills 10]
 
 mod support;
 
@@ -23,10 +26,25 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use support::{arg, percentile, round2};
 
-const STAND_IN: &str = "import signal, sys, time\n\
-    signal.signal(signal.SIGINT, lambda *_: print('int', flush=True))\n\
+const STAND_IN: &str = "import time\n\
     print('up', flush=True)\n\
     while True: time.sleep(600)\n";
+
+/// Reads its terminal in raw mode and says `key` for each Esc.
+const TUI_STAND_IN: &str = "import os, sys, tty\n\
+    tty.setraw(0)\n\
+    print('up %d' % os.getpid(), flush=True)\n\
+    while True:\n    \
+        for b in os.read(0, 64):\n        \
+            if b == 0x1b: print('key', flush=True)\n";
+
+/// Runs its arguments in a terminal, the way a person's terminal runs `observatory run`.
+const TERMINAL: &str = "import pty, sys\npty.spawn(sys.argv[1:])\n";
+
+type Agent = (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+);
 
 struct Bench {
     http: reqwest::Client,
@@ -37,13 +55,7 @@ struct Bench {
 
 impl Bench {
     /// A stand-in agent registered as session `claude_code:<native>`.
-    async fn agent(
-        &self,
-        native: &str,
-    ) -> Result<(
-        std::process::Child,
-        std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
-    )> {
+    async fn agent(&self, native: &str) -> Result<Agent> {
         let mut child = std::process::Command::new("python3")
             .args(["-c", STAND_IN])
             .stdout(std::process::Stdio::piped())
@@ -52,6 +64,62 @@ impl Bench {
         let mut lines = std::io::BufReader::new(child.stdout.take().context("stdout")?).lines();
         lines.next().context("the stand-in said nothing")??;
         let pid = child.id();
+        self.hook(native, pid).await?;
+        Ok((child, lines))
+    }
+
+    /// The TUI stand-in under `observatory run` in a terminal, registered as
+    /// `claude_code:<native>`, once its launcher has registered too.
+    async fn launched(&self, native: &str, observatory: &str, data_dir: &str) -> Result<Agent> {
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                TERMINAL,
+                observatory,
+                "run",
+                "--app-addr",
+                &self.app_addr,
+            ])
+            .args(["--data-dir", data_dir, "--", "python3", "-c", TUI_STAND_IN])
+            .env("OBSERVATORY_HTTP_ADDR", &self.http_addr)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("python3")?;
+        let mut lines = std::io::BufReader::new(child.stdout.take().context("stdout")?).lines();
+        let up = lines.next().context("the stand-in said nothing")??;
+        let pid = up
+            .trim()
+            .strip_prefix("up ")
+            .and_then(|p| p.parse().ok())
+            .with_context(|| format!("the stand-in said {up:?}"))?;
+        self.hook(native, pid).await?;
+        let url = format!(
+            "http://{}/api/sessions/claude_code:{native}/control",
+            self.app_addr
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v: Value = self
+                .http
+                .get(&url)
+                .bearer_auth(&self.token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if v["launched"] == true {
+                return Ok((child, lines));
+            }
+            if Instant::now() > deadline {
+                bail!("the launch never registered: {v}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A SessionStart hook naming process `pid` as the agent of `claude_code:<native>`.
+    async fn hook(&self, native: &str, pid: u32) -> Result<()> {
         let start = observatory::procfs::process_start_ticks(pid).context("reading /proc")?;
         let body = json!({"session_id": native, "hook_event_name": "SessionStart", "cwd": "/tmp", "source": "startup"});
         let resp = self
@@ -65,7 +133,7 @@ impl Bench {
         if resp.status() != 204 {
             bail!("hook answered {}", resp.status());
         }
-        Ok((child, lines))
+        Ok(())
     }
 
     async fn act(&self, native: &str, action: &str) -> Result<()> {
@@ -113,15 +181,21 @@ async fn main() -> Result<()> {
     let runs: usize = arg(&args, "--runs", "200").parse()?;
     let kills: usize = arg(&args, "--kills", "10").parse()?;
 
-    let (mut agent, mut lines) = b.agent("bench-interrupt").await?;
+    let observatory = arg(&args, "--observatory", "observatory");
+    let (mut agent, mut lines) = b
+        .launched("bench-interrupt", &observatory, &data_dir)
+        .await?;
     let mut interrupts = Vec::with_capacity(runs);
     for _ in 0..runs {
         let sent = Instant::now();
         b.act("bench-interrupt", "interrupt").await?;
-        lines.next().context("the stand-in went away")??;
+        let line = lines.next().context("the stand-in went away")??;
+        if line.trim() != "key" {
+            bail!("the stand-in said {line:?}, not key");
+        }
         interrupts.push(sent.elapsed().as_secs_f64() * 1e3);
     }
-    let _ = agent.kill();
+    b.act("bench-interrupt", "kill").await?;
     let _ = agent.wait();
 
     let url = format!("ws://{}/api/stream?since=0", b.app_addr);

@@ -70,6 +70,10 @@ pub struct Control {
     /// The key presses that stop a turn in the agent's terminal UI: `observatory run`, which
     /// owns the terminal the agent runs in, types them for `interrupt`.
     pub keys: Keys,
+    /// A process the agent shares between its sessions (a server its windows talk to): when a
+    /// session's hooks name it, no action touches it (it would reach every session) and none
+    /// is attributed to a launch.
+    pub shared: Option<Shared>,
     /// Resumes session `{id}` in a terminal (a restart in place).
     pub resume: Option<&'static [&'static str]>,
     /// Continues session `{id}` with `{prompt}` without a terminal and exits (a restart of a
@@ -93,6 +97,13 @@ pub struct Keys {
 const ESC: &[&str] = &["\x1b"];
 const ESC_TWICE: &[&str] = &["\x1b", "\x1b"];
 const CTRL_C: &[&str] = &["\x03"];
+
+/// How a shared process is recognised, and what to tell the user.
+pub struct Shared {
+    /// An argument on its command line.
+    pub arg: &'static str,
+    pub why: &'static str,
+}
 
 impl Control {
     /// `template` with `{id}` and `{prompt}` filled in.
@@ -248,11 +259,13 @@ pub static AGENTS: [Spec; 7] = [
                 name: "Esc",
                 effect: "Claude Code stops the turn (and answers an open permission dialog with no) and waits for the next prompt",
             },
+            shared: None,
             resume: Some(&["claude", "--resume", "{id}"]),
             resume_headless: Some(&["claude", "-p", "--resume", "{id}", "{prompt}"]),
             source: "Claude Code 2.1.328, run under tmux against a scripted model (2026-12-03): \
                      `--resume <uuid>` and `-p --resume <uuid> <prompt>` resume the same session from any \
-                     directory; SIGINT exits 0 even when busy; SIGTERM exits 143 and ends its tool's child",
+                     directory; SIGINT exits 0 even when busy; SIGTERM exits 143 and ends its tool's child; Esc typed \
+                     through `observatory run` stopped a streaming turn (\"Interrupted\") and claude ran on",
         },
     },
     Spec {
@@ -305,6 +318,13 @@ pub static AGENTS: [Spec; 7] = [
                 name: "Esc",
                 effect: "Codex stops the turn (\"Conversation interrupted\") and waits for the next prompt",
             },
+            shared: Some(Shared {
+                arg: "app-server",
+                why: "this Codex session runs in Codex's shared app-server, which serves every Codex \
+                      window on this machine: stopping it would stop them all, and which window shows \
+                      this session is not known. Start Codex with --no-daemon (`observatory run -- \
+                      codex --no-daemon`) to control its sessions",
+            }),
             resume: Some(&["codex", "resume", "{id}"]),
             resume_headless: Some(&[
                 "codex",
@@ -317,7 +337,10 @@ pub static AGENTS: [Spec; 7] = [
             source: "Codex 0.169.0, run (2026-12-03): `resume <uuid>` (in the session's directory, else \
                      a directory picker blocks), `exec resume <uuid> <prompt>` (an untrusted directory \
                      needs --skip-git-repo-check); a node wrapper runs the native binary, so a kill takes \
-                     the tree; the TUI's shared app-server daemon outlives it",
+                     the tree. By default the TUI starts a shared `codex app-server` daemon (first a child \
+                     of the TUI, later of pid 1) that outlives it and runs the hooks of every Codex window's \
+                     sessions, so their hooks name it; with --no-daemon the hooks name the TUI's own codex. \
+                     Esc typed through `observatory run` stopped a turn in both modes",
         },
     },
     Spec {
@@ -359,12 +382,14 @@ pub static AGENTS: [Spec; 7] = [
                 name: "Esc",
                 effect: "Gemini CLI cancels the request (\"Request cancelled.\") and waits for the next prompt",
             },
+            shared: None,
             resume: Some(&["gemini", "--resume", "{id}"]),
             resume_headless: Some(&["gemini", "--resume", "{id}", "-p", "{prompt}"]),
             source: "Gemini CLI 0.61.0, run (2026-12-03): `--resume <uuid>` works though --help names \
                      only `latest` or an index, in the session's own project directory only (exit 42 \
                      elsewhere); two node processes, the outer ignoring INT/TERM/HUP, so a kill takes \
-                     the tree",
+                     the tree; Esc typed through `observatory run` stopped a streaming turn (\"Request \
+                     cancelled.\") and gemini ran on",
         },
     },
     Spec {
@@ -416,11 +441,13 @@ pub static AGENTS: [Spec; 7] = [
                 name: "Ctrl-C",
                 effect: "Copilot CLI cancels the operation (\"Operation cancelled by user\"); when idle, a single Ctrl-C only arms its exit",
             },
+            shared: None,
             resume: Some(&["copilot", "--resume={id}"]),
             resume_headless: Some(&["copilot", "-p", "{prompt}", "--resume={id}"]),
             source: "Copilot CLI 1.0.102, run (2026-12-03): `--resume=<uuid>` from any directory, \
                      `-p <prompt> --resume=<uuid>`; a node loader runs the native binary and forwards \
-                     no signal, so a kill takes the tree",
+                     no signal, so a kill takes the tree; Ctrl-C typed through `observatory run` stopped \
+                     a streaming turn (\"Operation cancelled by user\"); a second one when idle exits it",
         },
     },
     Spec {
@@ -466,11 +493,13 @@ pub static AGENTS: [Spec; 7] = [
                 name: "Esc twice",
                 effect: "OpenCode stops the turn (the first Esc arms it: \"esc again to interrupt\")",
             },
+            shared: None,
             resume: Some(&["opencode", "-s", "{id}"]),
             resume_headless: Some(&["opencode", "run", "-s", "{id}", "{prompt}"]),
             source: "OpenCode 1.18.33, run (2026-12-03): `-s <ses_id>`, `run -s <ses_id> <message>` \
                      in the session's project (it hung from another directory; `run` rejects \
-                     permission prompts unless --auto)",
+                     permission prompts unless --auto); Esc twice, 200 ms apart, typed through \
+                     `observatory run` stopped a streaming turn (\"interrupted\")",
         },
     },
     Spec {
@@ -518,11 +547,13 @@ pub static AGENTS: [Spec; 7] = [
                 name: "Esc",
                 effect: "Pi aborts the operation (\"Operation aborted\") and waits for the next prompt",
             },
+            shared: None,
             resume: Some(&["pi", "--session", "{id}"]),
             resume_headless: Some(&["pi", "-p", "--session", "{id}", "{prompt}"]),
             source: "Pi 0.73.1 (@mariozechner/pi-coding-agent), run (2026-12-03): `--session <uuid>` \
                      and `-p --session <uuid> <prompt>`, in the session's project (elsewhere a blocking \
-                     \"Fork?\" question)",
+                     \"Fork?\" question); Esc typed through `observatory run` stopped a streaming turn \
+                     (\"Operation aborted\")",
         },
     },
     Spec {
@@ -552,6 +583,7 @@ pub static AGENTS: [Spec; 7] = [
                 name: "Ctrl-C",
                 effect: "what Ctrl-C typed in its terminal does",
             },
+            shared: None,
             resume: None,
             resume_headless: None,
             source: "an unknown program: no resume command is known",

@@ -67,6 +67,16 @@ pub fn read_stat(pid: u32) -> Option<ProcStat> {
     parse_stat(&line)
 }
 
+/// The process's arguments (`/proc/<pid>/cmdline`), empty when it is gone.
+pub fn cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
 /// Every live process: pid and what its `stat` says.
 pub fn all() -> Vec<(u32, ProcStat)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {

@@ -108,6 +108,8 @@ struct Target {
     process: Option<Process>,
     /// The `observatory run` that started it, when one did and still asks.
     launch: Option<launches::Info>,
+    /// Why nothing is done: the process is one the agent shares between sessions.
+    shared: Option<&'static str>,
 }
 
 impl Target {
@@ -126,6 +128,9 @@ impl Target {
             }
         };
         let proc_name = |p: Process| format!("{} (pid {})", process::name(p.pid), p.pid);
+        if let (Some(why), Some(p)) = (self.shared, self.process) {
+            return Err(format!("{why} (its pid is {})", p.pid));
+        }
         match (action, self.process) {
             (Action::Interrupt, Some(p)) => self.interrupt_what(p),
             (Action::Kill, Some(p)) => Ok(format!(
@@ -165,7 +170,18 @@ impl Target {
     /// What an interrupt does: the keys through the launcher, SIGINT where that stops a turn,
     /// else why neither can.
     fn interrupt_what(&self, p: Process) -> Result<String, String> {
+        use crate::session::state::State;
         let keys = &self.control.keys;
+        if let Some(waiting @ (State::AwaitingInput | State::Idle)) =
+            State::parse(&self.session.state)
+        {
+            // Its key would not stop anything then (a second Ctrl-C ends Copilot CLI; a second
+            // Esc opens Claude Code's rewind menu).
+            return Err(format!(
+                "nothing to interrupt: the session is {}, waiting for its next prompt",
+                waiting.as_str()
+            ));
+        }
         if self.typing().is_some() {
             return Ok(format!(
                 "presses {} in its terminal (through its `observatory run`): {}",
@@ -219,6 +235,13 @@ impl Target {
             CONTINUE_PROMPT,
         ))
     }
+}
+
+/// Why process `pid` must not be acted on, when it is one the agent shares between sessions.
+fn shared_why(control: &AgentControl, pid: u32) -> Option<&'static str> {
+    let shared = control.shared.as_ref()?;
+    let args = crate::procfs::cmdline(pid);
+    args.iter().any(|a| a == shared.arg).then_some(shared.why)
 }
 
 /// A command line as a person would type it.
@@ -286,13 +309,18 @@ impl Controller {
                 start_ticks: session.pid_start_ticks,
             })
             .filter(|p| process::same(*p));
-        let launch = process.and_then(|p| self.inner.launches.of_process(p.pid));
+        let control = &agents::spec(agent).control;
+        let shared = process.and_then(|p| shared_why(control, p.pid));
+        let launch = process
+            .filter(|_| shared.is_none())
+            .and_then(|p| self.inner.launches.of_process(p.pid));
         Ok(Target {
-            control: &agents::spec(agent).control,
+            control,
             session,
             agent,
             process,
             launch,
+            shared,
         })
     }
 
@@ -534,6 +562,7 @@ mod tests {
                 start_ticks: 1,
             }),
             launch,
+            shared: None,
         }
     }
 
@@ -558,5 +587,60 @@ mod tests {
         }
         let generic = interrupt(Agent::Generic, None).expect("SIGINT");
         assert!(generic.starts_with("sends SIGINT to"), "{generic}");
+        for (state, ok) in [
+            ("active", true),
+            ("awaiting_permission", true),
+            ("idle", false),
+        ] {
+            let mut t = target(Agent::CopilotCli, Some(true));
+            t.session.state = state.into();
+            let what = t.what(Action::Interrupt, 5);
+            assert_eq!(what.is_ok(), ok, "{state}: {what:?}");
+        }
+        let mut waiting = target(Agent::ClaudeCode, Some(true));
+        waiting.session.state = "awaiting_input".into();
+        let why = waiting
+            .what(Action::Interrupt, 5)
+            .expect_err("nothing to stop");
+        assert!(why.starts_with("nothing to interrupt"), "{why}");
+    }
+
+    #[test]
+    fn codex_s_shared_app_server_is_never_acted_on() {
+        let mut server = std::process::Command::new("python3")
+            .args(["-c", "import time; time.sleep(30)", "app-server"])
+            .spawn()
+            .expect("python3");
+        // Until it has its command line (python3 may be a shim that execs the real one).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while crate::procfs::cmdline(server.id())
+            .last()
+            .map(String::as_str)
+            != Some("app-server")
+        {
+            assert!(std::time::Instant::now() < deadline, "python3 never ran");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let codex = &agents::spec(Agent::Codex).control;
+        let why = shared_why(codex, server.id()).expect("shared");
+        assert!(why.contains("--no-daemon"), "{why}");
+        let claude = &agents::spec(Agent::ClaudeCode).control;
+        assert_eq!(shared_why(claude, server.id()), None, "only Codex has one");
+        assert_eq!(
+            shared_why(codex, std::process::id()),
+            None,
+            "not the app-server"
+        );
+        let mut t = target(Agent::Codex, Some(true));
+        t.shared = Some(why);
+        for action in Action::ALL {
+            let refused = t.what(action, 5).expect_err("refused");
+            assert!(
+                refused.starts_with("this Codex session runs in"),
+                "{refused}"
+            );
+        }
+        let _ = server.kill();
+        let _ = server.wait();
     }
 }
