@@ -56,6 +56,48 @@ pub struct Spec {
     pub fixtures: Fixtures,
     /// How the observatory acts on the agent's process: interrupt, kill, resume.
     pub control: Control,
+    /// How a permission prompt is answered through the agent's own hook, or why it cannot be.
+    pub answers: Result<Answers, &'static str>,
+}
+
+/// What answering a permission prompt through an agent's hook takes.
+pub struct Answers {
+    /// The hook events whose hook may return a decision.
+    pub events: &'static [&'static str],
+    pub format: DecisionFormat,
+    /// The agent shows its own prompt only once the hook has returned, so a waiting hook holds
+    /// it back (`[answers] hold_terminal_prompt_secs`).
+    pub prompt_after_hook: bool,
+    /// Where this comes from (the CLI version it was checked with, and how).
+    pub source: &'static str,
+}
+
+/// How a hook prints a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionFormat {
+    /// `{"hookSpecificOutput":{"hookEventName":<event>,"decision":{"behavior":"allow"}}}`, a deny
+    /// with `"message"` (Claude Code, Codex).
+    HookSpecificOutput,
+    /// `{"behavior":"allow"}`, a deny with `"message"` (Copilot CLI).
+    Flat,
+}
+
+impl DecisionFormat {
+    /// The line a hook prints for `event`: allow, or deny with `message`. Only one-shot
+    /// decisions: never "always allow", never a rewritten tool input.
+    pub fn render(self, event: &str, allow: bool, message: &str) -> String {
+        let mut decision = serde_json::json!({"behavior": if allow { "allow" } else { "deny" }});
+        if !allow {
+            decision["message"] = message.into();
+        }
+        match self {
+            DecisionFormat::HookSpecificOutput => serde_json::json!({
+                "hookSpecificOutput": {"hookEventName": event, "decision": decision}
+            })
+            .to_string(),
+            DecisionFormat::Flat => decision.to_string(),
+        }
+    }
 }
 
 /// What control needs to know of an agent. Commands are argv templates: `{id}` is the agent's
@@ -267,6 +309,15 @@ pub static AGENTS: [Spec; 7] = [
                      directory; SIGINT exits 0 even when busy; SIGTERM exits 143 and ends its tool's child; Esc typed \
                      through `observatory run` stopped a streaming turn (\"Interrupted\") and claude ran on",
         },
+        answers: Ok(Answers {
+            events: &["PermissionRequest"],
+            format: DecisionFormat::HookSpecificOutput,
+            prompt_after_hook: false,
+            source: "Claude Code 2.1.328 under a TTY (2026-12-03): a PermissionRequest hook printing \
+                     decision.behavior allow ran the tool with the dialog on screen, no key pressed; deny \
+                     with a message stopped it; the dialog shows while the hook runs, the first answer \
+                     wins, and a local answer kills the hook",
+        }),
     },
     Spec {
         agent: Agent::Codex,
@@ -342,6 +393,15 @@ pub static AGENTS: [Spec; 7] = [
                      sessions, so their hooks name it; with --no-daemon the hooks name the TUI's own codex. \
                      Esc typed through `observatory run` stopped a turn in both modes",
         },
+        answers: Ok(Answers {
+            events: &["PermissionRequest"],
+            format: DecisionFormat::HookSpecificOutput,
+            prompt_after_hook: true,
+            source: "Codex 0.169.0 (2026-12-03): the PermissionRequest hook's nested decision, allow and \
+                     deny with a message, verified; its approval prompt shows only after the hook returns \
+                     (empty output: the normal prompt); interrupt, updatedInput and updatedPermissions are \
+                     reserved and make it fail closed",
+        }),
     },
     Spec {
         agent: Agent::GeminiCli,
@@ -391,6 +451,10 @@ pub static AGENTS: [Spec; 7] = [
                      the tree; Esc typed through `observatory run` stopped a streaming turn (\"Request \
                      cancelled.\") and gemini ran on",
         },
+        answers: Err(
+            "Gemini CLI's hooks cannot grant a tool confirmation (0.61.0: BeforeTool can only deny or \
+             force the dialog; its policy engine decides): answer it in its terminal",
+        ),
     },
     Spec {
         agent: Agent::CopilotCli,
@@ -449,6 +513,14 @@ pub static AGENTS: [Spec; 7] = [
                      no signal, so a kill takes the tree; Ctrl-C typed through `observatory run` stopped \
                      a streaming turn (\"Operation cancelled by user\"); a second one when idle exits it",
         },
+        answers: Ok(Answers {
+            events: &["permissionRequest"],
+            format: DecisionFormat::Flat,
+            prompt_after_hook: true,
+            source: "Copilot CLI 1.0.102 (2026-12-03): the camelCase permissionRequest hook's top-level \
+                     {\"behavior\":\"allow\"} and deny with a message, verified (Claude's nested form is \
+                     ignored); its dialog shows only after the hook returns",
+        }),
     },
     Spec {
         agent: Agent::Opencode,
@@ -501,6 +573,10 @@ pub static AGENTS: [Spec; 7] = [
                      permission prompts unless --auto); Esc twice, 200 ms apart, typed through \
                      `observatory run` stopped a streaming turn (\"interrupted\")",
         },
+        answers: Err(
+            "OpenCode 1.18.33 never calls its plugins' permission.ask; answering through its \
+             permission.asked event is not built yet: answer it in its terminal",
+        ),
     },
     Spec {
         agent: Agent::Pi,
@@ -555,6 +631,7 @@ pub static AGENTS: [Spec; 7] = [
                      \"Fork?\" question); Esc typed through `observatory run` stopped a streaming turn \
                      (\"Operation aborted\")",
         },
+        answers: Err("Pi asks for no permissions by default (0.73.1): there is nothing to allow"),
     },
     Spec {
         agent: Agent::Generic,
@@ -588,6 +665,7 @@ pub static AGENTS: [Spec; 7] = [
             resume_headless: None,
             source: "an unknown program: no resume command is known",
         },
+        answers: Err("no way to answer this program's prompts is known"),
     },
 ];
 
@@ -808,6 +886,25 @@ mod tests {
         assert!(missing.is_empty(), "models without a price: {missing:?}");
     }
 
+    #[test]
+    fn decisions_print_in_each_agent_s_format() {
+        let claude = DecisionFormat::HookSpecificOutput.render("PermissionRequest", true, "");
+        assert_eq!(
+            claude,
+            r#"{"hookSpecificOutput":{"decision":{"behavior":"allow"},"hookEventName":"PermissionRequest"}}"#
+        );
+        let deny = DecisionFormat::HookSpecificOutput.render("PermissionRequest", false, "no");
+        assert!(deny.contains(r#""decision":{"behavior":"deny","message":"no"}"#), "{deny}");
+        let copilot = DecisionFormat::Flat.render("permissionRequest", false, "not now");
+        assert_eq!(copilot, r#"{"behavior":"deny","message":"not now"}"#);
+        let answerable: Vec<&str> = AGENTS
+            .iter()
+            .filter(|s| s.answers.is_ok())
+            .map(|s| s.agent.as_str())
+            .collect();
+        assert_eq!(answerable, ["claude_code", "codex", "copilot_cli"]);
+    }
+
     /// Whether the state machine moves a session on this kind of event by itself (a prompt, a
     /// question or permission prompt, a turn's or the session's end), not only as activity.
     fn moves_a_session(kind: EventKind) -> bool {
@@ -820,6 +917,7 @@ mod tests {
             new_turn: false,
             closed_turn: false,
             stops: false,
+            new_session: false,
         };
         [State::Active, State::Idle]
             .into_iter()

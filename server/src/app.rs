@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
 use crate::alerts::Engine;
+use crate::answers::Answers;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::control::Controller;
@@ -108,6 +109,13 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         data_dir,
         clock.clone(),
     );
+    let answers = Answers::new(
+        config.answers.clone(),
+        hub.clone(),
+        access.clone(),
+        clock.clone(),
+    );
+    pipeline.set_answers(Arc::new(answers.clone()));
     let cancel = CancellationToken::new();
     let link = access.startup_link(loopback(app_addr));
     let app_state = web::AppState {
@@ -117,6 +125,7 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         alerts: engine.alerts(),
         access,
         control,
+        answers: answers.clone(),
         cancel: cancel.clone(),
     };
 
@@ -125,6 +134,7 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
     servers.extend([
         tokio::spawn(ticker.run(cancel.clone())),
         tokio::spawn(engine.run(cancel.clone())),
+        tokio::spawn(answers.run(cancel.clone())),
         tokio::spawn(serve_app(app, web::router(app_state), cancel.clone())),
     ]);
     tracing::info!(%grpc_addr, %http_addr, %app_addr, data_dir = %data_dir.display(), "observatory is listening");

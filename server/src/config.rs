@@ -27,6 +27,7 @@ pub struct Config {
     pub push: crate::alerts::PushSettings,
     pub access: crate::access::Settings,
     pub control: crate::control::Settings,
+    pub answers: crate::answers::Settings,
     pub log: Log,
     pub prices: BTreeMap<String, ModelPrice>,
 }

@@ -41,6 +41,8 @@ pub mod alerts;
 pub mod access;
 // Interrupting, killing and restarting agents' processes.
 pub mod control;
+// Permission prompts answered from the phone through the agents' waiting hooks.
+pub mod answers;
 // The app port: read API, live feed, push subscriptions, the dashboard.
 pub mod web;
 // Defaults < file < environment < flags; builds each stage's settings.

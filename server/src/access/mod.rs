@@ -152,6 +152,11 @@ pub enum Need {
     /// Acts on agents' processes: a credential, from this machine unless
     /// `allow_remote_control`.
     Control,
+    /// Answers a permission prompt: a credential; from another device as `remote_answers` says
+    /// (deny is allowed unless it is `off`).
+    Answer {
+        allow: bool,
+    },
 }
 
 /// A credential that stopped working: open feeds using it are closed.
@@ -414,6 +419,18 @@ impl Access {
         )
     }
 
+    /// Why a remote device may not give this answer.
+    fn remote_answers_off(&self) -> &'static str {
+        match self.settings().remote_answers {
+            RemoteAnswers::DenyOnly => {
+                "from another device only Deny is allowed: set [access] remote_answers = \"allow-and-deny\" on the laptop to allow from here too"
+            }
+            _ => {
+                "answers from another device are off: set [access] remote_answers = \"allow-and-deny\" (or \"deny-only\") on the laptop"
+            }
+        }
+    }
+
     /// Whether `caller` may do what it needs to.
     pub fn allows(&self, caller: &Caller, need: Need) -> bool {
         let open_read = caller.local && self.settings().local_reads == LocalReads::Open;
@@ -425,6 +442,15 @@ impl Access {
             Need::Control => {
                 caller.has_credential() && (caller.local || self.settings().allow_remote_control)
             }
+            Need::Answer { allow } => {
+                caller.has_credential()
+                    && (caller.local
+                        || match self.settings().remote_answers {
+                            RemoteAnswers::AllowAndDeny => true,
+                            RemoteAnswers::DenyOnly => !allow,
+                            RemoteAnswers::Off => false,
+                        })
+            }
         }
     }
 
@@ -435,6 +461,7 @@ impl Access {
         }
         Err(match need {
             Need::Control if caller.has_credential() => REMOTE_CONTROL_OFF.into(),
+            Need::Answer { .. } if caller.has_credential() => self.remote_answers_off().into(),
             Need::LocalWrite if caller.has_credential() => "only from this machine".into(),
             _ => "this browser is not paired".into(),
         })
@@ -451,6 +478,13 @@ impl Access {
                 let why = REMOTE_CONTROL_OFF;
                 self.audit()
                     .record(caller, Event::refused("control", why))
+                    .await;
+                Err(Refusal::forbidden(why))
+            }
+            Need::Answer { .. } if caller.has_credential() => {
+                let why = self.remote_answers_off();
+                self.audit()
+                    .record(caller, Event::refused("answer", why))
                     .await;
                 Err(Refusal::forbidden(why))
             }

@@ -7,7 +7,12 @@
 //!
 //! Hooks fail open (DESIGN.md, security model): whatever happens — server down, slow, erroring,
 //! garbage payload, stdin never closed — it prints nothing and exits 0 within its time budget, so
-//! the agent never waits on us. `OBSERVATORY_HOOK_DEBUG=1` prints what happened to stderr, for
+//! the agent never waits on us. The one exception is a permission request of an agent whose hook
+//! can decide it (the registry's `answers`): having reported it with a key of its own, the hook
+//! waits for an answer from the phone (`GET /v1/answers/{key}`, a long poll) and prints it in
+//! the agent's format — or exits printing nothing, leaving the terminal's prompt, as soon as the
+//! server says it was settled otherwise (answered in the terminal, agent gone, wait over), the
+//! server cannot be reached, or the agent process is gone. `OBSERVATORY_HOOK_DEBUG=1` prints what happened to stderr, for
 //! people setting it up. `main.rs` calls it before any logging or runtime set-up: the whole
 //! exchange must stay within a few milliseconds.
 
@@ -29,6 +34,10 @@ use crate::setup::DEFAULT_ENDPOINT;
 pub const MAX_PAYLOAD: usize = 1 << 20;
 /// However long `--timeout-ms` asks for, a hook never holds its agent longer than this.
 const MAX_TIMEOUT_MS: u64 = 60_000;
+/// One long poll for an answer: between two, the hook checks that its agent still runs.
+const ANSWER_POLL_SECS: u64 = 5;
+/// A waiting hook never waits longer than this, whatever the server says.
+const MAX_ANSWER_WAIT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, Args)]
 pub struct HookArgs {
@@ -58,6 +67,16 @@ pub fn run(args: &HookArgs) {
     let timeout = Duration::from_millis(args.timeout_ms.min(MAX_TIMEOUT_MS));
     let deadline = started.checked_add(timeout).unwrap_or(started);
     let outcome = forward(args, deadline);
+    if let Ok(Sent {
+        status: 204,
+        waiting: Some(w),
+        ..
+    }) = &outcome
+        && let Some(decision) = wait_for_answer(w)
+    {
+        // What the agent reads as the hook's decision; a closed stdout changes nothing.
+        let _ = writeln!(std::io::stdout(), "{decision}");
+    }
     if std::env::var_os("OBSERVATORY_HOOK_DEBUG").is_some_and(|v| v == "1") {
         let ms = started.elapsed().as_secs_f64() * 1e3;
         let line = match outcome {
@@ -104,6 +123,86 @@ struct Sent {
     bytes: usize,
     agent_process: Option<(u32, u64)>,
     status: u16,
+    /// Set when the event was a decidable permission request: what to wait for.
+    waiting: Option<Waiting>,
+}
+
+/// A permission request reported with a key, whose answer the hook waits for.
+struct Waiting {
+    endpoint: wire::Endpoint,
+    key: String,
+    event: String,
+    format: agents::DecisionFormat,
+    agent_process: Option<(u32, u64)>,
+}
+
+/// The hook event a payload is, when the agent's hook can decide it: its name and format.
+fn decidable(
+    agent: &str,
+    flag: Option<&str>,
+    body: &[u8],
+) -> Option<(String, agents::DecisionFormat)> {
+    let answers = agents::AGENTS
+        .iter()
+        .find(|s| s.agent.as_str() == agent)?
+        .answers
+        .as_ref()
+        .ok()?;
+    let named = match flag {
+        Some(e) => e.to_owned(),
+        None => {
+            let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+            v.get("hook_event_name")
+                .or_else(|| v.get("hookEventName"))
+                .or_else(|| v.get("hookName"))?
+                .as_str()?
+                .to_owned()
+        }
+    };
+    answers
+        .events
+        .contains(&named.as_str())
+        .then_some((named, answers.format))
+}
+
+/// A fresh key for a prompt: 128 random bits, hex.
+fn prompt_key() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Waits for the answer to a reported prompt: the decision as the agent reads it, or `None`
+/// (print nothing) when it was settled otherwise, the server is gone, or so is the agent.
+fn wait_for_answer(w: &Waiting) -> Option<String> {
+    let started = Instant::now();
+    let path = format!("/v1/answers/{}?wait_secs={ANSWER_POLL_SECS}", w.key);
+    while started.elapsed() < MAX_ANSWER_WAIT {
+        if let Some((pid, start)) = w.agent_process
+            && crate::procfs::process_start_ticks(pid) != Some(start)
+        {
+            return None;
+        }
+        let deadline = Instant::now() + Duration::from_secs(ANSWER_POLL_SECS + 2);
+        match wire::get(&w.endpoint, &path, deadline).ok()? {
+            (204, _) => continue,
+            (200, body) => {
+                let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+                let allow = match v.get("decision")?.as_str()? {
+                    "allow" => true,
+                    "deny" => false,
+                    _ => return None,
+                };
+                let message = v
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or_default();
+                return Some(w.format.render(&w.event, allow, message));
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn forward(args: &HookArgs, deadline: Instant) -> Result<Sent, String> {
@@ -129,11 +228,21 @@ fn forward(args: &HookArgs, deadline: Instant) -> Result<Sent, String> {
         return Err("empty payload".into());
     }
     let agent_process = agent_process();
+    let waiting = decidable(agent, args.event.as_deref(), &body).and_then(|(event, format)| {
+        Some(Waiting {
+            endpoint: endpoint.clone(),
+            key: prompt_key()?,
+            event,
+            format,
+            agent_process,
+        })
+    });
     let req = wire::request(
         &endpoint,
         agent,
         args.event.as_deref(),
         agent_process,
+        waiting.as_ref().map(|w| w.key.as_str()),
         &body,
     );
     let status = wire::send(&endpoint, &req, deadline).map_err(|e| format!("{url}: {e}"))?;
@@ -142,6 +251,7 @@ fn forward(args: &HookArgs, deadline: Instant) -> Result<Sent, String> {
         bytes: body.len(),
         agent_process,
         status,
+        waiting,
     })
 }
 

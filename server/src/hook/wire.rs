@@ -1,7 +1,8 @@
-//! The one HTTP/1.1 request a hook sends, written by hand over a `std` TCP socket: a hook runs
+//! The HTTP/1.1 requests a hook sends, written by hand over a `std` TCP socket: a hook runs
 //! once per agent event, so starting an async runtime and an HTTP client would cost more than
-//! the whole exchange. Every step (connect, each write, each read) gets only what is left of
-//! the hook's deadline.
+//! the whole exchange. The event's POST reads only the status line; a hook waiting for an
+//! answer then GETs it (a small body, read to the end). Every step (connect, each write, each
+//! read) gets only what is left of the step's deadline.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -77,6 +78,7 @@ pub fn request(
     agent: &str,
     event: Option<&str>,
     agent_process: Option<(u32, u64)>,
+    prompt: Option<&str>,
     body: &[u8],
 ) -> Vec<u8> {
     let mut target = format!("{}/v1/hooks/{agent}", endpoint.prefix);
@@ -95,6 +97,9 @@ pub fn request(
         head.push_str(&format!(
             "X-Observatory-Pid: {pid}\r\nX-Observatory-Pid-Start: {start}\r\n"
         ));
+    }
+    if let Some(key) = prompt {
+        head.push_str(&format!("X-Observatory-Prompt: {key}\r\n"));
     }
     head.push_str("\r\n");
     let mut req = head.into_bytes();
@@ -127,20 +132,7 @@ fn remaining(deadline: Instant) -> io::Result<Duration> {
 /// taken the event before the agent goes on to its next hook, so events arrive in order.
 pub fn send(endpoint: &Endpoint, req: &[u8], deadline: Instant) -> io::Result<u16> {
     let mut stream = connect(endpoint, deadline)?;
-    // One write of a complete request: nothing for Nagle to hold back, but say so anyway.
-    let _ = stream.set_nodelay(true);
-
-    // `write_all` would give every partial write a fresh timeout; the budget is for all of them.
-    let mut sent = 0;
-    while let Some(rest) = req.get(sent..).filter(|r| !r.is_empty()) {
-        stream.set_write_timeout(Some(remaining(deadline)?))?;
-        match stream.write(rest) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    write_request(&mut stream, req, deadline)?;
 
     let mut buf = [0u8; 256];
     let mut len = 0;
@@ -169,6 +161,64 @@ pub fn send(endpoint: &Endpoint, req: &[u8], deadline: Instant) -> io::Result<u1
             ),
         )
     })
+}
+
+/// Writes `req` before `deadline`.
+fn write_request(stream: &mut TcpStream, req: &[u8], deadline: Instant) -> io::Result<()> {
+    // One write of a complete request: nothing for Nagle to hold back, but say so anyway.
+    let _ = stream.set_nodelay(true);
+    // `write_all` would give every partial write a fresh timeout; the budget is for all of them.
+    let mut sent = 0;
+    while let Some(rest) = req.get(sent..).filter(|r| !r.is_empty()) {
+        stream.set_write_timeout(Some(remaining(deadline)?))?;
+        match stream.write(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The most of an answer's response a hook reads.
+const MAX_RESPONSE: usize = 64 * 1024;
+
+/// `GET <prefix><path>` before `deadline`: the status and the body (read until the server
+/// closes the connection, at most [`MAX_RESPONSE`] bytes).
+pub fn get(endpoint: &Endpoint, path: &str, deadline: Instant) -> io::Result<(u16, Vec<u8>)> {
+    let mut stream = connect(endpoint, deadline)?;
+    let req = format!(
+        "GET {}{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: observatory-hook/{}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        endpoint.prefix,
+        endpoint.authority,
+        env!("CARGO_PKG_VERSION"),
+    );
+    write_request(&mut stream, req.as_bytes(), deadline)?;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        stream.set_read_timeout(Some(remaining(deadline)?))?;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        if response.len() > MAX_RESPONSE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "answer too large",
+            ));
+        }
+    }
+    let status = parse_status(&response)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no HTTP status line"))?;
+    let body = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or_else(Vec::new, |i| response[i + 4..].to_vec());
+    Ok((status, body))
 }
 
 fn connect(endpoint: &Endpoint, deadline: Instant) -> io::Result<TcpStream> {
@@ -253,6 +303,7 @@ mod tests {
             "copilot_cli",
             Some("session Start/é&"),
             Some((42, 9001)),
+            Some("00ff"),
             body,
         );
         let text = String::from_utf8(req).expect("utf-8");
@@ -270,11 +321,12 @@ mod tests {
             "Connection: close",
             "X-Observatory-Pid: 42",
             "X-Observatory-Pid-Start: 9001",
+            "X-Observatory-Prompt: 00ff",
         ] {
             assert!(lines.contains(&h), "missing {h:?} in {lines:?}");
         }
 
-        let req = request(&e, "codex", None, None, b"");
+        let req = request(&e, "codex", None, None, None, b"");
         let text = String::from_utf8(req).expect("utf-8");
         assert!(text.starts_with("POST /v1/hooks/codex HTTP/1.1\r\n"));
         assert!(!text.contains("X-Observatory-Pid"));

@@ -61,6 +61,7 @@ pub fn router(pipeline: Pipeline, guard: Guard) -> Router {
                 r
             }),
         )
+        .route("/v1/answers/{key}", axum::routing::get(answer))
         .route("/v1/logs", route(Signal::Logs))
         .route("/v1/traces", route(Signal::Traces))
         .route("/v1/metrics", route(Signal::Metrics))
@@ -99,6 +100,8 @@ struct HookQuery {
 /// The agent process headers `observatory hook` adds.
 const PID: &str = "x-observatory-pid";
 const PID_START: &str = "x-observatory-pid-start";
+/// The key a waiting `observatory hook` will ask its answer under (16 to 64 hex digits).
+const PROMPT: &str = "x-observatory-prompt";
 
 async fn hook(
     State(p): State<Pipeline>,
@@ -128,6 +131,8 @@ async fn hook(
         };
         let process =
             process_headers(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
+        let prompt =
+            prompt_header(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
         let max = p.max_body_bytes();
         let body = read_limited(req.into_body(), max).await.map_err(|e| {
             refused(match e {
@@ -142,6 +147,7 @@ async fn hook(
             event: q.event.as_deref().filter(|e| !e.is_empty()),
             process,
             received: p.now(),
+            prompt,
         };
         p.hook(agent, &body, &h).await.map_err(|e| match e {
             HookIngestError::Malformed(m) => {
@@ -157,6 +163,56 @@ async fn hook(
             tracing::debug!(agent = agent.as_str(), status = %e.status, message = %e.message, "refused hook payload");
             e.into_response()
         }
+    }
+}
+
+fn prompt_header(headers: &HeaderMap) -> Result<Option<&str>, String> {
+    let Some(v) = headers.get(PROMPT) else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .filter(|k| (16..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(Some)
+        .ok_or_else(|| format!("header {PROMPT} must be 16 to 64 hexadecimal digits"))
+}
+
+#[derive(serde::Deserialize)]
+struct AnswerQuery {
+    wait_secs: Option<u64>,
+}
+
+/// The longest a waiting hook's request is held.
+const MAX_ANSWER_WAIT_SECS: u64 = 30;
+
+/// `GET /v1/answers/{key}[?wait_secs=N]`: what `observatory hook` waits for. 200 with the
+/// decision, 204 nothing yet, 410 settled elsewhere (with how), 404 no such prompt.
+async fn answer(
+    State(p): State<Pipeline>,
+    Path(key): Path<String>,
+    Query(q): Query<AnswerQuery>,
+) -> Response {
+    let Some(desk) = p.answers() else {
+        return (StatusCode::NOT_FOUND, "answers are not enabled").into_response();
+    };
+    let wait = std::time::Duration::from_secs(q.wait_secs.unwrap_or(0).min(MAX_ANSWER_WAIT_SECS));
+    match desk.wait(key, wait).await {
+        crate::ingest::Waited::Decided { allow, message } => {
+            let decision = if allow { "allow" } else { "deny" };
+            axum::Json(serde_json::json!({"decision": decision, "message": message}))
+                .into_response()
+        }
+        crate::ingest::Waited::Pending => StatusCode::NO_CONTENT.into_response(),
+        crate::ingest::Waited::Resolved(state) => (
+            StatusCode::GONE,
+            axum::Json(serde_json::json!({"state": state})),
+        )
+            .into_response(),
+        crate::ingest::Waited::Unknown => (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"error": "no such prompt"})),
+        )
+            .into_response(),
     }
 }
 

@@ -57,8 +57,34 @@ pub struct Pipeline {
     inner: Arc<Inner>,
 }
 
+/// What a waiting `observatory hook` learns of its prompt. The answers stage decides; ingest
+/// only carries it to the hook on `GET /v1/answers/{key}`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Waited {
+    /// Print this decision for the agent.
+    Decided { allow: bool, message: String },
+    /// Nothing yet: ask again.
+    Pending,
+    /// Settled without us (`answered_in_terminal`, `agent_gone`, `expired`…): exit quietly.
+    Resolved(String),
+    /// No such prompt (the server restarted, or the event was not a permission request).
+    Unknown,
+}
+
+/// The answers stage, as ingest sees it (it comes later in the module order; the app hands it
+/// over with [`Pipeline::set_answers`]).
+pub trait AnswerDesk: Send + Sync + 'static {
+    /// The state of prompt `key`, waiting up to `wait` for a change while it is pending.
+    fn wait(
+        &self,
+        key: String,
+        wait: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Waited> + Send>>;
+}
+
 struct Inner {
     tx: mpsc::Sender<Work>,
+    answers: std::sync::OnceLock<Arc<dyn AnswerDesk>>,
     prices: Prices,
     stats: Arc<Stats>,
     max_body_bytes: usize,
@@ -77,6 +103,7 @@ impl Pipeline {
         Pipeline {
             inner: Arc::new(Inner {
                 tx,
+                answers: std::sync::OnceLock::new(),
                 prices,
                 stats,
                 max_body_bytes,
@@ -87,6 +114,15 @@ impl Pipeline {
 
     pub fn stats(&self) -> &Arc<Stats> {
         &self.inner.stats
+    }
+
+    /// Gives waiting hooks their answers from `desk` (once).
+    pub fn set_answers(&self, desk: Arc<dyn AnswerDesk>) {
+        let _ = self.inner.answers.set(desk);
+    }
+
+    pub fn answers(&self) -> Option<&Arc<dyn AnswerDesk>> {
+        self.inner.answers.get()
     }
 
     /// Now, on the server's clock.

@@ -106,6 +106,8 @@ pub struct Arrival {
     /// The event says the observatory stopped the agent: a kill that worked, or the session
     /// ending while a kill is under way.
     pub stops: bool,
+    /// It is the session's first event.
+    pub new_session: bool,
 }
 
 /// The state an event moves a session to, if it changes, and why.
@@ -114,6 +116,9 @@ pub fn on_event(current: State, a: Arrival) -> Option<(State, &'static str)> {
     // Reports about what happened before the session entered its state (telemetry is batched
     // and arrives seconds late) say nothing about now.
     let newer = a.time > a.state_since;
+    // A prompt as the session's very first report (the observatory started after the agent)
+    // is news too: the session began in that instant.
+    let asks = newer || (a.time == a.state_since && a.new_session);
     if current.is_final() {
         // Only a new run (the tracker's call) leaves a final state.
         return None;
@@ -128,10 +133,10 @@ pub fn on_event(current: State, a: Arrival) -> Option<(State, &'static str)> {
         TurnFinished | TurnFailed => None,
         SessionEnded if a.stops => Some((State::Killed, "killed")),
         SessionEnded => Some((State::Ended, "session_ended")),
-        PermissionRequested if !current.is_resting() && newer => {
+        PermissionRequested if !current.is_resting() && asks => {
             Some((State::AwaitingPermission, "permission_requested"))
         }
-        InputRequested if !current.is_resting() && newer => {
+        InputRequested if !current.is_resting() && asks => {
             Some((State::AwaitingInput, "input_requested"))
         }
         PermissionRequested | InputRequested => None,
@@ -198,7 +203,23 @@ mod tests {
             new_turn: false,
             closed_turn: false,
             stops: false,
+            new_session: false,
         }
+    }
+
+    #[test]
+    fn a_prompt_as_the_first_report_of_a_session_waits_for_the_person() {
+        // The observatory started after the agent: the permission request made the session.
+        let first = Arrival {
+            new_session: true,
+            ..arrival(PermissionRequested, 10)
+        };
+        assert_eq!(
+            on_event(Active, first),
+            Some((AwaitingPermission, "permission_requested"))
+        );
+        // A late report from the instant the state began is not news.
+        assert_eq!(on_event(Active, arrival(PermissionRequested, 10)), None);
     }
 
     #[test]

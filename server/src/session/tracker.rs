@@ -669,6 +669,7 @@ impl Live {
             new_turn,
             closed_turn: self.turns.get(turn_id).is_some_and(|t| t.status != "open"),
             stops: false,
+            new_session: s.events == 0,
         }
     }
 

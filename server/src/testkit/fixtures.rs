@@ -310,6 +310,7 @@ pub fn step_events(step: &Step, t: i64, process: Option<Process>) -> Vec<Session
         }
         Step::Hook { agent, call } => {
             let hook = Hook {
+                prompt: None,
                 event: Some(&call.event),
                 process,
                 received: t,

@@ -26,6 +26,7 @@ pub struct AppState {
     pub alerts: crate::alerts::engine::Alerts,
     pub access: crate::access::Access,
     pub control: crate::control::Controller,
+    pub answers: crate::answers::Answers,
     /// Cancelled at shutdown: long-lived WebSocket streams end with it.
     pub cancel: tokio_util::sync::CancellationToken,
 }
@@ -120,6 +121,7 @@ pub async fn config(State(s): State<AppState>) -> Json<Value> {
         "features": {
             "push": key.is_some(),
             "control": true,
+            "answers": true,
             "dashboard": super::pwa_embedded(),
         },
         "vapid_public_key": key,
@@ -433,6 +435,9 @@ pub fn event_json(e: &Event) -> Value {
     }
     if !e.detail.is_empty() {
         put("detail", json!(e.detail));
+    }
+    if !e.prompt_id.is_empty() {
+        put("prompt_id", json!(e.prompt_id));
     }
     put(
         "attributes",

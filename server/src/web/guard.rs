@@ -30,6 +30,12 @@ fn need(method: &Method, path: &str) -> Need {
         {
             Need::Control
         }
+        p if *method == Method::POST && p.starts_with("/api/prompts/") => {
+            match p.rsplit('/').next().and_then(super::answers::is_allow) {
+                Some(allow) => Need::Answer { allow },
+                None => Need::Write,
+            }
+        }
         _ if matches!(*method, Method::GET | Method::HEAD) => Need::Read,
         _ => Need::Write,
     }
@@ -123,6 +129,15 @@ mod tests {
             Need::LocalWrite
         );
         assert_eq!(need(&Method::POST, "/api/sessions/x/kill"), Need::Control);
+        assert_eq!(
+            need(&Method::POST, "/api/prompts/ab12/allow"),
+            Need::Answer { allow: true }
+        );
+        assert_eq!(
+            need(&Method::POST, "/api/prompts/ab12/deny"),
+            Need::Answer { allow: false }
+        );
+        assert_eq!(need(&Method::GET, "/api/prompts"), Need::Read);
         assert_eq!(need(&Method::GET, "/api/sessions/x/control"), Need::Read);
     }
 }

@@ -5,6 +5,7 @@
 
 mod access;
 mod alerts;
+mod answers;
 mod api;
 mod assets;
 mod control;
@@ -25,6 +26,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}/events", get(api::events))
         .route("/api/sessions/{id}/control", get(control::options))
         .route("/api/sessions/{id}/{action}", post(control::act))
+        .route("/api/prompts", get(answers::list))
+        .route("/api/prompts/{id}/{decision}", post(answers::answer))
         .route("/api/stats", get(api::stats))
         .route("/api/stream", get(stream::stream))
         .route("/api/live/stats", get(api::live_stats))

@@ -31,6 +31,9 @@ pub struct Hook<'a> {
     pub process: Option<Process>,
     /// When the server received it (Unix ns): the event's time when the payload has none.
     pub received: i64,
+    /// The key of the answer a waiting `observatory hook` asks for (`X-Observatory-Prompt`):
+    /// set on the permission request it reports.
+    pub prompt: Option<&'a str>,
 }
 
 /// A payload that cannot be read: answered with 400 and this message.
@@ -71,6 +74,9 @@ pub fn read(adapter: HookReader, body: &[u8], hook: &Hook) -> Result<Vec<Session
         e.process = e.process.or(hook.process);
         if e.event.time_unix_nano == 0 {
             e.event.time_unix_nano = hook.received;
+        }
+        if e.kind() == Some(EventKind::PermissionRequested) {
+            e.event.prompt_id = hook.prompt.unwrap_or_default().to_owned();
         }
         if e.event.detail.is_empty()
             && matches!(
@@ -375,6 +381,7 @@ pub(crate) mod testing {
         with_event: bool,
     ) -> Result<Vec<SessionEvent>, HookError> {
         let hook = Hook {
+            prompt: None,
             event: with_event.then_some(r.event.as_str()),
             process: None,
             received: r.received,
@@ -461,6 +468,7 @@ pub(crate) mod testing {
         event: Option<&str>,
     ) -> Result<Vec<SessionEvent>, HookError> {
         let hook = Hook {
+            prompt: None,
             event,
             process: None,
             received: 1,

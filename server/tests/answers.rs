@@ -1,0 +1,356 @@
+//! Answers from the phone, against the real `observatory hook`: a stand-in agent
+//! (`tests/standins/asker.py`, a Python process) runs the hook with a recorded permission request
+//! and keeps what the hook printed. The hook reports the request with a key, waits, and prints
+//! the agent's decision format when the phone answers — or exits printing nothing (the terminal's
+//! prompt stays) when the prompt is answered in the terminal, the agent is gone, the server goes
+//! away, or the wait runs out. Who may answer: a credential; from another device as `[access]
+//! remote_answers` says.
+
+mod common;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Paired, Server, fixtures_root};
+use serde_json::{Value, json};
+
+const CLAUDE_SESSION: &str = "cb477963-4b6f-40e1-8e01-103aaeb9e9b5";
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(fixtures_root().join(path)).expect("fixture")
+}
+
+/// Claude Code's recorded PermissionRequest (the `denied` scenario: Bash `touch …`).
+fn claude_request() -> String {
+    fixture("claude-code-2.1.328/denied/hooks/0005-claude-PermissionRequest.json")
+}
+
+/// The same request from another session.
+fn claude_request_in(session: &str) -> String {
+    claude_request().replace(CLAUDE_SESSION, session)
+}
+
+/// A stand-in agent whose hook is waiting for an answer.
+struct Asker {
+    child: std::process::Child,
+    hook_pid: u32,
+    out: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Asker {
+    fn start(server: &Server, agent: &str, payload: &str, hook_args: &[&str]) -> Asker {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("hook.json");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/asker.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .args([env!("CARGO_BIN_EXE_observatory"), &server.otlp_url("")])
+            .args([agent, payload])
+            .arg(&out)
+            .args(hook_args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("asker output");
+        let hook_pid = line
+            .trim()
+            .strip_prefix("hook ")
+            .and_then(|p| p.parse().ok())
+            .expect("hook pid");
+        Asker {
+            child,
+            hook_pid,
+            out,
+            _dir: dir,
+        }
+    }
+
+    /// What the hook printed and its exit code, once it exited (within `within`).
+    async fn hook_result(&self, within: Duration) -> (String, i64) {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&self.out) {
+                let v: Value = serde_json::from_str(&text).expect("asker json");
+                let stdout = v["stdout"].as_str().unwrap_or_default().to_owned();
+                return (stdout, v["code"].as_i64().unwrap_or(-1));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the hook did not exit within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn hook_running(&self) -> bool {
+        observatory::procfs::read_stat(self.hook_pid).is_some_and(|s| !s.is_gone())
+    }
+}
+
+impl Drop for Asker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The session's prompts, waiting until one is pending.
+async fn pending(server: &Server, session: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, v) = server
+            .get_json(&format!("/api/prompts?session={session}"))
+            .await;
+        if let Some(p) = v["prompts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["state"] == "pending"))
+        {
+            return p.clone();
+        }
+        assert!(Instant::now() < deadline, "no pending prompt: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn answer(
+    server: &Server,
+    device: &Paired,
+    prompt: &Value,
+    decision: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let id = prompt["id"].as_str().expect("id");
+    let path = format!("/api/prompts/{id}/{decision}");
+    device
+        .send(server, reqwest::Method::POST, &path, body)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allow_from_the_phone_is_printed_by_the_waiting_hook_in_claude_s_format() {
+    let server = Server::start().await;
+    let phone = server.pair("Pixel 8").await;
+    let asker = Asker::start(&server, "claude_code", &claude_request(), &[]);
+    let session = format!("claude_code:{CLAUDE_SESSION}");
+    let prompt = pending(&server, &session).await;
+    assert_eq!(
+        (prompt["tool"].as_str(), prompt["detail"].as_str()),
+        (Some("Bash"), Some("touch created_by_agent.txt"))
+    );
+    assert_eq!(prompt["answerable"], true, "{prompt}");
+    assert!(asker.hook_running(), "the hook waits");
+
+    let (status, v) = answer(&server, &phone, &prompt, "allow", None).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["prompt"]["state"], "allowed");
+    assert_eq!(v["prompt"]["by"], "Pixel 8");
+    assert_eq!(v["prompt"]["delivered"], true, "the hook took it: {v}");
+    let (stdout, code) = asker.hook_result(Duration::from_secs(5)).await;
+    assert_eq!(code, 0);
+    let printed: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(
+        printed,
+        json!({"hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": {"behavior": "allow"}}})
+    );
+
+    let (status, v) = answer(&server, &phone, &prompt, "deny", None).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (409, Some("already allowed from Pixel 8"))
+    );
+    let (_, audit) = server.get_json("/api/audit").await;
+    let answers: Vec<&Value> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "answer")
+        .collect();
+    assert_eq!(answers.len(), 2, "{audit}");
+    assert_eq!(answers[1]["outcome"], "ok");
+    assert_eq!(answers[1]["device_name"], "Pixel 8");
+    assert_eq!(answers[1]["target"], session.as_str());
+    let detail = answers[1]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("allowed Bash: touch created_by_agent.txt")
+            && detail.contains("the agent's hook took it"),
+        "{detail}"
+    );
+    assert_eq!(answers[0]["outcome"], "refused", "the second answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deny_reaches_copilot_and_codex_in_their_own_formats() {
+    let server = Server::start().await;
+    let phone = server.pair("Pixel 8").await;
+    // Copilot CLI's recorded permissionRequest: its hook runs with `--event`, and prints the
+    // flat form.
+    let copilot = fixture("copilot-cli-1.0.102/bash/hooks/0004-copilot-permissionRequest.json");
+    let asker = Asker::start(
+        &server,
+        "copilot_cli",
+        &copilot,
+        &["--event", "permissionRequest"],
+    );
+    let prompt = pending(&server, "copilot_cli:2dfb2bc5-2735-4d6e-8b24-4947fed1d9c2").await;
+    assert!(
+        prompt["holds_terminal_prompt_until_unix_nano"].as_i64() > Some(0),
+        "Copilot shows its dialog only after the hook: {prompt}"
+    );
+    let body = json!({"message": "not now"});
+    let (status, v) = answer(&server, &phone, &prompt, "deny", Some(body)).await;
+    assert_eq!(
+        (status, v["prompt"]["state"].as_str()),
+        (200, Some("denied")),
+        "{v}"
+    );
+    let (stdout, _) = asker.hook_result(Duration::from_secs(5)).await;
+    let printed: Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(printed, json!({"behavior": "deny", "message": "not now"}));
+
+    // Codex's PermissionRequest has Claude Code's shape (no recording: the recorded Codex runs
+    // approved everything); it prints the nested form.
+    let codex = json!({"session_id": "01a2016c-7bc6-7e70-9f1e-3c2b1a0f9e8d", "hook_event_name": "PermissionRequest",
+        "cwd": "/tmp", "tool_name": "shell", "tool_input": {"command": "cargo test"}});
+    let asker = Asker::start(&server, "codex", &codex.to_string(), &[]);
+    let prompt = pending(&server, "codex:01a2016c-7bc6-7e70-9f1e-3c2b1a0f9e8d").await;
+    let (status, _) = answer(&server, &phone, &prompt, "deny", None).await;
+    assert_eq!(status, 200);
+    let (stdout, _) = asker.hook_result(Duration::from_secs(5)).await;
+    let printed: Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(
+        printed["hookSpecificOutput"]["decision"],
+        json!({"behavior": "deny", "message": "Denied by the user from Pixel 8"})
+    );
+    assert_eq!(
+        printed["hookSpecificOutput"]["hookEventName"],
+        "PermissionRequest"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_in_the_terminal_first_lets_the_hook_go_at_once() {
+    let server = Server::start().await;
+    let phone = server.pair("Pixel 8").await;
+    let asker = Asker::start(&server, "claude_code", &claude_request(), &[]);
+    let session = format!("claude_code:{CLAUDE_SESSION}");
+    let prompt = pending(&server, &session).await;
+    // The person pressed 1 in the terminal: the tool ran, and its PostToolUse is the session's
+    // next report.
+    let mut next: Value = serde_json::from_str(&claude_request()).expect("json");
+    next["hook_event_name"] = "PostToolUse".into();
+    next["tool_response"] = json!({"stdout": "", "stderr": "", "interrupted": false});
+    let reported = Instant::now();
+    let resp = server
+        .http
+        .post(server.otlp_url("/v1/hooks/claude_code"))
+        .json(&next)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 204);
+    let (stdout, code) = asker.hook_result(Duration::from_secs(2)).await;
+    assert!(
+        reported.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        reported.elapsed()
+    );
+    assert_eq!(
+        (stdout.as_str(), code),
+        ("", 0),
+        "nothing printed: the terminal's answer stands"
+    );
+    let (status, v) = answer(&server, &phone, &prompt, "allow", None).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (409, Some("already answered in the terminal"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hook_gives_up_when_its_agent_is_gone_the_server_goes_or_the_wait_ends() {
+    // The agent goes: its hook exits printing nothing, the prompt says so.
+    let mut server = Server::start().await;
+    let mut asker = Asker::start(&server, "claude_code", &claude_request(), &[]);
+    let session = format!("claude_code:{CLAUDE_SESSION}");
+    pending(&server, &session).await;
+    let _ = asker.child.kill();
+    let _ = asker.child.wait();
+    let deadline = Instant::now() + Duration::from_secs(7);
+    while asker.hook_running() {
+        assert!(Instant::now() < deadline, "the hook outlived its agent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, v) = server
+        .get_json(&format!("/api/prompts?session={session}"))
+        .await;
+    assert_eq!(v["prompts"][0]["state"], "agent_gone", "{v}");
+
+    // The wait runs out ([answers] wait_secs on the server's clock).
+    let waits = "2b4f1c3e-0d9a-4e8b-a7c6-5f3e2d1c0b9a";
+    let asker = Asker::start(&server, "claude_code", &claude_request_in(waits), &[]);
+    let session = format!("claude_code:{waits}");
+    pending(&server, &session).await;
+    server.clock().advance(Duration::from_secs(601));
+    let (stdout, code) = asker.hook_result(Duration::from_secs(3)).await;
+    assert_eq!((stdout.as_str(), code), ("", 0));
+    let (_, v) = server
+        .get_json(&format!("/api/prompts?session={session}"))
+        .await;
+    assert_eq!(v["prompts"][0]["state"], "expired", "{v}");
+
+    // The server goes away while the hook waits.
+    let away = "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918";
+    let asker = Asker::start(&server, "claude_code", &claude_request_in(away), &[]);
+    pending(&server, &format!("claude_code:{away}")).await;
+    server.stop().await;
+    let (stdout, code) = asker.hook_result(Duration::from_secs(8)).await;
+    assert_eq!((stdout.as_str(), code), ("", 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_may_answer_a_credential_and_from_elsewhere_as_remote_answers_says() {
+    let server = Server::start_with(|c| {
+        c.access.remote_answers = observatory::access::RemoteAnswers::DenyOnly;
+    })
+    .await;
+    let phone = server.pair("Pixel 8").await;
+    let _asker = Asker::start(&server, "claude_code", &claude_request(), &[]);
+    let prompt = pending(&server, &format!("claude_code:{CLAUDE_SESSION}")).await;
+    let id = prompt["id"].as_str().expect("id");
+
+    let resp = server
+        .http
+        .post(server.app_url(&format!("/api/prompts/{id}/allow")))
+        .header("x-observatory", "1")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 401, "no credential");
+
+    let remote = |decision: &str| {
+        server
+            .http
+            .post(server.app_url(&format!("/api/prompts/{id}/{decision}")))
+            .header("cookie", &phone.cookie)
+            .header("x-observatory", "1")
+            .header("x-forwarded-for", "203.0.113.7")
+            .send()
+    };
+    let resp = remote("allow").await.expect("post");
+    assert_eq!(resp.status(), 403);
+    let v: Value = resp.json().await.expect("json");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("remote_answers"),
+        "says how to enable it: {v}"
+    );
+    let resp = remote("deny").await.expect("post");
+    assert_eq!(resp.status(), 200, "deny is always allowed");
+}
