@@ -7,7 +7,10 @@
 // server's reason (the recorded session has no live process). Then: axe-core finds no serious
 // accessibility violations on any screen; Chromium reports no installability errors; a push
 // delivered to the service worker through the DevTools protocol shows a notification for the
-// session, and a click on it opens the session in the open page; the app survives a server
+// session, and a click on it opens the session in the open page; a permission request whose hook
+// waits for an answer shows as a card on its session's page at phone size, and its Allow reaches
+// the waiting hook; a prompt's notification offers only the answers the push lists, and its Deny
+// answers from the service worker without opening a window; the app survives a server
 // restart without losing an event; with the network gone a reload still shows the shell (from
 // the service worker) with the last known sessions and says "Offline". Last, a second server that
 // shows sessions to paired browsers only (`local_reads = "paired"`): a fresh page shows the
@@ -15,6 +18,7 @@
 // revoked with the token, it goes back to the pairing screen without reconnecting.
 // Screenshots go to target/pwa-screenshots/. Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -63,6 +67,36 @@ async function hook(server, file) {
   });
   if (r.status !== 204) throw new Error(`${file}: ${r.status} ${await r.text()}`);
 }
+
+/**
+ * A Claude Code permission request whose `observatory hook` waits for the answer under `key` (the
+ * hook sends the key in `X-Observatory-Prompt`): the server makes an answerable prompt of it.
+ */
+async function askPermission(server, sessionId, key, command) {
+  const r = await fetch(`http://${server.http}/v1/hooks/claude_code`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-observatory-prompt': key },
+    body: JSON.stringify({
+      session_id: sessionId, hook_event_name: 'PermissionRequest', tool_name: 'Bash', tool_input: { command }, cwd: '/tmp',
+    }),
+  });
+  if (r.status !== 204) throw new Error(`PermissionRequest with a prompt key: ${r.status} ${await r.text()}`);
+}
+
+/** What the waiting hook gets: it long-polls the ingest port as `observatory hook` does, until
+ *  the prompt is decided or settled (or 30 s pass: status 0). */
+async function hookAnswer(server, key) {
+  for (const until = Date.now() + 30_000; Date.now() < until; ) {
+    const r = await fetch(`http://${server.http}/v1/answers/${key}?wait_secs=5`);
+    if (r.status === 204) continue;
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  }
+  return { status: 0, body: null };
+}
+
+/** The 32 hex digits `observatory hook` keys its wait with. */
+const promptKey = () => randomBytes(16).toString('hex');
 
 /** The control token the server wrote to its data dir (one line). */
 async function controlToken(dataDir) {
@@ -123,13 +157,13 @@ async function axe(page) {
     .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => `${n.target.join(" ")} [${n.any.map((c) => c.message).join("; ")}]`).join(", ")}`);
 }
 
-// Whatever happens, this test ends: a hang fails it after two and a half minutes.
+// Whatever happens, this test ends: a hang fails it after three minutes.
 const watchdog = setTimeout(() => {
-  console.error('e2e: FAILED: still running after 150 s');
+  console.error('e2e: FAILED: still running after 180 s');
   server?.child.kill('SIGKILL');
   pairedOnly?.child.kill('SIGKILL');
   process.exit(1);
-}, 150_000);
+}, 180_000);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'observatory-e2e-'));
 mkdirSync(shots, { recursive: true });
@@ -146,7 +180,7 @@ try {
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     // Local reads are open, but turning notifications on needs a paired browser.
-    await pairPage(page, server, token);
+    const device = await pairPage(page, server, token);
     await page.getByText('Live', { exact: true }).first().waitFor({ timeout: 10_000 });
     if (name === 'phone') {
       for (const f of ['0001-claude-SessionStart.json', '0002-claude-UserPromptSubmit.json', '0004-claude-PreToolUse.json']) {
@@ -188,6 +222,41 @@ try {
     }
     await page.screenshot({ path: join(shots, `session-${name}.png`), fullPage: true });
     violations.push(...(await axe(page)));
+    if (name === 'phone') {
+      // Answers: a Claude Code asks to run `echo hi` and its hook waits. The session's page shows
+      // the prompt as a card; Allow reaches the waiting hook, and the card becomes one line.
+      const sessionId = randomUUID();
+      const key = promptKey();
+      await askPermission(server, sessionId, key, 'echo hi');
+      const taken = hookAnswer(server, key);
+      await page.goto(`http://${server.app}/sessions/${encodeURIComponent(`claude_code:${sessionId}`)}`);
+      const prompts = page.getByRole('region', { name: 'Permission requests' });
+      const prompt = prompts.getByRole('article', { name: 'Claude Code wants to use Bash' });
+      await prompt.waitFor({ timeout: 10_000 });
+      await prompt.locator('.prompt-detail').getByText('echo hi', { exact: true }).waitFor({ timeout: 5_000 });
+      const allow = prompt.getByRole('button', { name: 'Allow', exact: true });
+      const box = await allow.boundingBox();
+      if (!box || box.height < 44 || box.width < 120) throw new Error(`Allow is too small to tap: ${JSON.stringify(box)}`);
+      await page.screenshot({ path: join(shots, 'prompt-phone.png') });
+      violations.push(...(await axe(page)));
+      const sent = Date.now();
+      await allow.click();
+      const hookGot = await taken;
+      if (hookGot.status !== 200 || hookGot.body?.decision !== 'allow') {
+        throw new Error(`the waiting hook got ${JSON.stringify(hookGot)}, not an allow`);
+      }
+      // "from this browser" (or "this phone" on a touch screen), once the hook has taken it.
+      await prompts.getByText(/^Allowed from this (browser|phone)$/).waitFor({ timeout: 10_000 });
+      if (await prompts.getByRole('article').count()) throw new Error('the answered prompt still shows as a card');
+      const listed = await withToken(server, token, 'GET', `/api/prompts?session=${encodeURIComponent(`claude_code:${sessionId}`)}`);
+      const p = listed.body?.prompts?.find((x) => x.id === key);
+      if (p?.state !== 'allowed' || p.by !== device.name || p.delivered !== true) {
+        throw new Error(`the prompt after Allow: ${JSON.stringify(listed.body)}`);
+      }
+      console.log(`e2e: Allow on the phone's card reached the waiting hook in ${Date.now() - sent} ms; the card says "Allowed from this browser"`);
+      await page.screenshot({ path: join(shots, 'prompt-answered-phone.png') });
+      violations.push(...(await axe(page)));
+    }
     await page.goto(`http://${server.app}/live`);
     await page.waitForTimeout(500);
     await page.screenshot({ path: join(shots, `live-${name}.png`) });
@@ -294,6 +363,68 @@ try {
       await page.waitForURL(`http://${server.app}${sessionUrl}`, { timeout: 5_000 });
       await page.getByText('Timeline').waitFor({ timeout: 10_000 });
       console.log('e2e: a click on the notification opened the session in the open page');
+
+      // A prompt's notification: only the answers the push lists are offered, and Deny answers
+      // from the service worker (with this browser's device cookie, so it is paired first),
+      // replacing the notification quietly, without opening a window.
+      await pairPage(page, server, token);
+      const asking = randomUUID();
+      const key = promptKey();
+      await askPermission(server, asking, key, 'rm -rf build');
+      const taken = hookAnswer(server, key);
+      const askingId = `claude_code:${asking}`;
+      for (const until = Date.now() + 5_000; ; ) {
+        const r = await withToken(server, token, 'GET', `/api/prompts?session=${encodeURIComponent(askingId)}`);
+        if (r.body?.prompts?.some((x) => x.id === key)) break;
+        if (Date.now() > until) throw new Error(`no prompt ${key}: ${JSON.stringify(r.body)}`);
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      const note = () =>
+        page.evaluate(async (tag) => {
+          const reg = await navigator.serviceWorker.ready;
+          const n = (await reg.getNotifications({ tag }))[0];
+          return n ? { body: n.body, tag: n.tag, silent: n.silent, actions: n.actions.map((a) => a.action), prompt: n.data?.prompt_id } : null;
+        }, askingId);
+      let asked = null;
+      for (let tries = 0; !asked && tries < 3; tries++) {
+        await cdp.send('ServiceWorker.deliverPushMessage', {
+          origin: `http://${server.app}`,
+          registrationId,
+          data: JSON.stringify({
+            title: 'Claude Code · tmp', body: 'wants to run Bash: rm -rf build', session_id: askingId,
+            url: `/sessions/${encodeURIComponent(askingId)}`, kind: 'needs_you', alert_id: 2,
+            time_unix_nano: Date.now() * 1e6, prompt_id: key, actions: ['deny', 'always-allow'],
+          }),
+        });
+        for (const until = Date.now() + 3_000; !asked && Date.now() < until; ) {
+          asked = await note();
+          if (!asked) await new Promise((ok) => setTimeout(ok, 100));
+        }
+      }
+      if (!asked || asked.actions.join() !== 'deny' || asked.prompt !== key) {
+        throw new Error(`the prompt's notification: ${JSON.stringify(asked)}`);
+      }
+      const pagesBefore = context.pages().length;
+      const answered = await worker.evaluate(async ({ tag }) => {
+        const [n] = await self.registration.getNotifications({ tag });
+        if (!n) return 'no notification';
+        self.dispatchEvent(new NotificationEvent('notificationclick', { notification: n, action: 'deny' }));
+        return 'dispatched';
+      }, { tag: askingId });
+      if (answered !== 'dispatched') throw new Error(`notification action: ${answered}`);
+      const hookGot = await taken;
+      if (hookGot.status !== 200 || hookGot.body?.decision !== 'deny') throw new Error(`the waiting hook got ${JSON.stringify(hookGot)}`);
+      let replaced = null;
+      for (const until = Date.now() + 5_000; Date.now() < until; ) {
+        replaced = await note();
+        if (replaced?.body === 'Denied') break;
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      if (replaced?.body !== 'Denied' || replaced.silent !== true || replaced.actions.length) {
+        throw new Error(`the notification after Deny: ${JSON.stringify(replaced)}`);
+      }
+      if (context.pages().length !== pagesBefore) throw new Error('Deny on the notification opened a window');
+      console.log('e2e: Deny on a prompt\'s notification reached the waiting hook; the notification now says "Denied", silently');
     } finally {
       await context.close();
       rmSync(profile, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 // Service worker: keeps the app shell (index.html and the hashed assets listed by the build in
-// sw-precache.js) for offline start-up, shows Web Push notifications and routes clicks on them.
+// sw-precache.js) for offline start-up, shows Web Push notifications and routes clicks on them,
+// and answers an agent's permission prompt from a notification's Allow or Deny button.
 // API responses are never cached here: the app keeps its own last-known data.
 /* global PRECACHE */
 importScripts('/sw-precache.js');
@@ -75,13 +76,22 @@ function localPath(url) {
   return typeof url === 'string' && url.startsWith('/') && !url.startsWith('//') ? url : null;
 }
 
+/** The buttons a prompt's notification offers: only the one-shot answers the push lists. */
+const ANSWER_ACTIONS = [
+  { action: 'allow', title: 'Allow' },
+  { action: 'deny', title: 'Deny' },
+];
+
 // Payload (see the alerts contract): {title, body, session_id, url, kind, alert_id, time_unix_nano};
-// a test notification has kind "test", session_id null and url "/alerts".
+// a test notification has kind "test", session_id null and url "/alerts". A needs_you alert for a
+// prompt that can be answered adds {prompt_id, actions} (the answers contract): its Allow and Deny
+// buttons. Once the prompt is answered, a push of kind "resolved" replaces it quietly.
 self.addEventListener('push', (event) => {
   // Always show something: a push without a notification costs us the permission on some browsers.
   const p = parsePush(event.data);
   const sessionId = typeof p.session_id === 'string' && p.session_id ? p.session_id : null;
   const kind = typeof p.kind === 'string' ? p.kind : null;
+  const promptId = typeof p.prompt_id === 'string' && p.prompt_id ? p.prompt_id : null;
   const url =
     localPath(p.url) || (sessionId ? '/sessions/' + encodeURIComponent(sessionId) : kind === 'test' ? '/alerts' : '/');
   const title = typeof p.title === 'string' && p.title ? p.title : 'Agent Observatory';
@@ -91,7 +101,13 @@ self.addEventListener('push', (event) => {
     body,
     icon: '/icons/icon-192.png',
     badge: '/icons/icon-192.png',
-    data: { url, session_id: sessionId, kind, alert_id: typeof p.alert_id === 'number' ? p.alert_id : null },
+    data: {
+      url,
+      session_id: sessionId,
+      kind,
+      alert_id: typeof p.alert_id === 'number' ? p.alert_id : null,
+      prompt_id: promptId,
+    },
   };
   if (typeof p.time_unix_nano === 'number' && p.time_unix_nano > 0) options.timestamp = Math.floor(p.time_unix_nano / 1e6);
   if (sessionId) {
@@ -99,6 +115,16 @@ self.addEventListener('push', (event) => {
     // again only when the person is needed or the agent died; otherwise it updates quietly.
     options.tag = sessionId;
     options.renotify = kind === 'needs_you' || kind === 'crashed';
+  }
+  if (kind === 'resolved' || p.silent === true) {
+    // Answered (here, elsewhere or in the terminal): the prompt's notification changes, silently.
+    options.silent = true;
+    options.renotify = false;
+  }
+  if (promptId && Array.isArray(p.actions)) {
+    // What this device may answer, as the server decided it: never more than it listed.
+    const actions = ANSWER_ACTIONS.filter((a) => p.actions.includes(a.action));
+    if (actions.length) options.actions = actions;
   }
   event.waitUntil(
     self.registration
@@ -108,8 +134,62 @@ self.addEventListener('push', (event) => {
   );
 });
 
+/** One line of what an answer from a notification did: the server's words when it refused. */
+async function answerOutcome(res, action) {
+  if (res.ok) return action === 'allow' ? 'Allowed' : 'Denied';
+  let why = '';
+  try {
+    const body = await res.json();
+    why = body && typeof body.error === 'string' ? body.error : '';
+  } catch {
+    // not JSON: the status says it
+  }
+  if (!why) why = res.status === 401 ? 'this browser is not paired any more' : 'the observatory refused it (' + res.status + ')';
+  return why.charAt(0).toUpperCase() + why.slice(1);
+}
+
+/**
+ * Allow or Deny pressed on a prompt's notification: the answer goes to the server with this
+ * browser's device cookie, and the notification is replaced, quietly, by what came of it. No
+ * window opens: answering from the notification is the point.
+ */
+function answerFromNotification(notification, action) {
+  const data = notification.data || {};
+  const path = '/api/prompts/' + encodeURIComponent(data.prompt_id) + '/' + action;
+  const request = fetch(path, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'X-Observatory': '1', Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: '{}',
+  })
+    .then((res) => answerOutcome(res, action))
+    .catch(() => 'Not answered: the observatory could not be reached. Open the session to answer.');
+  return request.then((text) => {
+    const options = {
+      body: text,
+      icon: '/icons/icon-192.png',
+      badge: '/icons/icon-192.png',
+      silent: true,
+      // The prompt is answered (or cannot be from here): a click opens the session, no buttons.
+      data: { url: data.url, session_id: data.session_id, kind: 'resolved', alert_id: data.alert_id, prompt_id: null },
+    };
+    if (notification.tag) {
+      options.tag = notification.tag;
+      options.renotify = false;
+    }
+    return self.registration
+      .showNotification(notification.title, options)
+      .catch(() => self.registration.showNotification(notification.title, { body: text, data: options.data }));
+  });
+}
+
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
+  const data = event.notification.data;
+  if ((event.action === 'allow' || event.action === 'deny') && data && typeof data.prompt_id === 'string' && data.prompt_id) {
+    event.waitUntil(answerFromNotification(event.notification, event.action));
+    return;
+  }
   const target = new URL(localPath(event.notification.data && event.notification.data.url) || '/', self.location.origin).href;
   event.waitUntil(
     self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(async (list) => {

@@ -228,6 +228,7 @@ impl Spec {
             agent: self.agent.as_str(),
             display_name: self.display_name,
             hook_events: self.hooks.as_ref().map_or(&[], |h| h.installs),
+            answer_events: self.answers.as_ref().map_or(&[], |a| a.events),
         }
     }
 
@@ -894,7 +895,10 @@ mod tests {
             r#"{"hookSpecificOutput":{"decision":{"behavior":"allow"},"hookEventName":"PermissionRequest"}}"#
         );
         let deny = DecisionFormat::HookSpecificOutput.render("PermissionRequest", false, "no");
-        assert!(deny.contains(r#""decision":{"behavior":"deny","message":"no"}"#), "{deny}");
+        assert!(
+            deny.contains(r#""decision":{"behavior":"deny","message":"no"}"#),
+            "{deny}"
+        );
         let copilot = DecisionFormat::Flat.render("permissionRequest", false, "not now");
         assert_eq!(copilot, r#"{"behavior":"deny","message":"not now"}"#);
         let answerable: Vec<&str> = AGENTS

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
+use crate::access::RemoteAnswers;
 use crate::alerts::Engine;
 use crate::answers::Answers;
 use crate::clock::Clock;
@@ -109,9 +110,17 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         data_dir,
         clock.clone(),
     );
+    engine
+        .alerts()
+        .set_answer_actions(match config.access.remote_answers {
+            RemoteAnswers::AllowAndDeny => vec!["allow", "deny"],
+            RemoteAnswers::DenyOnly => vec!["deny"],
+            RemoteAnswers::Off => Vec::new(),
+        });
     let answers = Answers::new(
         config.answers.clone(),
         hub.clone(),
+        engine.alerts(),
         access.clone(),
         clock.clone(),
     );

@@ -824,3 +824,40 @@ async fn without_a_vapid_subject_push_is_off_and_says_why() {
     assert_eq!(mode & 0o777, 0o600);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_s_push_offers_allow_and_deny_and_is_replaced_quietly_once_answered() {
+    let (svc, server) = subscribed(|_| {}).await;
+    let key = "0123456789abcdef0123456789abcdef";
+    let body = json!({"session_id": "asks", "hook_event_name": "PermissionRequest", "cwd": "/w/asks",
+        "tool_name": "Bash", "tool_input": {"command": "cargo test"}});
+    let resp = server
+        .http
+        .post(server.otlp_url("/v1/hooks/claude_code"))
+        .header("x-observatory-prompt", key)
+        .json(&body)
+        .send()
+        .await
+        .expect("hook");
+    assert_eq!(resp.status(), 204);
+    let got = svc.next(WAIT).await.expect("a push");
+    let p = accepted(&got);
+    assert_eq!(p["kind"], "needs_you");
+    assert_eq!(p["prompt_id"], key);
+    assert_eq!(p["actions"], json!(["allow", "deny"]));
+
+    let resp = server
+        .with_token(reqwest::Method::POST, &format!("/api/prompts/{key}/allow"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(resp.status(), 200);
+    let got = svc.next(WAIT).await.expect("the replacement");
+    let p = accepted(&got);
+    assert_eq!(
+        (p["kind"].as_str(), p["silent"].as_bool()),
+        (Some("resolved"), Some(true))
+    );
+    assert_eq!(p["session_id"], "claude_code:asks", "the same tag");
+    assert_eq!(p["body"], "Allowed with the control token");
+}

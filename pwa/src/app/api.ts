@@ -16,6 +16,7 @@ import type {
   LiveStats,
   ObsEvent,
   PairingCode,
+  PromptAnswer,
   ServerConfig,
   Session,
   SessionControl,
@@ -171,6 +172,21 @@ export function fetchControl(id: string, signal?: AbortSignal): Promise<SessionC
  *  failed to: `outcome`), throws the server's refusal (409 not now, 403 not allowed, 429). */
 export function sendControl(id: string, action: ControlAction): Promise<ControlResult> {
   return sendJson<ControlResult>('POST', `/api/sessions/${encodeURIComponent(id)}/${action}`, {});
+}
+
+// Answers: agents' permission prompts (checked by `prompts.ts`), and answering them.
+
+/** A session's pending prompts and its most recent resolved ones, newest first. */
+export async function fetchPrompts(sessionId: string, signal?: AbortSignal): Promise<unknown[]> {
+  const page = await getJson<{ prompts?: unknown }>(`/api/prompts?session=${encodeURIComponent(sessionId)}`, signal);
+  return Array.isArray(page.prompts) ? page.prompts : [];
+}
+
+/** Allows or denies a prompt once; resolves to the prompt as it now stands, throws the server's
+ *  refusal (409 answered already or cannot be, 403 not from this device, 404 unknown). */
+export async function sendAnswer(id: string, answer: PromptAnswer, message?: string): Promise<unknown> {
+  const body = answer === 'deny' && message ? { message } : {};
+  return (await sendJson<{ prompt?: unknown }>('POST', `/api/prompts/${encodeURIComponent(id)}/${answer}`, body)).prompt;
 }
 
 // Access: who this browser is, pairing, devices, the audit log.

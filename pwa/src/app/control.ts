@@ -6,7 +6,8 @@
 //! `/api/config`), asked once. `components/ControlPanel.tsx` draws it; the events and the audit
 //! entry an action makes come on the live feed like any other.
 
-import { ApiError, fetchConfig, fetchControl } from './api';
+import { ApiError, fetchControl } from './api';
+import { featureOffered, ServerFeature } from './feature';
 import { projectName } from './format';
 import type { ControlAction, ControlOption, ControlResult, ServerConfig, SessionControl } from './types';
 
@@ -72,7 +73,7 @@ export function controlDoneName(action: string | undefined): string {
 /** Whether this server offers control: only a `features.control` of true does (a server older than
  *  control has no such key, or no `/api/config` at all). */
 export function controlOffered(config: ServerConfig | null): boolean {
-  return config?.features?.control === true;
+  return featureOffered(config, 'control');
 }
 
 function readOption(raw: unknown): ControlOption {
@@ -239,42 +240,10 @@ export function failureOf(action: ControlAction, e: unknown): ControlOutcome {
   return { tone: 'bad', text: `${verb}: no answer from the observatory (${why}); the timeline shows whether it was done.` };
 }
 
-/**
- * Whether this server offers control: null until `/api/config` answered. Asked once; a failed
- * read (offline) leaves it unknown and the next `load` asks again. The section stays hidden
- * while it is unknown.
- */
-export class ControlFeature {
-  private offered: boolean | null = null;
-  private loading: Promise<void> | null = null;
-  private readonly listeners = new Set<() => void>();
-  private readonly config: () => Promise<ServerConfig | null>;
-
-  constructor(config: () => Promise<ServerConfig | null> = fetchConfig) {
-    this.config = config;
-  }
-
-  getOffered = (): boolean | null => this.offered;
-
-  subscribe = (fn: () => void): (() => void) => {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  };
-
-  load(): Promise<void> {
-    if (this.offered !== null) return Promise.resolve();
-    this.loading ??= this.config()
-      .then(
-        (config) => {
-          this.offered = controlOffered(config);
-          for (const fn of [...this.listeners]) fn();
-        },
-        () => undefined,
-      )
-      .finally(() => {
-        this.loading = null;
-      });
-    return this.loading;
+/** Whether this server offers control: null until `/api/config` answered (see `feature.ts`). */
+export class ControlFeature extends ServerFeature {
+  constructor(config?: () => Promise<ServerConfig | null>) {
+    super('control', config);
   }
 }
 

@@ -1,11 +1,13 @@
-//! React's view of the store, the stream, access, the devices, push, the server's agents and
-//! whether it offers control, through `useSyncExternalStore`.
+//! React's view of the store, the stream, access, the devices, push, the server's agents, whether
+//! it offers control and answers, and a session's permission prompts, through
+//! `useSyncExternalStore`.
 
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { accessStore, type AccessState } from './access';
 import { agentRegistry, type AgentRegistry, type Agents } from './agents';
 import { controlFeature } from './control';
 import { deviceStore, type DevicesState } from './devices';
+import { answersFeature, type PromptsState, type SessionPrompts } from './prompts';
 import { pushStore, type PushState } from './push';
 import { groupSessions, type SessionFilter } from './state';
 import { store } from './store';
@@ -50,6 +52,16 @@ export function useAgents(registry: AgentRegistry = agentRegistry): Agents {
 /** Whether the server offers control of agents' processes; null until it said (see `control.ts`). */
 export function useControlOffered(): boolean | null {
   return useSyncExternalStore(controlFeature.subscribe, controlFeature.getOffered, controlFeature.getOffered);
+}
+
+/** Whether the server takes answers to permission prompts; null until it said (see `prompts.ts`). */
+export function useAnswersOffered(): boolean | null {
+  return useSyncExternalStore(answersFeature.subscribe, answersFeature.getOffered, answersFeature.getOffered);
+}
+
+/** One session's permission prompts and the answers under way (see `prompts.ts`). */
+export function usePrompts(prompts: SessionPrompts): PromptsState {
+  return useSyncExternalStore(prompts.subscribe, prompts.getState, prompts.getState);
 }
 
 /** What this browser offers for push and how turning it on or off is going (see `push.ts`). */

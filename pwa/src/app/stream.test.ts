@@ -9,7 +9,7 @@ import {
   type StreamDeps,
   VIEWING_REFRESH_MS,
 } from './stream';
-import type { Alert, AuditEntry, ObsEvent } from './types';
+import type { Alert, AuditEntry, ObsEvent, Prompt } from './types';
 
 class FakeSocket implements SocketLike {
   onopen: SocketLike['onopen'] = null;
@@ -572,6 +572,45 @@ describe('StreamClient audit frames', () => {
       entry(2),
       { id: 3, time_unix_nano: 0, actor: 'anonymous', peer: '', remote: false, action: 'refused', outcome: 'refused', detail: '' },
     ]);
+    expect(h.client.getStatus()).toBe('connected');
+  });
+});
+
+describe('StreamClient prompt frames', () => {
+  // The contract's example (notes/answers-api.md).
+  const prompt = (over: Record<string, unknown> = {}) => ({
+    id: '9f2c', session_id: 'claude_code:0c7e', agent: 'claude_code', tool: 'Bash', detail: 'echo hi > fake_out.txt',
+    asked_unix_nano: 1_764_770_000_000_000_000, state: 'pending', resolved_unix_nano: 0, by: null, message: null,
+    delivered: false, answerable: true, why_not: null, holds_terminal_prompt_until_unix_nano: 0, ...over,
+  });
+
+  it('hands prompts to subscribers, asked and resolved, and ignores malformed ones', async () => {
+    const h = harness({ newest: 0 });
+    const got: Prompt[] = [];
+    h.client.subscribe({ prompt: (p) => got.push(p) });
+    h.client.start();
+    await flush();
+    const s = h.last();
+    s.receive({ type: 'hello', last_seq: 0, since: 0 });
+    for (const bad of [
+      { type: 'prompt' },
+      { type: 'prompt', prompt: null },
+      { type: 'prompt', prompt: [prompt()] },
+      { type: 'prompt', prompt: prompt({ id: 7 }) },
+      { type: 'prompt', prompt: prompt({ session_id: '' }) },
+      { type: 'prompt', prompt: prompt({ state: undefined }) },
+    ]) {
+      s.receive(bad);
+    }
+    s.receive({ type: 'prompt', prompt: prompt() });
+    s.receive({ type: 'prompt', prompt: prompt({ state: 'allowed', resolved_unix_nano: 1_764_770_005_000_000_000, by: 'Pixel 8', delivered: true }) });
+    expect(got.map((p) => [p.id, p.state, p.by])).toEqual([
+      ['9f2c', 'pending', null],
+      ['9f2c', 'allowed', 'Pixel 8'],
+    ]);
+    expect(got[0]).toEqual(prompt());
+    // Prompt frames carry no seq: they do not move the resume point.
+    expect(h.client.getLastSeq()).toBe(0);
     expect(h.client.getStatus()).toBe('connected');
   });
 });

@@ -10,7 +10,8 @@
 //! state) is injected, so tests drive it by hand.
 
 import { browserAttentionEnv, watchAttention } from './attention';
-import type { Alert, AuditEntry, Delivery, ObsEvent, Session, Tick } from './types';
+import { readPrompt } from './prompts';
+import type { Alert, AuditEntry, Delivery, ObsEvent, Prompt, Session, Tick } from './types';
 
 /** `unpaired`: stopped because the server refused this browser (see `UNPAIRED_CLOSE`). */
 export type StreamStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'unpaired';
@@ -40,6 +41,8 @@ export interface StreamListener {
   resync?(): void;
   /** A line of the audit log was written. */
   audit?(e: AuditEntry): void;
+  /** An agent asked a permission prompt, or one changed state (same id). */
+  prompt?(p: Prompt): void;
   /** The server closed the feed because this device was revoked; the client has stopped. */
   unpaired?(): void;
 }
@@ -421,6 +424,11 @@ export class StreamClient {
       case 'audit': {
         const e = readAuditEntry(frame.entry);
         if (e) this.emit((l) => l.audit?.(e));
+        return;
+      }
+      case 'prompt': {
+        const p = readPrompt(frame.prompt);
+        if (p) this.emit((l) => l.prompt?.(p));
         return;
       }
       case 'resync': {

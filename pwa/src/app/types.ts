@@ -292,3 +292,35 @@ export interface Alert {
   seq?: number;
   deliveries: Delivery[];
 }
+
+/** Where a permission prompt stands (notes/answers-api.md); a newer server may add states. */
+export type PromptState = 'pending' | 'allowed' | 'denied' | 'answered_in_terminal' | 'agent_gone' | 'expired';
+
+/** The one-shot answers the app gives to a prompt: never "always allow". */
+export type PromptAnswer = 'allow' | 'deny';
+
+/** One permission request an agent asked, and what became of it. */
+export interface Prompt {
+  id: string;
+  session_id: string;
+  agent: Agent;
+  /** May be "". */
+  tool: string;
+  /** The command, file or question in full; may be "". */
+  detail: string;
+  asked_unix_nano: number;
+  state: PromptState | string;
+  /** 0 while pending. */
+  resolved_unix_nano: number;
+  /** Who answered through the observatory: "token", a device's name; null otherwise. */
+  by: string | null;
+  /** The deny message, if any. */
+  message: string | null;
+  /** The agent's hook took the decision. */
+  delivered: boolean;
+  /** False: no answer can travel to this agent (`why_not` says why). */
+  answerable: boolean;
+  why_not: string | null;
+  /** >0 for agents whose own terminal prompt appears only after the hook gives up: when it will. */
+  holds_terminal_prompt_until_unix_nano: number;
+}

@@ -8,6 +8,7 @@ import type { ObsEvent, SessionDetail, Turn } from '../app/types';
 import { ControlPanel } from '../components/ControlPanel';
 import { EventRow } from '../components/EventRow';
 import { Link } from '../components/Link';
+import { PromptCards } from '../components/PromptCard';
 import { StateBadge } from '../components/StateBadge';
 
 const PAGE = 500;
@@ -118,6 +119,7 @@ export function SessionScreen({ id }: { id: string }) {
         {s.end_reason && <p className="small">Ended: {s.end_reason}</p>}
       </header>
       {error && <p className="banner banner-warn" role="alert">{error}</p>}
+      <PromptCards session={s} />
       <ControlPanel session={s} />
       <h2 className="group-title">Timeline</h2>
       {turns.length === 0 && outside.length === 0 && orphanTurns.length === 0 && <p className="empty">No events yet.</p>}

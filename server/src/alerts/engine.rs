@@ -57,6 +57,9 @@ struct Shared {
     extras: Vec<Extra>,
     quiet_when_watching: bool,
     last_id: AtomicU64,
+    /// What a notification about an answerable prompt offers (`allow`, `deny`), as `[access]
+    /// remote_answers` allows a phone; set by the app.
+    answer_actions: std::sync::OnceLock<Vec<&'static str>>,
 }
 
 pub struct Engine {
@@ -91,6 +94,7 @@ impl Engine {
                     extras,
                     quiet_when_watching,
                     last_id,
+                    answer_actions: std::sync::OnceLock::new(),
                 }),
             },
         })
@@ -298,6 +302,7 @@ impl Alerts {
             body,
             seq: d.seq,
             deliveries,
+            prompt_id: d.prompt_id,
         };
         self.dispatch(alert, devices);
         Ok(())
@@ -396,7 +401,7 @@ impl Alerts {
 
     /// Sends every pending delivery of `alert`, concurrently; (index, outcome) of each.
     async fn send(&self, alert: &Alert, devices: &[Device]) -> Vec<(usize, Delivery)> {
-        let payload = json!({
+        let mut payload = json!({
             "title": alert.title,
             "body": alert.body,
             "session_id": (!alert.session_id.is_empty()).then_some(&alert.session_id),
@@ -404,9 +409,13 @@ impl Alerts {
             "kind": alert.kind,
             "alert_id": alert.id,
             "time_unix_nano": alert.time_unix_nano,
-        })
-        .to_string()
-        .into_bytes();
+        });
+        if !alert.prompt_id.is_empty() {
+            payload["prompt_id"] = alert.prompt_id.clone().into();
+            payload["actions"] =
+                json!(self.inner.answer_actions.get().cloned().unwrap_or_default());
+        }
+        let payload = payload.to_string().into_bytes();
         let message = Message {
             payload,
             ttl_secs: alert.kind.ttl_secs(),
@@ -509,6 +518,62 @@ impl Alerts {
     }
 
     /// Sends a test notification to one device now; `None` when there is no such device.
+    /// Sets what notifications about answerable prompts offer (once, at start).
+    pub fn set_answer_actions(&self, actions: Vec<&'static str>) {
+        let _ = self.inner.answer_actions.set(actions);
+    }
+
+    /// A prompt was settled (answered here or in the terminal, or gone): the notification that
+    /// offered it is replaced quietly on the devices it reached (same session tag, no sound).
+    pub async fn settle_prompt(&self, prompt_id: &str, body: String) {
+        let Some(pusher) = self.pusher() else { return };
+        let store = self.inner.store.clone();
+        let id = prompt_id.to_owned();
+        let found = tokio::task::spawn_blocking(move || -> crate::store::Result<_> {
+            let alert = store
+                .page::<Alert>(None, INTERRUPTED_SCAN)?
+                .into_iter()
+                .find(|a| a.prompt_id == id);
+            let devices = store.all::<Device>()?;
+            Ok(alert.map(|a| (a, devices)))
+        })
+        .await;
+        let Ok(Ok(Some((alert, devices)))) = found else {
+            return;
+        };
+        let message = Message {
+            payload: json!({
+                "title": alert.title,
+                "body": body,
+                "session_id": alert.session_id,
+                "url": alert.url,
+                "kind": "resolved",
+                "silent": true,
+                "prompt_id": alert.prompt_id,
+                "time_unix_nano": self.inner.hub.clock().now(),
+            })
+            .to_string()
+            .into_bytes(),
+            ttl_secs: 600,
+            urgency: Urgency::Normal,
+            topic: Some(deliver::topic_for(&alert.session_id)),
+        };
+        let reached = alert
+            .deliveries
+            .iter()
+            // Pending: being sent right now (a quick answer comes before the store hears back).
+            .filter(|d| {
+                d.channel == Channel::WebPush
+                    && matches!(d.outcome, Outcome::Sent | Outcome::Pending)
+            })
+            .filter_map(|d| d.device_id.as_ref())
+            .filter_map(|id| devices.iter().find(|dev| &dev.id == id))
+            .filter_map(|dev| dev.subscription.as_ref());
+        for subscription in reached {
+            let _ = pusher.send(subscription, &message).await;
+        }
+    }
+
     pub async fn test(&self, device_id: &str) -> Result<Option<Delivery>, String> {
         let Some(pusher) = self.pusher() else {
             return Err(self.off_reason().unwrap_or("push is off").to_owned());
@@ -656,6 +721,7 @@ mod tests {
             url: session_url("codex:s"),
             seq: 1,
             deliveries: vec![delivery(Outcome::Pending), delivery(Outcome::Sent)],
+            prompt_id: String::new(),
         };
         store.put_numbered(&alert).expect("put");
         settle_interrupted(&store).expect("settle");

@@ -98,6 +98,9 @@ pub struct Alert {
     /// The event that caused it (0 when a total crossed a budget).
     pub seq: u64,
     pub deliveries: Vec<Delivery>,
+    /// A permission prompt the person can answer from the notification (needs_you).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prompt_id: String,
 }
 
 /// Where an alert went.

@@ -58,6 +58,9 @@ pub struct Decision {
     /// The event that caused it (0 for a budget crossed by a session's totals).
     pub seq: u64,
     pub time_unix_nano: i64,
+    /// For a needs_you alert about a permission request that can be answered from the phone:
+    /// its prompt (the push carries Allow and Deny).
+    pub prompt_id: String,
 }
 
 /// What caused a decision: the event (or, for a budget, the session's totals).
@@ -88,6 +91,8 @@ struct Known {
 struct Asking {
     tool: String,
     detail: String,
+    /// The answers stage's key for a permission request a hook waits on (empty otherwise).
+    prompt_id: String,
 }
 
 pub struct Rules {
@@ -138,6 +143,14 @@ impl Rules {
         }
         let mut out = Vec::new();
         for e in events {
+            let asked = self
+                .sessions
+                .get(&e.session_id)
+                .and_then(|k| k.asking.as_ref())
+                .map(|a| a.prompt_id.clone())
+                .filter(|_| e.state == "awaiting_permission")
+                .unwrap_or_default();
+            let made = out.len();
             if let Some((kind, body)) = self.on_event(e) {
                 let cause = Cause {
                     session_id: &e.session_id,
@@ -146,6 +159,9 @@ impl Rules {
                     time: e.time_unix_nano,
                 };
                 self.decide(kind, cause, body, now, &mut out);
+            }
+            if let Some(d) = out.get_mut(made).filter(|d| d.kind == Kind::NeedsYou) {
+                d.prompt_id = asked;
             }
         }
         let budget = self.config.budget_session_usd;
@@ -176,6 +192,7 @@ impl Rules {
                 body: format!("{} so far today (budget {})", usd(day_usd), usd(budget)),
                 seq: 0,
                 time_unix_nano: now,
+                prompt_id: String::new(),
             });
         }
         out
@@ -211,6 +228,7 @@ impl Rules {
                 self.known(&e.session_id).asking = Some(Asking {
                     tool: e.tool_name.clone(),
                     detail: e.detail.clone(),
+                    prompt_id: e.prompt_id.clone(),
                 });
                 None
             }
@@ -367,6 +385,7 @@ impl Rules {
             },
             seq: cause.seq,
             time_unix_nano: cause.time,
+            prompt_id: String::new(),
         });
     }
 

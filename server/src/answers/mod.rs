@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::{Access, Caller, Event as AuditEvent};
 use crate::agents;
+use crate::alerts::engine::Alerts;
 use crate::clock::Clock;
 use crate::ingest::{AnswerDesk, Waited};
 use crate::live::{Hub, Published};
@@ -100,6 +101,7 @@ pub struct Answers {
 struct Inner {
     settings: Settings,
     hub: Hub,
+    alerts: Alerts,
     access: Access,
     clock: Clock,
     prompts: Mutex<VecDeque<Prompt>>,
@@ -108,11 +110,18 @@ struct Inner {
 }
 
 impl Answers {
-    pub fn new(settings: Settings, hub: Hub, access: Access, clock: Clock) -> Answers {
+    pub fn new(
+        settings: Settings,
+        hub: Hub,
+        alerts: Alerts,
+        access: Access,
+        clock: Clock,
+    ) -> Answers {
         Answers {
             inner: Arc::new(Inner {
                 settings,
                 hub,
+                alerts,
                 access,
                 clock,
                 prompts: Mutex::default(),
@@ -246,6 +255,12 @@ impl Answers {
     fn changed(&self, p: &Prompt) {
         self.inner.hub.frame("prompt", "prompt", p);
         self.inner.changed.notify_waiters();
+        if p.answerable && p.state != State::Pending && !(p.delivered && p.by.is_some()) {
+            // Settled: the notification that offered Allow and Deny says how, quietly (once:
+            // not again when the hook takes our answer).
+            let (alerts, id, body) = (self.inner.alerts.clone(), p.id.clone(), outcome(p));
+            tokio::spawn(async move { alerts.settle_prompt(&id, body).await });
+        }
     }
 
     /// The prompts of `session` (pending and the newest resolved, newest first), or every
@@ -406,6 +421,26 @@ impl Answers {
             };
             let _ = tokio::time::timeout_at(until, changed).await;
         }
+    }
+}
+
+/// How a prompt was settled, for the notification that replaces the one that asked.
+fn outcome(p: &Prompt) -> String {
+    let by = p.by.as_deref().unwrap_or("the phone");
+    let by = if by == "token" {
+        "with the control token"
+    } else {
+        by
+    };
+    match p.state {
+        State::Allowed if by.starts_with("with") => format!("Allowed {by}"),
+        State::Allowed => format!("Allowed from {by}"),
+        State::Denied if by.starts_with("with") => format!("Denied {by}"),
+        State::Denied => format!("Denied from {by}"),
+        State::AnsweredInTerminal => "Answered in the terminal".into(),
+        State::AgentGone => "The agent is gone".into(),
+        State::Expired => "Not answered here: answer it in the terminal".into(),
+        State::Pending => "Waiting for you".into(),
     }
 }
 

@@ -87,8 +87,15 @@ fn claude_settings(ingest: &str) -> Option<String> {
     );
     let hooks = agents::spec(Agent::ClaudeCode).hooks.as_ref()?;
     let mut map = serde_json::Map::new();
+    let spec = agents::spec(Agent::ClaudeCode);
+    let waits = spec.answers.as_ref().map_or(&[][..], |a| a.events);
     for (event, matcher) in hooks.installs {
-        let handler = json!({"type": "command", "command": command, "timeout": 5});
+        let timeout = if waits.contains(event) {
+            crate::setup::ANSWER_HOOK_TIMEOUT_S
+        } else {
+            5
+        };
+        let handler = json!({"type": "command", "command": command, "timeout": timeout});
         let mut group = json!({"hooks": [handler]});
         if let Some(m) = matcher {
             group["matcher"] = json!(m);

@@ -66,6 +66,11 @@ pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
             agent: target.agent,
             events: target.hook_events,
             timeout: HOOK_TIMEOUT_S,
+            timeouts: target
+                .answer_events
+                .iter()
+                .map(|e| (*e, super::ANSWER_HOOK_TIMEOUT_S))
+                .collect(),
         }),
         what,
     };

@@ -14,6 +14,10 @@ use super::toml_doc::{TomlDoc, TomlFile};
 use super::{CommandHooks, Context, JsonEdit, Plan, Target, hooks_what, restart_note};
 
 const HOOK_TIMEOUT_S: i64 = 5;
+/// Codex 0.169.0 clamps these events' hook timeouts to 3 s and prints a warning item into every
+/// `codex exec --json` run when a longer one is set ("clamping SessionEnd hook timeout to 3s"; Interrupt too).
+const CLAMPED: &[&str] = &["SessionEnd", "Interrupt"];
+const CLAMPED_TIMEOUT_S: i64 = 3;
 
 fn exporter(endpoint: &str, signal: &str) -> String {
     format!(r#"{{ otlp-http = {{ endpoint = "{endpoint}/v1/{signal}", protocol = "binary" }} }}"#)
@@ -169,6 +173,12 @@ pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
             agent: target.agent,
             events: target.hook_events,
             timeout: HOOK_TIMEOUT_S,
+            timeouts: target
+                .answer_events
+                .iter()
+                .map(|e| (*e, super::ANSWER_HOOK_TIMEOUT_S))
+                .chain(CLAMPED.iter().map(|e| (*e, CLAMPED_TIMEOUT_S)))
+                .collect(),
         }),
         what: hooks_summary,
     };

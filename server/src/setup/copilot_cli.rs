@@ -22,7 +22,14 @@ fn hooks_file(ctx: &Context, target: &Target) -> Result<String> {
             Json::Array(vec![Json::Object(Object::from_pairs([
                 ("type", Json::str("command")),
                 ("bash", Json::str(&command)),
-                ("timeoutSec", Json::int(HOOK_TIMEOUT_S)),
+                (
+                    "timeoutSec",
+                    Json::int(if target.answer_events.contains(event) {
+                        super::ANSWER_HOOK_TIMEOUT_S
+                    } else {
+                        HOOK_TIMEOUT_S
+                    }),
+                ),
             ]))]),
         );
     }

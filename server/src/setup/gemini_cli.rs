@@ -60,6 +60,8 @@ pub fn plan(ctx: &Context, target: &Target, undo: bool) -> Result<Plan> {
             agent: target.agent,
             events: target.hook_events,
             timeout: HOOK_TIMEOUT_MS,
+            // Gemini CLI's hooks cannot grant a permission: none waits for an answer.
+            timeouts: Vec::new(),
         }),
         what,
     };

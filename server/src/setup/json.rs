@@ -381,6 +381,8 @@ pub struct HookSpec<'a> {
     pub events: &'a [(&'a str, Option<&'a str>)],
     /// The handler object (`{"type": "command", "command": ..., "timeout": ...}`).
     pub handler: Object,
+    /// Events whose handler gets another `timeout` than the handler's.
+    pub timeouts: &'a [(&'a str, i64)],
     /// Whether a handler's command is one of ours (from any earlier setup too).
     pub is_ours: &'a dyn Fn(&str) -> bool,
 }
@@ -399,6 +401,10 @@ fn handler_is_ours(handler: &Json, is_ours: &dyn Fn(&str) -> bool) -> bool {
 pub fn add_hooks(root: &mut Object, spec: &HookSpec, what: &str) -> Result<()> {
     let hooks = root.object_mut("hooks", what)?;
     for (event, matcher) in spec.events {
+        let mut handler = spec.handler.clone();
+        if let Some((_, t)) = spec.timeouts.iter().find(|(e, _)| e == event) {
+            handler.insert("timeout", Json::int(*t));
+        }
         if hooks.get(event).is_none() {
             hooks.insert(event, Json::Array(Vec::new()));
         }
@@ -416,7 +422,7 @@ pub fn add_hooks(root: &mut Object, spec: &HookSpec, what: &str) -> Result<()> {
             for h in handlers.drain(..) {
                 if handler_is_ours(&h, spec.is_ours) {
                     if !found {
-                        kept.push(Json::Object(spec.handler.clone()));
+                        kept.push(Json::Object(handler.clone()));
                         found = true;
                     }
                 } else {
@@ -434,10 +440,7 @@ pub fn add_hooks(root: &mut Object, spec: &HookSpec, what: &str) -> Result<()> {
             if let Some(m) = matcher {
                 group.insert("matcher", Json::str(m));
             }
-            group.insert(
-                "hooks",
-                Json::Array(vec![Json::Object(spec.handler.clone())]),
-            );
+            group.insert("hooks", Json::Array(vec![Json::Object(handler)]));
             groups.push(Json::Object(group));
         }
     }
@@ -585,6 +588,7 @@ mod tests {
         let spec = HookSpec {
             events: &[("Stop", None), ("PreToolUse", Some("*"))],
             handler: spec_handler(),
+            timeouts: &[("PreToolUse", 3660)],
             is_ours: &ours,
         };
         add_hooks(&mut root, &spec, "t").expect("add");
@@ -603,11 +607,13 @@ mod tests {
                 .and_then(|o| o.get("hooks"))
         );
         let pre = get_path(&root, &["hooks", "PreToolUse"]).expect("pre");
+        let mut longer = spec_handler();
+        longer.insert("timeout", Json::int(3660));
         assert_eq!(
             pre,
             &Json::Array(vec![Json::Object(Object::from_pairs([
                 ("matcher", Json::str("*")),
-                ("hooks", Json::Array(vec![Json::Object(spec_handler())])),
+                ("hooks", Json::Array(vec![Json::Object(longer)])),
             ]))])
         );
 
@@ -630,6 +636,7 @@ mod tests {
         let spec = HookSpec {
             events: &[("Stop", None)],
             handler: spec_handler(),
+            timeouts: &[],
             is_ours: &ours,
         };
         add_hooks(&mut root, &spec, "t").expect("add");
@@ -646,6 +653,7 @@ mod tests {
         let spec = HookSpec {
             events: &[("Stop", None)],
             handler: spec_handler(),
+            timeouts: &[],
             is_ours: &ours,
         };
         let err = add_hooks(&mut root, &spec, "f.json").expect_err("refused");

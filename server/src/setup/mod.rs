@@ -65,7 +65,15 @@ pub struct Target {
     /// The hook events setup installs, with the matcher of our entry where the agent's hooks
     /// take one (`*`: every tool); empty for agents whose hooks are a plugin file of ours.
     pub hook_events: &'static [HookEvent],
+    /// The events whose hook waits for an answer from the phone: their timeout is
+    /// [`ANSWER_HOOK_TIMEOUT_S`].
+    pub answer_events: &'static [&'static str],
 }
+
+/// The hook timeout of events whose hook waits for an answer: above the longest wait
+/// `observatory hook` keeps (an hour; the server's `[answers]` waits are shorter), so the agent
+/// never kills a hook that is about to hand it the person's answer.
+pub const ANSWER_HOOK_TIMEOUT_S: i64 = 3660;
 
 /// A hook event to install: its name, and the matcher of our entry.
 pub type HookEvent = (&'static str, Option<&'static str>);
@@ -428,6 +436,7 @@ impl Plan {
                         ("command", Json::str(&ctx.hook_command(hooks.agent))),
                         ("timeout", Json::int(hooks.timeout)),
                     ]),
+                    timeouts: &hooks.timeouts,
                     is_ours: &is_ours,
                 };
                 json::add_hooks(&mut file.root, &spec, &name)?;
@@ -581,6 +590,8 @@ struct CommandHooks {
     events: &'static [(&'static str, Option<&'static str>)],
     /// How long the agent waits for the hook, in its own unit.
     timeout: i64,
+    /// Events that get another timeout.
+    timeouts: Vec<(&'static str, i64)>,
 }
 
 /// The summary line for hooks of ours: "`<observatory> hook <agent>` on N hook events".
