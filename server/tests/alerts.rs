@@ -253,13 +253,25 @@ async fn a_long_turn_that_finishes_pushes_exactly_one_finished_message() {
     let p = accepted(&got);
     assert_eq!(p["kind"], "finished", "{p}");
     assert_eq!(p["title"], "Claude Code · proj");
+    // What the agent said last (the Stop hook's last_assistant_message) leads the rest.
     assert!(
-        p["body"].as_str().is_some_and(
-            |b| b.starts_with("finished a turn after ") && b.ends_with(" s · 1 tool call")
-        ),
+        p["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("finished a turn after ")
+                && b.ends_with(" s · 1 tool call — The command printed: hello")),
         "{p}"
     );
     assert_eq!(got.urgency.as_deref(), Some("normal"));
+    let (_, session) = server
+        .get_json(&format!(
+            "/api/sessions/{}",
+            p["session_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(
+        session["turns"][0]["last_message"], "The command printed: hello",
+        "kept on the turn: {session}"
+    );
     // Nothing else before the next alert.
     sentinel(&server, &svc).await;
     assert_eq!(svc.received().len(), 2);
@@ -572,13 +584,19 @@ async fn alerts_also_go_to_a_webhook_with_the_same_id_and_ntfy_keeps_its_quiet_h
     let url = catcher.url("/hook");
     let ntfy_server = catcher.url("");
     let mut server = server_with(|c| {
+        c.alerts.completion_min_turn_secs = 1.0;
         c.alerts.webhook = Some(observatory::alerts::settings::WebhookChannel {
             url,
-            kinds: vec![observatory::alerts::Kind::NeedsYou],
+            include_last_message: false,
+            kinds: vec![
+                observatory::alerts::Kind::NeedsYou,
+                observatory::alerts::Kind::Finished,
+            ],
             quiet_hours: None,
         });
         c.alerts.ntfy = Some(observatory::alerts::settings::NtfyChannel {
             server: ntfy_server,
+            include_last_message: false,
             topic: "agents".into(),
             token: String::new(),
             kinds: observatory::alerts::Kind::ALL.to_vec(),
@@ -614,6 +632,17 @@ async fn alerts_also_go_to_a_webhook_with_the_same_id_and_ntfy_keeps_its_quiet_h
         (Some("skipped"), Some("quiet hours"))
     );
     assert_eq!(catcher.caught().len(), 1, "nothing went to ntfy");
+
+    // A finished turn: the webhook's server does not get what the agent said (off by default).
+    hooks(&server, "claude-code-2.1.328", "bash", &["0001", "0002"]).await;
+    server.clock().advance(Duration::from_millis(1300));
+    let rest = ["0003", "0004", "0005", "0007", "0008", "0009"];
+    hooks(&server, "claude-code-2.1.328", "bash", &rest).await;
+    let caught = catcher.next(WAIT).await.expect("the finished call");
+    let body = caught.json();
+    assert_eq!(body["kind"], "finished");
+    let text = body["body"].as_str().unwrap_or_default();
+    assert!(text.ends_with("1 tool call"), "no last message: {text}");
     server.stop().await;
 }
 

@@ -141,7 +141,11 @@ fn claude_code_fresh_home_gets_telemetry_env_and_hooks() {
         let hs = handlers(&s, event);
         assert_eq!(hs.len(), 1, "{event}");
         // The hook that waits for an answer from the phone may take that long.
-        let timeout = if event == "PermissionRequest" { 3660 } else { 5 };
+        let timeout = if event == "PermissionRequest" {
+            3660
+        } else {
+            5
+        };
         assert_eq!(
             hs[0],
             json!({"type": "command", "command": command, "timeout": timeout})
@@ -544,7 +548,11 @@ fn copilot_cli_gets_its_own_hooks_file_and_env_file() {
         events.len()
     );
     for event in events {
-        let timeout = if event == "permissionRequest" { 3660 } else { 5 };
+        let timeout = if event == "permissionRequest" {
+            3660
+        } else {
+            5
+        };
         assert_eq!(
             hooks["hooks"][event],
             json!([{"type": "command", "bash": format!("{OBS} hook copilot_cli --event {event}"), "timeoutSec": timeout}])

@@ -72,6 +72,8 @@ export interface Turn {
   tokens: Tokens;
   cost_usd: number | null;
   cost_complete: boolean;
+  /** What the agent said last in the turn (its final message), when its hooks tell. */
+  last_message?: string | null;
 }
 
 export interface SessionDetail extends Session {

@@ -169,6 +169,7 @@ function TurnBlock({ turn, title, events, open }: { turn?: Turn; title: string; 
           {` · ${events.length} events`}
         </span>
       </summary>
+      {turn?.last_message ? <p className="turn-said">{turn.last_message}</p> : null}
       <ol className="events">
         {events.map((e) => (
           <li key={e.seq}>

@@ -28,13 +28,22 @@ use crate::store::Store;
 
 /// Web Push as this server has it: on with its key, or off and why.
 pub enum PushSetup {
-    On { pusher: Pusher, public_key: String },
-    Off { reason: String },
+    On {
+        pusher: Pusher,
+        public_key: String,
+        /// A finished alert quotes the agent's last message.
+        says: bool,
+    },
+    Off {
+        reason: String,
+    },
 }
 
 /// A channel besides Web Push, with the kinds it takes and its quiet hours.
 pub struct Extra {
     pub sender: Sender,
+    /// A finished alert quotes the agent's last message.
+    pub says: bool,
     pub kinds: Vec<Kind>,
     pub quiet_hours: Option<QuietHours>,
 }
@@ -127,6 +136,7 @@ impl Engine {
         };
         let push = match check_subject(subject) {
             Ok(()) => PushSetup::On {
+                says: push_settings.include_last_message,
                 public_key: key.public_key().to_owned(),
                 pusher: Pusher::new(key, subject.to_owned(), endpoints, retry())
                     .map_err(anyhow::Error::msg)?,
@@ -146,6 +156,7 @@ impl Engine {
             let hook = Webhook::new(w.url.clone(), public_url.clone(), client.clone(), retry());
             extras.push(Extra {
                 sender: Sender::Webhook(hook),
+                says: w.include_last_message,
                 kinds: w.kinds.clone(),
                 quiet_hours: w.quiet_hours,
             });
@@ -162,6 +173,7 @@ impl Engine {
             );
             extras.push(Extra {
                 sender: Sender::Ntfy(ntfy),
+                says: n.include_last_message,
                 kinds: n.kinds.clone(),
                 quiet_hours: n.quiet_hours,
             });
@@ -225,6 +237,21 @@ fn settle_interrupted(store: &Store) -> Result<()> {
     Ok(())
 }
 
+/// How much of the agent's last message an alert quotes.
+const SAID_CHARS: usize = 150;
+
+/// The start of `text`, at most `max` characters, cut at a word where it can be, with "…" when
+/// cut; whitespace runs become one space.
+fn excerpt(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max).collect();
+    let at_word = cut.rfind(' ').filter(|i| *i > max / 2).unwrap_or(cut.len());
+    format!("{}…", cut[..at_word].trim_end())
+}
+
 /// `/sessions/<id>`, the id percent-encoded.
 pub fn session_url(session_id: &str) -> String {
     if session_id.is_empty() {
@@ -286,7 +313,7 @@ impl Alerts {
         devices.retain(|d| d.subscription.is_some());
         let now = s.hub.clock().now();
         let watched = s.quiet_when_watching && s.hub.is_watched(&d.session_id);
-        let body = self
+        let (body, said) = self
             .with_turn_figures(d.kind, &d.session_id, d.turn_id, d.body)
             .await;
         let id = s.last_id.fetch_add(1, Ordering::SeqCst) + 1;
@@ -303,19 +330,22 @@ impl Alerts {
             seq: d.seq,
             deliveries,
             prompt_id: d.prompt_id,
+            said,
         };
         self.dispatch(alert, devices);
         Ok(())
     }
 
-    /// The alert's body; a finished turn's gets the turn's figures, when the store has the turn.
+    /// The alert's body; a finished turn's gets the turn's figures, when the store has the turn,
+    /// and what the agent said last in it (the start of its last message).
     async fn with_turn_figures(
         &self,
         kind: Kind,
         session_id: &str,
         turn_id: String,
         mut body: String,
-    ) -> String {
+    ) -> (String, String) {
+        let mut said = String::new();
         if kind == Kind::Finished && !turn_id.is_empty() {
             let (store, session) = (self.inner.store.clone(), session_id.to_owned());
             // Committed before the engine saw it: the turn's figures are final.
@@ -323,9 +353,10 @@ impl Alerts {
                 tokio::task::spawn_blocking(move || store.turn(&session, &turn_id)).await
             {
                 body.push_str(&super::rules::turn_figures(&t));
+                said = excerpt(&t.last_message, SAID_CHARS);
             }
         }
-        body
+        (body, said)
     }
 
     /// One delivery per device (Web Push) and per other channel: pending, or skipped with the
@@ -401,9 +432,10 @@ impl Alerts {
 
     /// Sends every pending delivery of `alert`, concurrently; (index, outcome) of each.
     async fn send(&self, alert: &Alert, devices: &[Device]) -> Vec<(usize, Delivery)> {
+        let push_says = matches!(self.inner.push, PushSetup::On { says: true, .. });
         let mut payload = json!({
             "title": alert.title,
-            "body": alert.body,
+            "body": alert.body_saying(push_says),
             "session_id": (!alert.session_id.is_empty()).then_some(&alert.session_id),
             "url": alert.url,
             "kind": alert.kind,
@@ -426,11 +458,11 @@ impl Alerts {
             },
             topic: Some(deliver::topic_for(&alert.session_id)),
         };
-        let notice = Notice {
+        let notice = |says: bool| Notice {
             alert_id: alert.id,
             kind: alert.kind.as_str().to_owned(),
             title: alert.title.clone(),
-            body: alert.body.clone(),
+            body: alert.body_saying(says),
             session_id: (!alert.session_id.is_empty()).then(|| alert.session_id.clone()),
             url: alert.url.clone(),
             time_unix_nano: alert.time_unix_nano,
@@ -446,7 +478,8 @@ impl Alerts {
                 .device_id
                 .as_ref()
                 .and_then(|id| devices.iter().find(|dev| &dev.id == id));
-            let (message, notice) = (&message, &notice);
+            let message = &message;
+            let notice = extra.map(|e| notice(e.says));
             async move {
                 if d.outcome != Outcome::Pending {
                     return None;
@@ -456,9 +489,10 @@ impl Alerts {
                         Some(sub) => p.send(sub, message).await,
                         None => return None,
                     },
-                    (_, _, Some(e), _) => match &e.sender {
-                        Sender::Webhook(w) => w.send(notice).await,
-                        Sender::Ntfy(n) => n.send(notice).await,
+                    (_, _, Some(e), _) => match (&e.sender, &notice) {
+                        (Sender::Webhook(w), Some(n)) => w.send(n).await,
+                        (Sender::Ntfy(ntfy), Some(n)) => ntfy.send(n).await,
+                        _ => return None,
                     },
                     _ => return None,
                 };
@@ -722,6 +756,7 @@ mod tests {
             seq: 1,
             deliveries: vec![delivery(Outcome::Pending), delivery(Outcome::Sent)],
             prompt_id: String::new(),
+            said: String::new(),
         };
         store.put_numbered(&alert).expect("put");
         settle_interrupted(&store).expect("settle");
@@ -732,6 +767,18 @@ mod tests {
             "the server stopped before it was sent"
         );
         assert_eq!(after.deliveries[1], alert.deliveries[1]);
+    }
+
+    #[test]
+    fn an_excerpt_is_cut_at_a_word() {
+        assert_eq!(excerpt("All  212 tests\npass.", 150), "All 212 tests pass.");
+        let long = "word ".repeat(60);
+        let e = excerpt(&long, 150);
+        assert!(e.ends_with("word…") && e.chars().count() <= 151, "{e}");
+        assert_eq!(
+            excerpt(&"x".repeat(200), 10),
+            format!("{}…", "x".repeat(10))
+        );
     }
 
     #[test]

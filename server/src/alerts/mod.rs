@@ -101,6 +101,21 @@ pub struct Alert {
     /// A permission prompt the person can answer from the notification (needs_you).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub prompt_id: String,
+    /// What the agent said last (a finished alert: the start of its last message), quoted by
+    /// the channels that are set to.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub said: String,
+}
+
+impl Alert {
+    /// The body, followed by what the agent said when `says`.
+    pub fn body_saying(&self, says: bool) -> String {
+        if says && !self.said.is_empty() {
+            format!("{} — {}", self.body, self.said)
+        } else {
+            self.body.clone()
+        }
+    }
 }
 
 /// Where an alert went.

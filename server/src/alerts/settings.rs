@@ -67,6 +67,10 @@ fn all_kinds() -> Vec<Kind> {
 #[serde(deny_unknown_fields)]
 pub struct WebhookChannel {
     pub url: String,
+    /// Whether a finished alert quotes the agent's last message (off: the webhook's server
+    /// would read it).
+    #[serde(default)]
+    pub include_last_message: bool,
     #[serde(default = "all_kinds")]
     pub kinds: Vec<Kind>,
     #[serde(default)]
@@ -79,6 +83,10 @@ pub struct NtfyChannel {
     #[serde(default = "default_ntfy_server")]
     pub server: String,
     pub topic: String,
+    /// Whether a finished alert quotes the agent's last message (off: ntfy's server reads
+    /// what it relays).
+    #[serde(default)]
+    pub include_last_message: bool,
     /// An access token for a protected topic.
     #[serde(default)]
     pub token: String,
@@ -105,6 +113,7 @@ impl fmt::Debug for NtfyChannel {
                     "<redacted>"
                 },
             )
+            .field("include_last_message", &self.include_last_message)
             .field("kinds", &self.kinds)
             .field("quiet_hours", &self.quiet_hours)
             .finish()
@@ -112,7 +121,7 @@ impl fmt::Debug for NtfyChannel {
 }
 
 /// The `[push]` section: Web Push.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PushSettings {
     /// The VAPID subject push services may contact: `mailto:you@example.com` or an `https://`
@@ -121,4 +130,17 @@ pub struct PushSettings {
     /// Lets subscriptions point at `http://` services on this machine (tests, a local push
     /// service). Off: endpoints are `https://` to public addresses only.
     pub allow_loopback_endpoints: bool,
+    /// Whether a finished alert quotes the agent's last message (Web Push is end-to-end
+    /// encrypted: only the person's devices read it).
+    pub include_last_message: bool,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        PushSettings {
+            subject: String::new(),
+            allow_loopback_endpoints: false,
+            include_last_message: true,
+        }
+    }
 }

@@ -222,6 +222,12 @@ impl Tracker {
             let t = event_time(&ev.event, now);
             live.resolve_turn(&mut ev, kind, t);
             if live.repeats_turn_end(&ev, kind) || live.pairs_anonymous_tool(&ev, kind) {
+                // The second report of a turn's end may be the one that says what the agent
+                // said (the hook, after the log).
+                if live.keep_last_message(&ev.event) && !live.dirty {
+                    live.dirty = true;
+                    touched.push(id.clone());
+                }
                 out.duplicates.push(pos);
                 continue;
             }
@@ -465,6 +471,21 @@ impl Live {
             .filter(|(_, c)| unclaimed(c) && (c.started - t).abs() <= ADOPT_WINDOW)
             .min_by_key(|(_, c)| (c.started - t).abs())
             .map(|(id, _)| id.clone())
+    }
+
+    /// Keeps what the agent said last on the turn the event ends; whether that changed it.
+    fn keep_last_message(&mut self, event: &Event) -> bool {
+        let Some(turn) = self.turns.get_mut(&event.turn_id) else {
+            return false;
+        };
+        if event.detail.is_empty() || turn.last_message == event.detail {
+            return false;
+        }
+        turn.last_message.clone_from(&event.detail);
+        if !self.dirty_turns.contains(&turn.id) {
+            self.dirty_turns.push(turn.id.clone());
+        }
+        true
     }
 
     /// A turn end for a turn that already ended the same way: agents report it from several
@@ -761,6 +782,11 @@ impl Live {
             kind,
             event,
         );
+        if matches!(kind, EventKind::TurnFinished | EventKind::TurnFailed)
+            && !event.detail.is_empty()
+        {
+            turn.last_message.clone_from(&event.detail);
+        }
         match kind {
             EventKind::TurnFinished if turn.status == "open" => {
                 turn.status = "finished".into();

@@ -372,6 +372,7 @@ fn turn_json(t: &Turn) -> Value {
         "tokens": tokens_json(t.tokens),
         "cost_usd": cost,
         "cost_complete": complete,
+        "last_message": (!t.last_message.is_empty()).then_some(&t.last_message),
     })
 }
 

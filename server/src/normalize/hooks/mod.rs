@@ -75,6 +75,13 @@ pub fn read(adapter: HookReader, body: &[u8], hook: &Hook) -> Result<Vec<Session
         if e.event.time_unix_nano == 0 {
             e.event.time_unix_nano = hook.received;
         }
+        if matches!(
+            e.kind(),
+            Some(EventKind::TurnFinished | EventKind::TurnFailed | EventKind::SubagentFinished)
+        ) && e.event.detail.is_empty()
+        {
+            e.event.detail = last_message(&value).unwrap_or_default();
+        }
         if e.kind() == Some(EventKind::PermissionRequested) {
             e.event.prompt_id = hook.prompt.unwrap_or_default().to_owned();
         }
@@ -99,6 +106,31 @@ const DETAIL_MAX_CHARS: usize = 160;
 
 /// What a tool call, permission request or question is about, in a line: the command, the file,
 /// the pattern, the question — from the tool input each agent names its own way (`tool_input`,
+/// What the agent said last in the turn a turn-end payload closes: Claude Code's (and Codex's)
+/// `last_assistant_message`, Codex's `notify` `last-assistant-message`, Gemini CLI's `AfterAgent`
+/// `prompt_response`; cut to [`MAX_LAST_MESSAGE`] characters.
+fn last_message(payload: &Value) -> Option<String> {
+    let text = [
+        "last_assistant_message",
+        "last-assistant-message",
+        "prompt_response",
+    ]
+    .iter()
+    .find_map(|k| payload.get(*k)?.as_str())?
+    .trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut cut: String = text.chars().take(MAX_LAST_MESSAGE).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    Some(cut)
+}
+
+/// The most of an agent's last message kept on its turn.
+pub const MAX_LAST_MESSAGE: usize = 2000;
+
 /// `toolInput`, `toolArgs` as an object or a JSON string, Gemini's `details`), or the question
 /// or message of the payload itself.
 fn detail(payload: &Value) -> Option<String> {
