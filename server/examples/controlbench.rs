@@ -9,12 +9,15 @@
 //!   read − the request sent (the whole path: the launcher's long poll, the pty, Python, and
 //!   the agent's output back through both terminals);
 //! - kill: `--kills` stand-ins, each killed through `POST …/kill` while a live feed
-//!   (`/api/stream`) is open; delay = the `session` frame saying `killed` − the request sent.
+//!   (`/api/stream`) is open; delay = the `session` frame saying `killed` − the request sent;
+//! - answer: `--answers` times, the real `observatory hook claude_code` reports a
+//!   PermissionRequest and waits; once the prompt is pending, `POST /api/prompts/{id}/allow`;
+//!   latency = the hook's decision line read − the request sent.
 //!
 //! Prints one JSON object.
 //!
 //! Usage: controlbench --http-addr 127.0.0.1:4318 --app-addr 127.0.0.1:4319 --data-dir DIR
-//!                     --observatory BIN [--runs 200] [--kills 10]
+//!                     --observatory BIN [--runs 200] [--kills 10] [--answers 100]
 
 mod support;
 
@@ -149,6 +152,76 @@ impl Bench {
     }
 }
 
+/// One answer from the phone to a waiting hook: the milliseconds from the allow sent to the
+/// hook's decision line.
+async fn answer_once(b: &Bench, observatory: &str, n: usize) -> Result<f64> {
+    use std::io::Write;
+    let native = format!("bench-answer-{n}");
+    let payload = json!({"session_id": native, "hook_event_name": "PermissionRequest", "cwd": "/tmp",
+        "tool_name": "Bash", "tool_input": {"command": "true"}});
+    let mut hook = std::process::Command::new(observatory)
+        .args([
+            "hook",
+            "claude_code",
+            "--endpoint",
+            &format!("http://{}", b.http_addr),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("observatory hook")?;
+    hook.stdin
+        .take()
+        .context("stdin")?
+        .write_all(payload.to_string().as_bytes())?;
+    let url = |p: &str| format!("http://{}{p}", b.app_addr);
+    let list = url(&format!("/api/prompts?session=claude_code:{native}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let id = loop {
+        let v: Value = b
+            .http
+            .get(&list)
+            .bearer_auth(&b.token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if let Some(id) = v["prompts"][0]["id"]
+            .as_str()
+            .filter(|_| v["prompts"][0]["state"] == "pending")
+        {
+            break id.to_owned();
+        }
+        if Instant::now() > deadline {
+            bail!("no pending prompt: {v}");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let stdout = hook.stdout.take().context("stdout")?;
+    let printed = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map(|_| (line, Instant::now()))
+    });
+    let sent = Instant::now();
+    let resp = b
+        .http
+        .post(url(&format!("/api/prompts/{id}/allow")))
+        .bearer_auth(&b.token)
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        bail!("allow answered {}", resp.status());
+    }
+    let (line, at) = printed.await??;
+    if !line.contains("\"allow\"") {
+        bail!("the hook printed {line:?}");
+    }
+    hook.wait()?;
+    Ok(at.duration_since(sent).as_secs_f64() * 1e3)
+}
+
 /// `<name>_n`, `<name>_p50_ms`, `<name>_p99_ms`, `<name>_max_ms` (flat: scripts/bench reads them
 /// with grep).
 fn summary(out: &mut serde_json::Map<String, Value>, name: &str, mut ms: Vec<f64>) {
@@ -226,9 +299,15 @@ async fn main() -> Result<()> {
         }
         let _ = agent.wait();
     }
+    let answers: usize = arg(&args, "--answers", "100").parse()?;
+    let mut answered = Vec::with_capacity(answers);
+    for n in 0..answers {
+        answered.push(answer_once(&b, &observatory, n).await?);
+    }
     let mut out = serde_json::Map::new();
     summary(&mut out, "interrupt", interrupts);
     summary(&mut out, "kill_killed", killed);
+    summary(&mut out, "answer", answered);
     println!("{}", Value::Object(out));
     Ok(())
 }
