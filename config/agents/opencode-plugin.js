@@ -5,13 +5,24 @@
 // Fire and forget: every call returns at once, a request gets 500 ms, and nothing here ever
 // throws into OpenCode, whether observatory is running or not.
 //
+// Permission asks can be answered from the phone: a `permission.asked` event goes with a key of
+// its own, and in the background (OpenCode's dialog stays on screen meanwhile) the plugin asks
+// observatory for the answer under that key (a long poll) and gives it to OpenCode — "once" or
+// "reject", never "always". It stops asking when observatory says the ask was settled otherwise
+// (answered in the terminal, gone, expired) or cannot be reached. OpenCode 1.18.33 never calls
+// plugins' `permission.ask` hook, hence the event and OpenCode's own client.
+//
 // Only `Observatory` is exported: OpenCode calls every export of a plugin file as a plugin.
 
 import { readFileSync } from "node:fs";
 
 const ENDPOINT = "__OBSERVATORY_ENDPOINT__";
 const HOOKS_URL = `${ENDPOINT}/v1/hooks/opencode?event=`;
+const ANSWERS_URL = `${ENDPOINT}/v1/answers/`;
 const TIMEOUT_MS = 500;
+// One long poll for an answer, and how long the plugin keeps asking at most.
+const ANSWER_POLL_SECS = 5;
+const ANSWER_WAIT_MS = 3600 * 1000;
 // Sent once per streamed chunk: many requests, nothing the session tracker uses.
 const SKIPPED_EVENTS = new Set(["message.part.updated", "message.part.delta"]);
 
@@ -36,7 +47,8 @@ function processHeaders() {
 
 const HEADERS = processHeaders();
 
-function send(name, body) {
+// Resolves to the HTTP status, or 0 when observatory could not be reached.
+function send(name, body, extraHeaders) {
   try {
     let payload;
     try {
@@ -46,22 +58,73 @@ function send(name, body) {
     }
     return fetch(HOOKS_URL + encodeURIComponent(name), {
       method: "POST",
-      headers: HEADERS,
+      headers: extraHeaders ? { ...HEADERS, ...extraHeaders } : HEADERS,
       body: payload,
       signal: AbortSignal.timeout(TIMEOUT_MS),
     }).then(
-      (response) => response.body?.cancel?.().catch(() => {}),
-      () => {},
+      (response) => {
+        response.body?.cancel?.().catch(() => {});
+        return response.status;
+      },
+      () => 0,
     );
   } catch {
-    return Promise.resolve();
+    return Promise.resolve(0);
   }
 }
 
-export const Observatory = async () => ({
+// The answer observatory has for `key`: "allow", "deny", or null (settled otherwise, gone).
+async function answerFor(key) {
+  const started = Date.now();
+  while (Date.now() - started < ANSWER_WAIT_MS) {
+    let response;
+    try {
+      response = await fetch(`${ANSWERS_URL}${key}?wait_secs=${ANSWER_POLL_SECS}`, {
+        signal: AbortSignal.timeout((ANSWER_POLL_SECS + 2) * 1000),
+      });
+    } catch {
+      return null;
+    }
+    if (response.status === 204) continue;
+    const body = response.status === 200 ? await response.json().catch(() => null) : null;
+    if (response.status !== 200) response.body?.cancel?.().catch(() => {});
+    const decision = body?.decision;
+    return decision === "allow" || decision === "deny" ? decision : null;
+  }
+  return null;
+}
+
+// Reports a permission ask with a key, then gives OpenCode the answer from the phone, if one
+// comes.
+async function ask(client, event) {
+  try {
+    const { id, sessionID } = event.properties ?? {};
+    if (typeof id !== "string" || typeof sessionID !== "string") {
+      send("event.permission.asked", event);
+      return;
+    }
+    const key = crypto.randomUUID().replaceAll("-", "");
+    const status = await send("event.permission.asked", event, { "X-Observatory-Prompt": key });
+    if (status !== 204) return;
+    const decision = await answerFor(key);
+    if (!decision) return;
+    await client.postSessionIdPermissionsPermissionId({
+      path: { id: sessionID, permissionID: id },
+      body: { response: decision === "allow" ? "once" : "reject" },
+    });
+  } catch {
+    // The ask stays on OpenCode's screen, as without us.
+  }
+}
+
+export const Observatory = async ({ client } = {}) => ({
   event: async ({ event } = {}) => {
     const type = event?.type;
-    if (typeof type === "string" && !SKIPPED_EVENTS.has(type)) send(`event.${type}`, event);
+    if (type === "permission.asked" && client) {
+      ask(client, event);
+    } else if (typeof type === "string" && !SKIPPED_EVENTS.has(type)) {
+      send(`event.${type}`, event);
+    }
   },
   "tool.execute.before": async (input, output) => {
     send("tool.execute.before", { input, output });

@@ -80,6 +80,9 @@ pub enum DecisionFormat {
     HookSpecificOutput,
     /// `{"behavior":"allow"}`, a deny with `"message"` (Copilot CLI).
     Flat,
+    /// Nothing printed: our plugin inside the agent asks for the answer and gives it to the
+    /// agent itself (OpenCode).
+    Plugin,
 }
 
 impl DecisionFormat {
@@ -96,6 +99,7 @@ impl DecisionFormat {
             })
             .to_string(),
             DecisionFormat::Flat => decision.to_string(),
+            DecisionFormat::Plugin => String::new(),
         }
     }
 }
@@ -574,10 +578,15 @@ pub static AGENTS: [Spec; 7] = [
                      permission prompts unless --auto); Esc twice, 200 ms apart, typed through \
                      `observatory run` stopped a streaming turn (\"interrupted\")",
         },
-        answers: Err(
-            "OpenCode 1.18.33 never calls its plugins' permission.ask; answering through its \
-             permission.asked event is not built yet: answer it in its terminal",
-        ),
+        answers: Ok(Answers {
+            events: &["event.permission.asked"],
+            format: DecisionFormat::Plugin,
+            prompt_after_hook: false,
+            source: "OpenCode 1.18.33 (2026-12-03): plugins' permission.ask hook is never called; a \
+                     plugin's event hook sees permission.asked (the dialog already on screen) and answers \
+                     with client.postSessionIdPermissionsPermissionId, response once (the command ran) or \
+                     reject (the turn stopped), verified; our plugin does that with the phone's answer",
+        }),
     },
     Spec {
         agent: Agent::Pi,
@@ -906,7 +915,10 @@ mod tests {
             .filter(|s| s.answers.is_ok())
             .map(|s| s.agent.as_str())
             .collect();
-        assert_eq!(answerable, ["claude_code", "codex", "copilot_cli"]);
+        assert_eq!(
+            answerable,
+            ["claude_code", "codex", "copilot_cli", "opencode"]
+        );
     }
 
     /// Whether the state machine moves a session on this kind of event by itself (a prompt, a

@@ -354,3 +354,40 @@ async fn who_may_answer_a_credential_and_from_elsewhere_as_remote_answers_says()
     let resp = remote("deny").await.expect("post");
     assert_eq!(resp.status(), 200, "deny is always allowed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opencode_s_plugin_gives_opencode_the_phone_s_answer_through_its_client() {
+    let server = Server::start().await;
+    let phone = server.pair("Pixel 8").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin = dir.path().join("observatory.mjs");
+    let source = observatory::setup::opencode::plugin_source(&server.otlp_url("")).expect("source");
+    std::fs::write(&plugin, source).expect("write");
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/opencode-plugin.mjs");
+    let mut node = std::process::Command::new("node")
+        .arg(driver)
+        .arg(&plugin)
+        .args(["ses_answers", "per_1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node");
+    let mut out = std::io::BufReader::new(node.stdout.take().expect("stdout")).lines();
+    assert_eq!(out.next().expect("a line").expect("utf-8"), "asked");
+    let prompt = pending(&server, "opencode:ses_answers").await;
+    assert_eq!(prompt["answerable"], true, "{prompt}");
+    assert_eq!(prompt["detail"], "echo hi > fake_out.txt", "{prompt}");
+    let (status, v) = answer(&server, &phone, &prompt, "allow", None).await;
+    assert_eq!(
+        (status, v["prompt"]["delivered"].as_bool()),
+        (200, Some(true)),
+        "{v}"
+    );
+    let given: Value =
+        serde_json::from_str(&out.next().expect("the answer").expect("utf-8")).expect("json");
+    assert_eq!(
+        given,
+        json!({"path": {"id": "ses_answers", "permissionID": "per_1"}, "body": {"response": "once"}}),
+        "OpenCode's own client call, one-shot"
+    );
+    assert!(node.wait().expect("node exits").success());
+}

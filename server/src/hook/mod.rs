@@ -147,7 +147,8 @@ fn decidable(
         .find(|s| s.agent.as_str() == agent)?
         .answers
         .as_ref()
-        .ok()?;
+        .ok()
+        .filter(|a| a.format != agents::DecisionFormat::Plugin)?;
     let named = match flag {
         Some(e) => e.to_owned(),
         None => {

@@ -188,6 +188,20 @@ fn read_permission(e: &mut SessionEvent, asked: &Value) {
         .find_map(|k| str_field(asked, k));
     let call = str_at(asked, &["tool", "callID"]).or_else(|| str_field(asked, "callID"));
     set_tool(e, tool, call);
+    // What it asks to run or touch: `metadata.command` (bash), else the patterns it names.
+    let patterns = asked.get("patterns").and_then(Value::as_array).map(|p| {
+        p.iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    if let Some(what) = str_at(asked, &["metadata", "command"])
+        .map(str::to_owned)
+        .or(patterns)
+        .filter(|w| !w.is_empty())
+    {
+        e.event.detail = what;
+    }
 }
 
 /// The message of a `session.error`'s error: an API error's `data.message`, else its own
