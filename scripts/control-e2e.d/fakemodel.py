@@ -7,6 +7,8 @@ Usage: fakemodel.py PORT [LOG]     (point Claude Code at it with ANTHROPIC_BASE_
 What it answers, by the latest user text of a `POST /v1/messages`:
   contains SLOW  -> a streamed text reply of one word a second for ~300 s: a long, busy turn that
                     a kill or restart interrupts (the stream just ends when the client goes away)
+  contains RUNCMD -> a call of Claude's Bash tool, `echo hi > fake_out.txt` (a permission prompt
+                    under --permission-mode manual); once the tool's result comes back, "done"
   anything else  -> "ok" at once (Claude's side requests: titles, summaries, warm-ups)
 `POST /v1/messages/count_tokens` answers 10 tokens; any GET answers `{}`. With LOG, every request
 is appended to it as one JSON line (path, mode), which shows whether Claude reached it at all.
@@ -47,6 +49,25 @@ def last_user_text(body):
     return ""
 
 
+def has_tool_result(body):
+    for m in body.get("messages") or []:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list) and any(
+            isinstance(c, dict) and c.get("type") == "tool_result" for c in content
+        ):
+            return True
+    return False
+
+
+def mode_of(body):
+    if has_tool_result(body):
+        return "done"
+    text = last_user_text(body)
+    if "RUNCMD" in text:
+        return "tool"
+    return "slow" if "SLOW" in text else "ok"
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -78,7 +99,7 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             body = {}
         path = self.path.split("?")[0]
-        mode = "slow" if "SLOW" in last_user_text(body) else "ok"
+        mode = mode_of(body)
         log({"t": time.time(), "path": path, "mode": mode, "stream": bool(body.get("stream"))})
         try:
             if path.endswith("/count_tokens"):
@@ -97,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
         usage = {"input_tokens": 10, "output_tokens": 1}
         if not body.get("stream"):
             return self.send_json({"id": mid, "type": "message", "role": "assistant", "model": model,
-                                   "content": [{"type": "text", "text": "ok"}],
+                                   "content": [{"type": "text", "text": "done" if mode == "done" else "ok"}],
                                    "stop_reason": "end_turn", "stop_sequence": None, "usage": usage})
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -108,9 +129,11 @@ class Handler(BaseHTTPRequestHandler):
         self.sse("message_start", {"type": "message_start", "message": {
             "id": mid, "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": usage}})
+        if mode == "tool":
+            return self.tool_call()
         self.sse("content_block_start", {"type": "content_block_start", "index": 0,
                                          "content_block": {"type": "text", "text": ""}})
-        chunks = (f"tick {i} " for i in range(300)) if mode == "slow" else iter(["ok"])
+        chunks = (f"tick {i} " for i in range(300)) if mode == "slow" else iter([mode])
         for chunk in chunks:
             self.sse("content_block_delta", {"type": "content_block_delta", "index": 0,
                                              "delta": {"type": "text_delta", "text": chunk}})
@@ -119,6 +142,19 @@ class Handler(BaseHTTPRequestHandler):
         self.sse("content_block_stop", {"type": "content_block_stop", "index": 0})
         self.sse("message_delta", {"type": "message_delta",
                                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                                   "usage": {"output_tokens": 5}})
+        self.sse("message_stop", {"type": "message_stop"})
+
+    def tool_call(self):
+        """The rest of a streamed reply that calls Bash (after message_start)."""
+        args = {"command": "echo hi > fake_out.txt", "description": "Write a file"}
+        self.sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
+            "type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": "Bash", "input": {}}})
+        self.sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
+            "type": "input_json_delta", "partial_json": json.dumps(args)}})
+        self.sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+        self.sse("message_delta", {"type": "message_delta",
+                                   "delta": {"stop_reason": "tool_use", "stop_sequence": None},
                                    "usage": {"output_tokens": 5}})
         self.sse("message_stop", {"type": "message_stop"})
 

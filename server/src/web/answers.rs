@@ -4,7 +4,6 @@
 //! says); the answers stage hands the decision to the agent's waiting hook.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -50,15 +49,19 @@ pub async fn answer(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path((id, decision)): Path<(String, String)>,
-    body: Result<Json<AnswerBody>, JsonRejection>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let allow = is_allow(&decision)
         .ok_or_else(|| ApiError::NotFound(format!("no answer {decision:?}: allow or deny")))?;
-    let body = match body {
-        Ok(Json(b)) => b,
-        // No body at all is a plain answer.
-        Err(JsonRejection::MissingJsonContentType(_)) => AnswerBody::default(),
-        Err(e) => super::access::json_body::<AnswerBody>(Err(e))?,
+    // No body at all is a plain answer.
+    let body: AnswerBody = if body.iter().all(u8::is_ascii_whitespace) {
+        AnswerBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the body must be {{\"message\": \"…\"}} or nothing: {e}"
+            ))
+        })?
     };
     let prompt = s.answers.answer(&caller, &id, allow, body.message).await?;
     Ok(Json(json!({"prompt": prompt})))
