@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fakeServer, json } from './fakeServer.test-util';
 import { ApiError, fetchControl, sendControl } from './api';
 import {
   confirmation,
@@ -222,45 +223,23 @@ describe('the outcome', () => {
 // --- The API calls, with the server faked at `fetch`.
 
 describe('control API', () => {
-  let calls: { method: string; url: string; headers: Record<string, string>; body: unknown }[] = [];
-  let answer: () => Response = () => new Response('{}', { status: 500 });
-  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-    new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
-
-  beforeEach(() => {
-    calls = [];
-    vi.stubGlobal(
-      'fetch',
-      vi.fn((url: string, init: RequestInit = {}) => {
-        calls.push({
-          method: init.method ?? 'GET',
-          url,
-          headers: { ...(init.headers as Record<string, string>) },
-          body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
-        });
-        return Promise.resolve(answer());
-      }),
-    );
-  });
-  afterEach(() => {
-    vi.unstubAllGlobals();
-  });
+  const server = fakeServer();
 
   it('reads what can be done at the session\'s control path', async () => {
-    answer = () => json(200, live());
+    server.answer = () => json(200, live());
     expect(await fetchControl(SESSION)).toEqual(live());
-    expect(calls).toEqual([
+    expect(server.calls).toEqual([
       { method: 'GET', url: `/api/sessions/${encodeURIComponent(SESSION)}/control`, headers: { Accept: 'application/json' }, body: undefined },
     ]);
-    answer = () => json(200, { nothing: true });
+    server.answer = () => json(200, { nothing: true });
     await expect(loadControl(SESSION)).rejects.toThrow(/not a control answer/);
   });
 
   it('posts the action with the write header and returns what was done', async () => {
     const done = { action: 'kill', session_id: SESSION, pid: 1234, outcome: 'ok', done: 'sent SIGTERM to 1234', audit_id: 17 };
-    answer = () => json(200, done);
+    server.answer = () => json(200, done);
     expect(await sendControl(SESSION, 'kill')).toEqual(done);
-    const c = calls[0]!;
+    const c = server.calls[0]!;
     expect(c.method).toBe('POST');
     expect(c.url).toBe(`/api/sessions/${encodeURIComponent(SESSION)}/kill`);
     expect(c.headers['X-Observatory']).toBe('1');
@@ -268,12 +247,12 @@ describe('control API', () => {
   });
 
   it("throws the server's refusal with its status, message and Retry-After", async () => {
-    answer = () => json(409, { error: 'that process is gone' });
+    server.answer = () => json(409, { error: 'that process is gone' });
     const gone = await sendControl(SESSION, 'interrupt').catch((e: unknown) => e);
     expect(gone).toBeInstanceOf(ApiError);
     expect((gone as ApiError).status).toBe(409);
     expect((gone as ApiError).message).toBe('that process is gone');
-    answer = () => json(429, { error: 'too many control requests' }, { 'Retry-After': '4' });
+    server.answer = () => json(429, { error: 'too many control requests' }, { 'Retry-After': '4' });
     const limited = (await sendControl(SESSION, 'restart').catch((e: unknown) => e)) as ApiError;
     expect(limited.status).toBe(429);
     expect(limited.retryAfter).toBe(4);

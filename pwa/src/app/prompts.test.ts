@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fakeServer, json } from './fakeServer.test-util';
 import { ApiError, fetchPrompts, sendAnswer } from './api';
 import { featureOffered, ServerFeature } from './feature';
 import {
@@ -244,41 +245,20 @@ describe('promptView', () => {
 // --- The API calls, with the server faked at `fetch`.
 
 describe('answers API', () => {
-  let calls: { method: string; url: string; headers: Record<string, string>; body: unknown }[] = [];
-  let answer: () => Response = () => new Response('{}', { status: 500 });
-  const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-
-  beforeEach(() => {
-    calls = [];
-    vi.stubGlobal(
-      'fetch',
-      vi.fn((url: string, init: RequestInit = {}) => {
-        calls.push({
-          method: init.method ?? 'GET',
-          url,
-          headers: { ...(init.headers as Record<string, string>) },
-          body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
-        });
-        return Promise.resolve(answer());
-      }),
-    );
-  });
-  afterEach(() => {
-    vi.unstubAllGlobals();
-  });
+  const server = fakeServer();
 
   it("reads a session's prompts", async () => {
-    answer = () => json(200, { prompts: [raw()] });
+    server.answer = () => json(200, { prompts: [raw()] });
     expect(await fetchPrompts(SESSION)).toEqual([raw()]);
-    expect(calls[0]).toMatchObject({ method: 'GET', url: `/api/prompts?session=${encodeURIComponent(SESSION)}` });
+    expect(server.calls[0]).toMatchObject({ method: 'GET', url: `/api/prompts?session=${encodeURIComponent(SESSION)}` });
   });
 
   it('posts allow and deny with the write header; a deny may carry a message', async () => {
-    answer = () => json(200, { prompt: raw({ state: 'allowed', by: 'Pixel 8' }) });
+    server.answer = () => json(200, { prompt: raw({ state: 'allowed', by: 'Pixel 8' }) });
     expect(await sendAnswer('9f2c01', 'allow')).toEqual(raw({ state: 'allowed', by: 'Pixel 8' }));
     await sendAnswer('9f2c01', 'deny', 'use the test target');
     await sendAnswer('9f2c01', 'deny');
-    expect(calls.map((c) => [c.method, c.url, c.headers['X-Observatory'], c.body])).toEqual([
+    expect(server.calls.map((c) => [c.method, c.url, c.headers['X-Observatory'], c.body])).toEqual([
       ['POST', '/api/prompts/9f2c01/allow', '1', {}],
       ['POST', '/api/prompts/9f2c01/deny', '1', { message: 'use the test target' }],
       ['POST', '/api/prompts/9f2c01/deny', '1', {}],
@@ -286,7 +266,7 @@ describe('answers API', () => {
   });
 
   it("throws the server's refusal with its status and words", async () => {
-    answer = () => json(409, { error: 'already answered in the terminal' });
+    server.answer = () => json(409, { error: 'already answered in the terminal' });
     const e = (await sendAnswer('9f2c01', 'allow').catch((x: unknown) => x)) as ApiError;
     expect(e).toBeInstanceOf(ApiError);
     expect([e.status, e.message]).toEqual([409, 'already answered in the terminal']);
