@@ -68,6 +68,10 @@ pub struct Answers {
     /// The agent shows its own prompt only once the hook has returned, so a waiting hook holds
     /// it back (`[answers] hold_terminal_prompt_secs`).
     pub prompt_after_hook: bool,
+    /// An environment variable and value the agent gives its hooks when no person attends the
+    /// run (headless): the hook reports the request and does not wait, so an unattended run is
+    /// never held up.
+    pub unattended: Option<(&'static str, &'static str)>,
     /// Where this comes from (the CLI version it was checked with, and how).
     pub source: &'static str,
 }
@@ -318,10 +322,12 @@ pub static AGENTS: [Spec; 7] = [
             events: &["PermissionRequest"],
             format: DecisionFormat::HookSpecificOutput,
             prompt_after_hook: false,
+            unattended: Some(("CLAUDE_CODE_SESSION_ATTENDED", "0")),
             source: "Claude Code 2.1.328 under a TTY (2026-12-03): a PermissionRequest hook printing \
                      decision.behavior allow ran the tool with the dialog on screen, no key pressed; deny \
                      with a message stopped it; the dialog shows while the hook runs, the first answer \
-                     wins, and a local answer kills the hook",
+                     wins, and a local answer kills the hook; under -p its hooks get \
+                     CLAUDE_CODE_SESSION_ATTENDED=0",
         }),
     },
     Spec {
@@ -402,6 +408,7 @@ pub static AGENTS: [Spec; 7] = [
             events: &["PermissionRequest"],
             format: DecisionFormat::HookSpecificOutput,
             prompt_after_hook: true,
+            unattended: None,
             source: "Codex 0.169.0 (2026-12-03): the PermissionRequest hook's nested decision, allow and \
                      deny with a message, verified; its approval prompt shows only after the hook returns \
                      (empty output: the normal prompt); interrupt, updatedInput and updatedPermissions are \
@@ -522,6 +529,7 @@ pub static AGENTS: [Spec; 7] = [
             events: &["permissionRequest"],
             format: DecisionFormat::Flat,
             prompt_after_hook: true,
+            unattended: None,
             source: "Copilot CLI 1.0.102 (2026-12-03): the camelCase permissionRequest hook's top-level \
                      {\"behavior\":\"allow\"} and deny with a message, verified (Claude's nested form is \
                      ignored); its dialog shows only after the hook returns",
@@ -582,6 +590,7 @@ pub static AGENTS: [Spec; 7] = [
             events: &["event.permission.asked"],
             format: DecisionFormat::Plugin,
             prompt_after_hook: false,
+            unattended: None,
             source: "OpenCode 1.18.33 (2026-12-03): plugins' permission.ask hook is never called; a \
                      plugin's event hook sees permission.asked (the dialog already on screen) and answers \
                      with client.postSessionIdPermissionsPermissionId, response once (the command ran) or \

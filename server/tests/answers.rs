@@ -41,6 +41,17 @@ struct Asker {
 
 impl Asker {
     fn start(server: &Server, agent: &str, payload: &str, hook_args: &[&str]) -> Asker {
+        Asker::start_with(server, agent, payload, hook_args, &[])
+    }
+
+    /// With `env` added to the agent's (and so its hook's) environment.
+    fn start_with(
+        server: &Server,
+        agent: &str,
+        payload: &str,
+        hook_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Asker {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("hook.json");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/asker.py");
@@ -50,6 +61,7 @@ impl Asker {
             .args([agent, payload])
             .arg(&out)
             .args(hook_args)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("python3");
@@ -310,6 +322,23 @@ async fn the_hook_gives_up_when_its_agent_is_gone_the_server_goes_or_the_wait_en
     server.stop().await;
     let (stdout, code) = asker.hook_result(Duration::from_secs(8)).await;
     assert_eq!((stdout.as_str(), code), ("", 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unattended_claude_run_is_never_held_up() {
+    // `claude -p` gives its hooks CLAUDE_CODE_SESSION_ATTENDED=0: nobody is at a dialog, and a
+    // headless run must not wait minutes for a phone.
+    let server = Server::start().await;
+    let attended = [("CLAUDE_CODE_SESSION_ATTENDED", "0")];
+    let asker = Asker::start_with(&server, "claude_code", &claude_request(), &[], &attended);
+    let (stdout, code) = asker.hook_result(Duration::from_secs(2)).await;
+    assert_eq!((stdout.as_str(), code), ("", 0), "reported, not waited on");
+    let (_, v) = server
+        .get_json(&format!(
+            "/api/prompts?session=claude_code:{CLAUDE_SESSION}"
+        ))
+        .await;
+    assert_eq!(v["prompts"][0]["answerable"], false, "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

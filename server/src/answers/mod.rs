@@ -183,7 +183,8 @@ impl Answers {
             Ok(_) => (
                 false,
                 Some(format!(
-                    "its hook does not wait for an answer: run `observatory setup {}` again",
+                    "its hook does not wait for an answer (a run nobody attends, or hooks set up \
+                     before answers were: run `observatory setup {}` again)",
                     spec.names.first().copied().unwrap_or(agent)
                 )),
                 0,

@@ -148,7 +148,11 @@ fn decidable(
         .answers
         .as_ref()
         .ok()
-        .filter(|a| a.format != agents::DecisionFormat::Plugin)?;
+        .filter(|a| a.format != agents::DecisionFormat::Plugin)
+        .filter(|a| {
+            !a.unattended
+                .is_some_and(|(var, value)| std::env::var_os(var).is_some_and(|v| v == value))
+        })?;
     let named = match flag {
         Some(e) => e.to_owned(),
         None => {
