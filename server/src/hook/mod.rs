@@ -150,8 +150,8 @@ fn decidable(
         .ok()
         .filter(|a| a.format != agents::DecisionFormat::Plugin)
         .filter(|a| {
-            !a.unattended
-                .is_some_and(|(var, value)| std::env::var_os(var).is_some_and(|v| v == value))
+            a.unattended
+                .is_none_or(|(var, value)| std::env::var_os(var).is_none_or(|v| v != value))
         })?;
     let named = match flag {
         Some(e) => e.to_owned(),
