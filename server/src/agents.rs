@@ -68,12 +68,42 @@ pub struct Answers {
     /// The agent shows its own prompt only once the hook has returned, so a waiting hook holds
     /// it back (`[answers] hold_terminal_prompt_secs`).
     pub prompt_after_hook: bool,
-    /// An environment variable and value the agent gives its hooks when no person attends the
-    /// run (headless): the hook reports the request and does not wait, so an unattended run is
-    /// never held up.
-    pub unattended: Option<(&'static str, &'static str)>,
+    /// When the hook only reports a request and does not wait: runs nobody attends, and runs
+    /// whose requests may be allowed without a dialog — held up for nothing otherwise.
+    pub no_wait: NoWait,
     /// Where this comes from (the CLI version it was checked with, and how).
     pub source: &'static str,
+}
+
+/// Signs, in the hook's environment or on the agent's command line, that a permission request
+/// needs no answer from a person.
+pub struct NoWait {
+    /// A variable and the value the agent gives its hooks in a headless run.
+    pub env: Option<(&'static str, &'static str)>,
+    /// Arguments of the agent's process (exactly, or as `--flag=…`) with which it asks its hook
+    /// though it will allow the call itself, or runs headless.
+    pub args: &'static [&'static str],
+}
+
+impl NoWait {
+    pub const NEVER: NoWait = NoWait {
+        env: None,
+        args: &[],
+    };
+
+    /// Whether a hook with `env_value` (the value of [`NoWait::env`]'s variable) of an agent
+    /// run with `argv` should not wait.
+    pub fn applies(&self, env_value: Option<&std::ffi::OsStr>, argv: &[String]) -> bool {
+        let headless = self
+            .env
+            .is_some_and(|(_, value)| env_value.is_some_and(|v| v == value));
+        let flagged = argv.iter().skip(1).any(|a| {
+            self.args
+                .iter()
+                .any(|f| a == f || a.strip_prefix(f).is_some_and(|r| r.starts_with('=')))
+        });
+        headless || flagged
+    }
 }
 
 /// How a hook prints a decision.
@@ -322,7 +352,10 @@ pub static AGENTS: [Spec; 7] = [
             events: &["PermissionRequest"],
             format: DecisionFormat::HookSpecificOutput,
             prompt_after_hook: false,
-            unattended: Some(("CLAUDE_CODE_SESSION_ATTENDED", "0")),
+            no_wait: NoWait {
+                env: Some(("CLAUDE_CODE_SESSION_ATTENDED", "0")),
+                args: &[],
+            },
             source: "Claude Code 2.1.328 under a TTY (2026-12-03): a PermissionRequest hook printing \
                      decision.behavior allow ran the tool with the dialog on screen, no key pressed; deny \
                      with a message stopped it; the dialog shows while the hook runs, the first answer \
@@ -408,11 +441,12 @@ pub static AGENTS: [Spec; 7] = [
             events: &["PermissionRequest"],
             format: DecisionFormat::HookSpecificOutput,
             prompt_after_hook: true,
-            unattended: None,
+            no_wait: NoWait::NEVER,
             source: "Codex 0.169.0 (2026-12-03): the PermissionRequest hook's nested decision, allow and \
                      deny with a message, verified; its approval prompt shows only after the hook returns \
                      (empty output: the normal prompt); interrupt, updatedInput and updatedPermissions are \
-                     reserved and make it fail closed",
+                     reserved and make it fail closed; a cancel (Esc) in the terminal while the hook \
+                     holds the prompt ends the hook",
         }),
     },
     Spec {
@@ -529,7 +563,20 @@ pub static AGENTS: [Spec; 7] = [
             events: &["permissionRequest"],
             format: DecisionFormat::Flat,
             prompt_after_hook: true,
-            unattended: None,
+            // With these it sends permissionRequest though it then allows the call itself
+            // (seen with --allow-all-tools: the hook was waited on, then no dialog), or runs
+            // headless (-p).
+            no_wait: NoWait {
+                env: None,
+                args: &[
+                    "--allow-all-tools",
+                    "--allow-all",
+                    "--yolo",
+                    "--allow-tool",
+                    "-p",
+                    "--prompt",
+                ],
+            },
             source: "Copilot CLI 1.0.102 (2026-12-03): the camelCase permissionRequest hook's top-level \
                      {\"behavior\":\"allow\"} and deny with a message, verified (Claude's nested form is \
                      ignored); its dialog shows only after the hook returns",
@@ -590,7 +637,7 @@ pub static AGENTS: [Spec; 7] = [
             events: &["event.permission.asked"],
             format: DecisionFormat::Plugin,
             prompt_after_hook: false,
-            unattended: None,
+            no_wait: NoWait::NEVER,
             source: "OpenCode 1.18.33 (2026-12-03): plugins' permission.ask hook is never called; a \
                      plugin's event hook sees permission.asked (the dialog already on screen) and answers \
                      with client.postSessionIdPermissionsPermissionId, response once (the command ran) or \
@@ -903,6 +950,36 @@ mod tests {
             );
         }
         assert!(missing.is_empty(), "models without a price: {missing:?}");
+    }
+
+    #[test]
+    fn a_hook_does_not_wait_in_runs_nobody_attends_or_that_allow_calls_themselves() {
+        let copilot = &spec(Agent::CopilotCli)
+            .answers
+            .as_ref()
+            .expect("answers")
+            .no_wait;
+        let argv = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(copilot.applies(None, &argv(&["copilot", "--allow-all-tools"])));
+        assert!(copilot.applies(None, &argv(&["copilot", "--allow-tool=shell(git:*)"])));
+        assert!(copilot.applies(None, &argv(&["copilot", "-p", "fix it"])));
+        assert!(!copilot.applies(None, &argv(&["copilot", "--model", "x"])));
+        assert!(
+            !copilot.applies(None, &argv(&["--allow-all-tools"])),
+            "not argv[0]"
+        );
+        let claude = &spec(Agent::ClaudeCode)
+            .answers
+            .as_ref()
+            .expect("answers")
+            .no_wait;
+        let zero = std::ffi::OsStr::new("0");
+        assert!(claude.applies(Some(zero), &[]));
+        assert!(!claude.applies(Some(std::ffi::OsStr::new("1")), &[]));
+        assert!(
+            !claude.applies(None, &argv(&["claude", "-p"])),
+            "Claude says so by env"
+        );
     }
 
     #[test]

@@ -17,6 +17,14 @@ use serde_json::{Value, json};
 
 const CLAUDE_SESSION: &str = "cb477963-4b6f-40e1-8e01-103aaeb9e9b5";
 
+/// SIGKILL to `pid`.
+fn nix_kill(pid: u32) -> bool {
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 fn fixture(path: &str) -> String {
     std::fs::read_to_string(fixtures_root().join(path)).expect("fixture")
 }
@@ -156,6 +164,22 @@ async fn an_allow_from_the_phone_is_printed_by_the_waiting_hook_in_claude_s_form
     );
     assert_eq!(prompt["answerable"], true, "{prompt}");
     assert!(asker.hook_running(), "the hook waits");
+
+    // Claude's notification of the same ask is not a second prompt.
+    let notice = json!({"session_id": CLAUDE_SESSION, "hook_event_name": "Notification",
+        "notification_type": "permission_prompt", "message": "Claude needs your permission to use Bash"});
+    let resp = server
+        .http
+        .post(server.otlp_url("/v1/hooks/claude_code"))
+        .json(&notice)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 204);
+    let (_, v) = server
+        .get_json(&format!("/api/prompts?session={session}"))
+        .await;
+    assert_eq!(v["prompts"].as_array().map(Vec::len), Some(1), "{v}");
 
     let (status, v) = answer(&server, &phone, &prompt, "allow", None).await;
     assert_eq!(status, 200, "{v}");
@@ -301,6 +325,31 @@ async fn the_hook_gives_up_when_its_agent_is_gone_the_server_goes_or_the_wait_en
         .get_json(&format!("/api/prompts?session={session}"))
         .await;
     assert_eq!(v["prompts"][0]["state"], "agent_gone", "{v}");
+
+    // The agent ends the hook (Claude Code kills it when the terminal's answer wins; Copilot CLI
+    // on a cancel): the prompt is settled once no request of its hook has come for a moment.
+    let ended = "5c4b3a29-1807-4f6e-9d8c-7b6a5f4e3d2c";
+    let asker = Asker::start(&server, "claude_code", &claude_request_in(ended), &[]);
+    let session = format!("claude_code:{ended}");
+    pending(&server, &session).await;
+    let _ = nix_kill(asker.hook_pid);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while asker.hook_running() {
+        assert!(Instant::now() < deadline, "the hook outlived SIGKILL");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.clock().advance(Duration::from_secs(4));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, v) = server
+            .get_json(&format!("/api/prompts?session={session}"))
+            .await;
+        if v["prompts"][0]["state"] == "answered_in_terminal" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not settled: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // The wait runs out ([answers] wait_secs on the server's clock).
     let waits = "2b4f1c3e-0d9a-4e8b-a7c6-5f3e2d1c0b9a";

@@ -37,6 +37,10 @@ const KEPT: usize = 200;
 const REGISTRATION_GRACE: Duration = Duration::from_secs(2);
 /// How long an answer waits for the hook to take it before it is reported as not taken yet.
 const DELIVERY_WAIT: Duration = Duration::from_secs(2);
+/// A waiting hook asks again at once after each long poll: this long without a request of its
+/// in progress, it is gone — the agent took the answer in the terminal and ended its hook
+/// (Claude Code kills it; Copilot CLI does on a cancel), or the hook was killed.
+const HOOK_GONE_NS: i64 = 3_000_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -84,6 +88,11 @@ pub struct Prompt {
     pub holds_terminal_prompt_until_unix_nano: i64,
     #[serde(skip)]
     expires_unix_nano: i64,
+    /// Requests of its hook in progress, and when one last ended (or the prompt was made).
+    #[serde(skip)]
+    polls: usize,
+    #[serde(skip)]
+    last_polled_unix_nano: i64,
 }
 
 /// Why an answer was not taken; the web layer maps it to a status.
@@ -213,10 +222,18 @@ impl Answers {
             why_not,
             holds_terminal_prompt_until_unix_nano: if held { expires } else { 0 },
             expires_unix_nano: if answerable { expires } else { i64::MAX },
+            polls: 0,
+            last_polled_unix_nano: now,
         };
         {
             let mut prompts = self.prompts();
-            if prompts.iter().any(|p| p.id == prompt.id) {
+            // The same ask told again without a key (Claude Code's `permission_prompt`
+            // notification after its PermissionRequest) is not a second prompt.
+            let again = e.prompt_id.is_empty()
+                && prompts
+                    .iter()
+                    .any(|p| p.session_id == prompt.session_id && p.state == State::Pending);
+            if again || prompts.iter().any(|p| p.id == prompt.id) {
                 return;
             }
             prompts.push_back(prompt.clone());
@@ -251,6 +268,37 @@ impl Answers {
     fn expire(&self) {
         let now = self.inner.clock.now();
         self.settle(|p| p.expires_unix_nano <= now, State::Expired);
+        let gone = |p: &Prompt| {
+            p.answerable
+                && p.polls == 0
+                && now.saturating_sub(p.last_polled_unix_nano) > HOOK_GONE_NS
+                && now.saturating_sub(p.asked_unix_nano) > REGISTRATION_GRACE.as_nanos() as i64
+        };
+        self.settle(gone, State::AnsweredInTerminal);
+    }
+
+    /// Counts a request of prompt `key`'s hook in progress until the returned guard drops
+    /// (the request ended, or its connection closed).
+    fn polling(&self, key: &str) -> Polling {
+        let mut p = Polling {
+            answers: self.clone(),
+            key: key.to_owned(),
+            counted: false,
+        };
+        p.count();
+        p
+    }
+
+    /// Adds `delta` to the requests in progress of prompt `key`; whether there is one.
+    fn note_poll(&self, key: &str, delta: isize) -> bool {
+        let now = self.inner.clock.now();
+        let mut prompts = self.prompts();
+        let Some(p) = prompts.iter_mut().find(|p| p.id == key) else {
+            return false;
+        };
+        p.polls = p.polls.saturating_add_signed(delta);
+        p.last_polled_unix_nano = now;
+        true
     }
 
     fn changed(&self, p: &Prompt) {
@@ -400,6 +448,7 @@ impl Answers {
     }
 
     async fn wait_for_hook(self, key: String, wait: Duration) -> Waited {
+        let mut polling = self.polling(&key);
         let start = tokio::time::Instant::now();
         let deadline = start + wait;
         let grace = start + REGISTRATION_GRACE.min(wait);
@@ -408,6 +457,8 @@ impl Answers {
             tokio::pin!(changed);
             changed.as_mut().enable();
             let now = tokio::time::Instant::now();
+            // A request may come before its prompt is made (the commit lags the POST's answer).
+            polling.count();
             let until = match self.state_for_hook(&key) {
                 Some(Waited::Pending) if now < deadline => deadline,
                 None if now < grace => grace,
@@ -421,6 +472,29 @@ impl Answers {
                 }
             };
             let _ = tokio::time::timeout_at(until, changed).await;
+        }
+    }
+}
+
+/// A request of a prompt's hook in progress (see [`Answers::polling`]).
+struct Polling {
+    answers: Answers,
+    key: String,
+    counted: bool,
+}
+
+impl Polling {
+    fn count(&mut self) {
+        if !self.counted {
+            self.counted = self.answers.note_poll(&self.key, 1);
+        }
+    }
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        if self.counted {
+            self.answers.note_poll(&self.key, -1);
         }
     }
 }

@@ -136,23 +136,31 @@ struct Waiting {
     agent_process: Option<(u32, u64)>,
 }
 
-/// The hook event a payload is, when the agent's hook can decide it: its name and format.
+/// The hook event a payload is, when the agent's hook can decide it and a person may answer:
+/// its name and format.
 fn decidable(
-    agent: &str,
+    name: &str,
+    agent: Option<(u32, u64)>,
     flag: Option<&str>,
     body: &[u8],
 ) -> Option<(String, agents::DecisionFormat)> {
     let answers = agents::AGENTS
         .iter()
-        .find(|s| s.agent.as_str() == agent)?
+        .find(|s| s.agent.as_str() == name)?
         .answers
         .as_ref()
         .ok()
-        .filter(|a| a.format != agents::DecisionFormat::Plugin)
-        .filter(|a| {
-            a.unattended
-                .is_none_or(|(var, value)| std::env::var_os(var).is_none_or(|v| v != value))
-        })?;
+        .filter(|a| a.format != agents::DecisionFormat::Plugin)?;
+    let env = answers
+        .no_wait
+        .env
+        .and_then(|(var, _)| std::env::var_os(var));
+    let argv = agent
+        .map(|(pid, _)| crate::procfs::cmdline(pid))
+        .unwrap_or_default();
+    if answers.no_wait.applies(env.as_deref(), &argv) {
+        return None;
+    }
     let named = match flag {
         Some(e) => e.to_owned(),
         None => {
@@ -233,15 +241,17 @@ fn forward(args: &HookArgs, deadline: Instant) -> Result<Sent, String> {
         return Err("empty payload".into());
     }
     let agent_process = agent_process();
-    let waiting = decidable(agent, args.event.as_deref(), &body).and_then(|(event, format)| {
-        Some(Waiting {
-            endpoint: endpoint.clone(),
-            key: prompt_key()?,
-            event,
-            format,
-            agent_process,
-        })
-    });
+    let waiting = decidable(agent, agent_process, args.event.as_deref(), &body).and_then(
+        |(event, format)| {
+            Some(Waiting {
+                endpoint: endpoint.clone(),
+                key: prompt_key()?,
+                event,
+                format,
+                agent_process,
+            })
+        },
+    );
     let req = wire::request(
         &endpoint,
         agent,
