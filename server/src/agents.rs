@@ -71,6 +71,8 @@ pub struct Answers {
     /// When the hook only reports a request and does not wait: runs nobody attends, and runs
     /// whose requests may be allowed without a dialog — held up for nothing otherwise.
     pub no_wait: NoWait,
+    /// Why answers for this agent are off unless the config lists it in `[answers] opt_in`.
+    pub opt_in: Option<&'static str>,
     /// Where this comes from (the CLI version it was checked with, and how).
     pub source: &'static str,
 }
@@ -352,6 +354,7 @@ pub static AGENTS: [Spec; 7] = [
             events: &["PermissionRequest"],
             format: DecisionFormat::HookSpecificOutput,
             prompt_after_hook: false,
+            opt_in: None,
             no_wait: NoWait {
                 env: Some(("CLAUDE_CODE_SESSION_ATTENDED", "0")),
                 args: &[],
@@ -441,12 +444,14 @@ pub static AGENTS: [Spec; 7] = [
             events: &["PermissionRequest"],
             format: DecisionFormat::HookSpecificOutput,
             prompt_after_hook: true,
+            opt_in: None,
             no_wait: NoWait::NEVER,
             source: "Codex 0.169.0 (2026-12-03): the PermissionRequest hook's nested decision, allow and \
                      deny with a message, verified; its approval prompt shows only after the hook returns \
                      (empty output: the normal prompt); interrupt, updatedInput and updatedPermissions are \
                      reserved and make it fail closed; a cancel (Esc) in the terminal while the hook \
-                     holds the prompt ends the hook",
+                     holds the prompt ends the hook; it asks the hook only when a dialog follows (not after \
+                     \"don't ask again\", not with -a never)",
         }),
     },
     Spec {
@@ -563,6 +568,12 @@ pub static AGENTS: [Spec; 7] = [
             events: &["permissionRequest"],
             format: DecisionFormat::Flat,
             prompt_after_hook: true,
+            opt_in: Some(
+                "Copilot CLI asks its permissionRequest hook before every tool call, also ones it \
+                 then allows itself (commands that never ask, \"don't ask again\" rules, \
+                 --allow-all-tools), and waits for it: holding it for the phone would hold up \
+                 every call",
+            ),
             // With these it sends permissionRequest though it then allows the call itself
             // (seen with --allow-all-tools: the hook was waited on, then no dialog), or runs
             // headless (-p).
@@ -579,7 +590,9 @@ pub static AGENTS: [Spec; 7] = [
             },
             source: "Copilot CLI 1.0.102 (2026-12-03): the camelCase permissionRequest hook's top-level \
                      {\"behavior\":\"allow\"} and deny with a message, verified (Claude's nested form is \
-                     ignored); its dialog shows only after the hook returns",
+                     ignored); its dialog shows only after the hook returns; it asks the hook before \
+                     every tool call, dialog or not (commands that never ask, saved \"don't ask again\" \
+                     rules, --allow-tool, --allow-all-tools: same payload), and waits for it",
         }),
     },
     Spec {
@@ -637,6 +650,7 @@ pub static AGENTS: [Spec; 7] = [
             events: &["event.permission.asked"],
             format: DecisionFormat::Plugin,
             prompt_after_hook: false,
+            opt_in: None,
             no_wait: NoWait::NEVER,
             source: "OpenCode 1.18.33 (2026-12-03): plugins' permission.ask hook is never called; a \
                      plugin's event hook sees permission.asked (the dialog already on screen) and answers \

@@ -221,7 +221,8 @@ async fn an_allow_from_the_phone_is_printed_by_the_waiting_hook_in_claude_s_form
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deny_reaches_copilot_and_codex_in_their_own_formats() {
-    let server = Server::start().await;
+    // Copilot CLI's answers are opt-in (it asks its hook before every tool call).
+    let server = Server::start_with(|c| c.answers.opt_in = vec!["copilot_cli".into()]).await;
     let phone = server.pair("Pixel 8").await;
     // Copilot CLI's recorded permissionRequest: its hook runs with `--event`, and prints the
     // flat form.
@@ -371,6 +372,36 @@ async fn the_hook_gives_up_when_its_agent_is_gone_the_server_goes_or_the_wait_en
     server.stop().await;
     let (stdout, code) = asker.hook_result(Duration::from_secs(8)).await;
     assert_eq!((stdout.as_str(), code), ("", 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copilot_is_not_held_up_unless_its_answers_are_opted_in() {
+    let server = Server::start().await;
+    let copilot = fixture("copilot-cli-1.0.102/bash/hooks/0004-copilot-permissionRequest.json");
+    let asker = Asker::start(
+        &server,
+        "copilot_cli",
+        &copilot,
+        &["--event", "permissionRequest"],
+    );
+    let (stdout, code) = asker.hook_result(Duration::from_secs(3)).await;
+    assert_eq!(
+        (stdout.as_str(), code),
+        ("", 0),
+        "told at once that no answer comes"
+    );
+    let (_, v) = server
+        .get_json("/api/prompts?session=copilot_cli:2dfb2bc5-2735-4d6e-8b24-4947fed1d9c2")
+        .await;
+    let prompt = &v["prompts"][0];
+    assert_eq!(prompt["answerable"], false, "{v}");
+    assert!(
+        prompt["why_not"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("opt_in"),
+        "says how to turn it on: {v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -180,7 +180,18 @@ impl Answers {
         let agent = e.session_id.split(':').next().unwrap_or_default();
         let spec = agents::spec(Agent::parse(agent).unwrap_or(Agent::Generic));
         let now = self.inner.clock.now();
+        let opted_out = |a: &agents::Answers| {
+            a.opt_in
+                .filter(|_| !self.inner.settings.opt_in.iter().any(|o| o == agent))
+                .map(|why| {
+                    format!(
+                        "{why}; answer it in its terminal, or list it in [answers] opt_in = \
+                         [\"{agent}\"] to answer its prompts from the phone"
+                    )
+                })
+        };
         let (answerable, why_not, wait) = match &spec.answers {
+            Ok(a) if opted_out(a).is_some() => (false, opted_out(a), 0),
             Ok(a) if !e.prompt_id.is_empty() => {
                 let secs = if a.prompt_after_hook {
                     self.inner.settings.hold_terminal_prompt_secs
@@ -434,6 +445,8 @@ impl Answers {
             p.resolved_unix_nano = now;
         }
         let waited = match p.state {
+            // Nothing will come: the hook need not wait.
+            State::Pending if !p.answerable => Waited::Resolved("not_answerable".to_owned()),
             State::Pending => Waited::Pending,
             State::Allowed | State::Denied => {
                 p.delivered = true;

@@ -14,6 +14,9 @@ pub struct Settings {
     /// Copilot CLI): the terminal prompt is held back this long. 0 never holds it (answers from
     /// the phone then cannot reach those agents).
     pub hold_terminal_prompt_secs: u64,
+    /// Agents whose answers are off unless listed here (`copilot_cli`: it asks its hook before
+    /// every tool call, so each call would wait for the phone).
+    pub opt_in: Vec<String>,
 }
 
 impl Default for Settings {
@@ -21,6 +24,7 @@ impl Default for Settings {
         Settings {
             wait_secs: 600,
             hold_terminal_prompt_secs: 120,
+            opt_in: Vec::new(),
         }
     }
 }
