@@ -655,7 +655,10 @@ pub static AGENTS: [Spec; 7] = [
             source: "OpenCode 1.18.33 (2026-12-03): plugins' permission.ask hook is never called; a \
                      plugin's event hook sees permission.asked (the dialog already on screen) and answers \
                      with client.postSessionIdPermissionsPermissionId, response once (the command ran) or \
-                     reject (the turn stopped), verified; our plugin does that with the phone's answer",
+                     reject (the turn stopped), verified; our plugin does that with the phone's answer: \
+                     run through it, allow ran the command <=0.07 s after the POST and the dialog closed, \
+                     reject stopped the turn (a deny message is not passed on: the reply takes none), a \
+                     terminal answer settled the prompt in 0.03 s; OpenCode rejects open asks when it quits",
         }),
     },
     Spec {
