@@ -405,6 +405,35 @@ async fn copilot_is_not_held_up_unless_its_answers_are_opted_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_s_prompt_needs_you_without_buttons_and_says_why() {
+    // Gemini CLI's hooks cannot grant a confirmation: its ToolPermission notification is a
+    // prompt the phone sees, with the reason, and an answer is refused rather than lost.
+    let server = Server::start().await;
+    let phone = server.pair("Pixel 8").await;
+    let payload = json!({
+        "session_id": "g1", "hook_event_name": "Notification", "cwd": "/tmp",
+        "notification_type": "ToolPermission", "message": "Allow execution?",
+        "details": {"tool_name": "run_shell_command"}
+    });
+    let asker = Asker::start(&server, "gemini_cli", &payload.to_string(), &[]);
+    let (stdout, code) = asker.hook_result(Duration::from_secs(3)).await;
+    assert_eq!((stdout.as_str(), code), ("", 0), "never waits");
+    let prompt = pending(&server, "gemini_cli:g1").await;
+    assert_eq!(prompt["answerable"], false, "{prompt}");
+    assert_eq!(prompt["tool"], "run_shell_command", "{prompt}");
+    assert!(
+        prompt["why_not"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Gemini CLI's hooks cannot grant"),
+        "{prompt}"
+    );
+    let (status, v) = answer(&server, &phone, &prompt, "allow", None).await;
+    assert_eq!(status, 409, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unattended_claude_run_is_never_held_up() {
     // `claude -p` gives its hooks CLAUDE_CODE_SESSION_ATTENDED=0: nobody is at a dialog, and a
     // headless run must not wait minutes for a phone.

@@ -33,6 +33,11 @@ struct World {
 
 impl World {
     fn start(config: &str) -> World {
+        World::start_with("", config)
+    }
+
+    /// With `control` added to the `[control]` table and `config` after it.
+    fn start_with(control: &str, config: &str) -> World {
         let data = tempfile::tempdir().expect("tempdir");
         let project = tempfile::tempdir().expect("tempdir");
         let path = format!(
@@ -45,7 +50,7 @@ impl World {
         std::fs::create_dir_all(config_dir.join("agent-observatory")).expect("config dir");
         std::fs::write(
             config_dir.join("agent-observatory/config.toml"),
-            format!("[control]\nkill_grace_secs = 1\n{config}"),
+            format!("[control]\nkill_grace_secs = 1\n{control}\n{config}"),
         )
         .expect("config");
         let free = || {
@@ -593,4 +598,26 @@ async fn a_launch_restarts_in_place_survives_a_server_restart_and_hands_back_the
         w.until("killed", |s| s["state"] == "killed").await["state"],
         "killed"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_actions_past_the_rate_limit_are_refused_with_429() {
+    let w = World::start_with("max_actions_per_minute = 2", "");
+    let path = "/api/sessions/claude_code:no-such-session/interrupt";
+    let token = w.token();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (status, v) = w.call(reqwest::Method::POST, path, Some(&token), &[]).await;
+        statuses.push(status);
+        if status == 429 {
+            assert!(
+                v["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("more than 2 control actions in a minute"),
+                "{v}"
+            );
+        }
+    }
+    assert_eq!(statuses, [404, 404, 429]);
 }
