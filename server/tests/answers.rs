@@ -220,6 +220,36 @@ async fn an_allow_from_the_phone_is_printed_by_the_waiting_hook_in_claude_s_form
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_agent_s_prompt_is_answered_like_its_parent_s() {
+    // Claude Code runs a sub-agent's PermissionRequest hook in the parent's session, with the
+    // sub-agent's `agent_id` and `agent_type` (as its other hooks: the `subagent` recording).
+    let server = Server::start().await;
+    let phone = server.pair("Pixel 8").await;
+    let mut payload: Value = serde_json::from_str(&claude_request_in("sub-1")).expect("json");
+    payload["agent_id"] = json!("a3dffbc7ce055e4f6");
+    payload["agent_type"] = json!("general-purpose");
+    let asker = Asker::start(&server, "claude_code", &payload.to_string(), &[]);
+    let prompt = pending(&server, "claude_code:sub-1").await;
+    assert_eq!(prompt["answerable"], true, "{prompt}");
+    let (status, v) = answer(
+        &server,
+        &phone,
+        &prompt,
+        "deny",
+        Some(json!({"message": "not now"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let (stdout, code) = asker.hook_result(Duration::from_secs(5)).await;
+    assert_eq!(code, 0);
+    let printed: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(
+        printed["hookSpecificOutput"]["decision"],
+        json!({"behavior": "deny", "message": "not now"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deny_reaches_copilot_and_codex_in_their_own_formats() {
     // Copilot CLI's answers are opt-in (it asks its hook before every tool call).
     let server = Server::start_with(|c| c.answers.opt_in = vec!["copilot_cli".into()]).await;
