@@ -80,31 +80,56 @@ pub struct Answers {
 /// Signs, in the hook's environment or on the agent's command line, that a permission request
 /// needs no answer from a person.
 pub struct NoWait {
-    /// A variable and the value the agent gives its hooks in a headless run.
+    /// A variable and the value the agent gives its hooks in a run nobody attends.
     pub env: Option<(&'static str, &'static str)>,
-    /// Arguments of the agent's process (exactly, or as `--flag=…`) with which it asks its hook
-    /// though it will allow the call itself, or runs headless.
+    /// Arguments of the agent's process (exactly, or as `--flag=…`) with which nobody is asked:
+    /// the agent settles every call itself (allows them all, or runs headless), though it still
+    /// asks its hook.
     pub args: &'static [&'static str],
+    /// Arguments with which the agent settles some calls itself and still asks its hook for
+    /// them: the hook is not held, but a dialog may follow.
+    pub some_args: &'static [&'static str],
+}
+
+/// Who a permission request reaches, as far as the hook's environment and the agent's command
+/// line tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asks {
+    /// A person may be asked: the hook may wait for the phone.
+    Person,
+    /// A person may be asked, but the agent may settle it itself: the hook does not wait.
+    Maybe,
+    /// Nobody: the agent settles it itself, at once — no "needs you", no prompt.
+    Nobody,
 }
 
 impl NoWait {
     pub const NEVER: NoWait = NoWait {
         env: None,
         args: &[],
+        some_args: &[],
     };
 
-    /// Whether a hook with `env_value` (the value of [`NoWait::env`]'s variable) of an agent
-    /// run with `argv` should not wait.
-    pub fn applies(&self, env_value: Option<&std::ffi::OsStr>, argv: &[String]) -> bool {
+    /// Who a request of an agent run with `argv`, whose hook has `env_value` (the value of
+    /// [`NoWait::env`]'s variable), reaches.
+    pub fn asks(&self, env_value: Option<&std::ffi::OsStr>, argv: &[String]) -> Asks {
+        let flagged = |flags: &[&str]| {
+            argv.iter().skip(1).any(|a| {
+                flags
+                    .iter()
+                    .any(|f| a == f || a.strip_prefix(f).is_some_and(|r| r.starts_with('=')))
+            })
+        };
         let headless = self
             .env
             .is_some_and(|(_, value)| env_value.is_some_and(|v| v == value));
-        let flagged = argv.iter().skip(1).any(|a| {
-            self.args
-                .iter()
-                .any(|f| a == f || a.strip_prefix(f).is_some_and(|r| r.starts_with('=')))
-        });
-        headless || flagged
+        if headless || flagged(self.args) {
+            Asks::Nobody
+        } else if flagged(self.some_args) {
+            Asks::Maybe
+        } else {
+            Asks::Person
+        }
     }
 }
 
@@ -358,6 +383,7 @@ pub static AGENTS: [Spec; 7] = [
             no_wait: NoWait {
                 env: Some(("CLAUDE_CODE_SESSION_ATTENDED", "0")),
                 args: &[],
+                some_args: &[],
             },
             source: "Claude Code 2.1.328 under a TTY (2026-12-03): a PermissionRequest hook printing \
                      decision.behavior allow ran the tool with the dialog on screen, no key pressed; deny \
@@ -583,10 +609,10 @@ pub static AGENTS: [Spec; 7] = [
                     "--allow-all-tools",
                     "--allow-all",
                     "--yolo",
-                    "--allow-tool",
                     "-p",
                     "--prompt",
                 ],
+                some_args: &["--allow-tool"],
             },
             source: "Copilot CLI 1.0.102 (2026-12-03): the camelCase permissionRequest hook's top-level \
                      {\"behavior\":\"allow\"} and deny with a message, verified (Claude's nested form is \
@@ -970,31 +996,37 @@ mod tests {
     }
 
     #[test]
-    fn a_hook_does_not_wait_in_runs_nobody_attends_or_that_allow_calls_themselves() {
+    fn who_a_request_reaches_follows_the_agent_s_environment_and_command_line() {
         let copilot = &spec(Agent::CopilotCli)
             .answers
             .as_ref()
             .expect("answers")
             .no_wait;
         let argv = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert!(copilot.applies(None, &argv(&["copilot", "--allow-all-tools"])));
-        assert!(copilot.applies(None, &argv(&["copilot", "--allow-tool=shell(git:*)"])));
-        assert!(copilot.applies(None, &argv(&["copilot", "-p", "fix it"])));
-        assert!(!copilot.applies(None, &argv(&["copilot", "--model", "x"])));
-        assert!(
-            !copilot.applies(None, &argv(&["--allow-all-tools"])),
-            "not argv[0]"
+        let asks = |a: &[&str]| copilot.asks(None, &argv(a));
+        assert_eq!(asks(&["copilot", "--allow-all-tools"]), Asks::Nobody);
+        assert_eq!(asks(&["copilot", "-p", "fix it"]), Asks::Nobody);
+        assert_eq!(
+            asks(&["copilot", "--allow-tool=shell(git:*)"]),
+            Asks::Maybe,
+            "other tools still ask"
         );
+        assert_eq!(asks(&["copilot", "--model", "x"]), Asks::Person);
+        assert_eq!(asks(&["--allow-all-tools"]), Asks::Person, "not argv[0]");
         let claude = &spec(Agent::ClaudeCode)
             .answers
             .as_ref()
             .expect("answers")
             .no_wait;
         let zero = std::ffi::OsStr::new("0");
-        assert!(claude.applies(Some(zero), &[]));
-        assert!(!claude.applies(Some(std::ffi::OsStr::new("1")), &[]));
-        assert!(
-            !claude.applies(None, &argv(&["claude", "-p"])),
+        assert_eq!(claude.asks(Some(zero), &[]), Asks::Nobody);
+        assert_eq!(
+            claude.asks(Some(std::ffi::OsStr::new("1")), &[]),
+            Asks::Person
+        );
+        assert_eq!(
+            claude.asks(None, &argv(&["claude", "-p"])),
+            Asks::Person,
             "Claude says so by env"
         );
     }

@@ -464,20 +464,29 @@ async fn gemini_s_prompt_needs_you_without_buttons_and_says_why() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unattended_claude_run_is_never_held_up() {
-    // `claude -p` gives its hooks CLAUDE_CODE_SESSION_ATTENDED=0: nobody is at a dialog, and a
-    // headless run must not wait minutes for a phone.
+async fn an_unattended_claude_run_is_never_held_up_and_needs_nobody() {
+    // `claude -p` gives its hooks CLAUDE_CODE_SESSION_ATTENDED=0: nobody is at a dialog, the
+    // request is settled by the run's own rules, and a headless run must not wait for a phone
+    // nor tell the phone it "needs you".
     let server = Server::start().await;
     let attended = [("CLAUDE_CODE_SESSION_ATTENDED", "0")];
     let asker = Asker::start_with(&server, "claude_code", &claude_request(), &[], &attended);
     let (stdout, code) = asker.hook_result(Duration::from_secs(2)).await;
     assert_eq!((stdout.as_str(), code), ("", 0), "reported, not waited on");
+    let session = format!("claude_code:{CLAUDE_SESSION}");
+    // A report after it, through the same hook binary, to know the request was taken in.
+    let stop = claude_request().replace("\"PermissionRequest\"", "\"Stop\"");
+    let after = Asker::start_with(&server, "claude_code", &stop, &[], &attended);
+    after.hook_result(Duration::from_secs(2)).await;
+    let (status, s) = server.get_json(&format!("/api/sessions/{session}")).await;
+    assert_eq!(status, 200, "{s}");
+    assert_ne!(s["state"], "awaiting_permission", "{s}");
     let (_, v) = server
-        .get_json(&format!(
-            "/api/prompts?session=claude_code:{CLAUDE_SESSION}"
-        ))
+        .get_json(&format!("/api/prompts?session={session}"))
         .await;
-    assert_eq!(v["prompts"][0]["answerable"], false, "{v}");
+    assert_eq!(v["prompts"], json!([]), "no prompt: {v}");
+    let (_, v) = server.get_json("/api/alerts").await;
+    assert_eq!(v["alerts"], json!([]), "no needs-you: {v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -136,21 +136,43 @@ struct Waiting {
     agent_process: Option<(u32, u64)>,
 }
 
-/// The hook event a payload is, when the agent's hook can decide it and a person may answer:
-/// its name and format.
-fn decidable(
-    name: &str,
-    agent: Option<(u32, u64)>,
-    flag: Option<&str>,
-    body: &[u8],
-) -> Option<(String, agents::DecisionFormat)> {
-    let answers = agents::AGENTS
+/// What the hook does with a payload beyond sending it.
+enum Decidable {
+    /// Not a permission request whose hook can decide it, or one that may be settled without
+    /// a person: send it and go.
+    No,
+    /// A permission request nobody is asked (the agent settles it itself): sent as such, so it
+    /// makes no "needs you".
+    Nobody,
+    /// A permission request a person may answer: its event name and decision format.
+    Wait(String, agents::DecisionFormat),
+}
+
+/// Whether a payload is a permission request the agent's hook can decide, and who it reaches.
+fn decidable(name: &str, agent: Option<(u32, u64)>, flag: Option<&str>, body: &[u8]) -> Decidable {
+    let Some(answers) = agents::AGENTS
         .iter()
-        .find(|s| s.agent.as_str() == name)?
-        .answers
-        .as_ref()
-        .ok()
-        .filter(|a| a.format != agents::DecisionFormat::Plugin)?;
+        .find(|s| s.agent.as_str() == name)
+        .and_then(|s| s.answers.as_ref().ok())
+        .filter(|a| a.format != agents::DecisionFormat::Plugin)
+    else {
+        return Decidable::No;
+    };
+    let named = match flag {
+        Some(e) => Some(e.to_owned()),
+        None => serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                let n = v
+                    .get("hook_event_name")
+                    .or_else(|| v.get("hookEventName"))
+                    .or_else(|| v.get("hookName"))?;
+                Some(n.as_str()?.to_owned())
+            }),
+    };
+    let Some(named) = named.filter(|n| answers.events.contains(&n.as_str())) else {
+        return Decidable::No;
+    };
     let env = answers
         .no_wait
         .env
@@ -158,24 +180,11 @@ fn decidable(
     let argv = agent
         .map(|(pid, _)| crate::procfs::cmdline(pid))
         .unwrap_or_default();
-    if answers.no_wait.applies(env.as_deref(), &argv) {
-        return None;
+    match answers.no_wait.asks(env.as_deref(), &argv) {
+        agents::Asks::Person => Decidable::Wait(named, answers.format),
+        agents::Asks::Maybe => Decidable::No,
+        agents::Asks::Nobody => Decidable::Nobody,
     }
-    let named = match flag {
-        Some(e) => e.to_owned(),
-        None => {
-            let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-            v.get("hook_event_name")
-                .or_else(|| v.get("hookEventName"))
-                .or_else(|| v.get("hookName"))?
-                .as_str()?
-                .to_owned()
-        }
-    };
-    answers
-        .events
-        .contains(&named.as_str())
-        .then_some((named, answers.format))
 }
 
 /// A fresh key for a prompt: 128 random bits, hex.
@@ -241,23 +250,31 @@ fn forward(args: &HookArgs, deadline: Instant) -> Result<Sent, String> {
         return Err("empty payload".into());
     }
     let agent_process = agent_process();
-    let waiting = decidable(agent, agent_process, args.event.as_deref(), &body).and_then(
-        |(event, format)| {
-            Some(Waiting {
+    let (waiting, nobody) = match decidable(agent, agent_process, args.event.as_deref(), &body) {
+        Decidable::Wait(event, format) => {
+            let waiting = prompt_key().map(|key| Waiting {
                 endpoint: endpoint.clone(),
-                key: prompt_key()?,
+                key,
                 event,
                 format,
                 agent_process,
-            })
-        },
-    );
+            });
+            (waiting, false)
+        }
+        Decidable::Nobody => (None, true),
+        Decidable::No => (None, false),
+    };
+    let asks = match &waiting {
+        Some(w) => wire::Asks::Key(&w.key),
+        None if nobody => wire::Asks::Nobody,
+        None => wire::Asks::Unsaid,
+    };
     let req = wire::request(
         &endpoint,
         agent,
         args.event.as_deref(),
         agent_process,
-        waiting.as_ref().map(|w| w.key.as_str()),
+        asks,
         &body,
     );
     let status = wire::send(&endpoint, &req, deadline).map_err(|e| format!("{url}: {e}"))?;

@@ -72,13 +72,24 @@ impl Endpoint {
     }
 }
 
+/// What the request says about who a permission request reaches.
+#[derive(Clone, Copy, Debug)]
+pub enum Asks<'a> {
+    /// Nothing: not a permission request, or one whose hook does not wait.
+    Unsaid,
+    /// A person may answer it: the key the hook waits for the answer under.
+    Key(&'a str),
+    /// Nobody: the agent settles it itself (`X-Observatory-Asks: nobody`).
+    Nobody,
+}
+
 /// The complete request: head and body in one buffer, so it leaves in one write.
 pub fn request(
     endpoint: &Endpoint,
     agent: &str,
     event: Option<&str>,
     agent_process: Option<(u32, u64)>,
-    prompt: Option<&str>,
+    asks: Asks,
     body: &[u8],
 ) -> Vec<u8> {
     let mut target = format!("{}/v1/hooks/{agent}", endpoint.prefix);
@@ -98,8 +109,10 @@ pub fn request(
             "X-Observatory-Pid: {pid}\r\nX-Observatory-Pid-Start: {start}\r\n"
         ));
     }
-    if let Some(key) = prompt {
-        head.push_str(&format!("X-Observatory-Prompt: {key}\r\n"));
+    match asks {
+        Asks::Key(key) => head.push_str(&format!("X-Observatory-Prompt: {key}\r\n")),
+        Asks::Nobody => head.push_str("X-Observatory-Asks: nobody\r\n"),
+        Asks::Unsaid => {}
     }
     head.push_str("\r\n");
     let mut req = head.into_bytes();
@@ -303,7 +316,7 @@ mod tests {
             "copilot_cli",
             Some("session Start/é&"),
             Some((42, 9001)),
-            Some("00ff"),
+            Asks::Key("00ff"),
             body,
         );
         let text = String::from_utf8(req).expect("utf-8");
@@ -326,11 +339,18 @@ mod tests {
             assert!(lines.contains(&h), "missing {h:?} in {lines:?}");
         }
 
-        let req = request(&e, "codex", None, None, None, b"");
+        let req = request(&e, "codex", None, None, Asks::Unsaid, b"");
         let text = String::from_utf8(req).expect("utf-8");
         assert!(text.starts_with("POST /v1/hooks/codex HTTP/1.1\r\n"));
         assert!(!text.contains("X-Observatory-Pid"));
+        assert!(!text.contains("X-Observatory-Asks"));
         assert!(text.ends_with("Content-Length: 0\r\nConnection: close\r\n\r\n"));
+        let req = request(&e, "codex", None, None, Asks::Nobody, b"");
+        let text = String::from_utf8(req).expect("utf-8");
+        assert!(
+            text.contains("\r\nX-Observatory-Asks: nobody\r\n"),
+            "{text}"
+        );
     }
 
     #[test]

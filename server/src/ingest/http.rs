@@ -102,6 +102,8 @@ const PID: &str = "x-observatory-pid";
 const PID_START: &str = "x-observatory-pid-start";
 /// The key a waiting `observatory hook` will ask its answer under (16 to 64 hex digits).
 const PROMPT: &str = "x-observatory-prompt";
+/// `nobody` when `observatory hook` knows no person is asked (the agent settles it itself).
+const ASKS: &str = "x-observatory-asks";
 
 async fn hook(
     State(p): State<Pipeline>,
@@ -133,6 +135,8 @@ async fn hook(
             process_headers(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
         let prompt =
             prompt_header(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
+        let nobody_asked =
+            asks_header(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
         let max = p.max_body_bytes();
         let body = read_limited(req.into_body(), max).await.map_err(|e| {
             refused(match e {
@@ -148,6 +152,7 @@ async fn hook(
             process,
             received: p.now(),
             prompt,
+            nobody_asked,
         };
         p.hook(agent, &body, &h).await.map_err(|e| match e {
             HookIngestError::Malformed(m) => {
@@ -175,6 +180,15 @@ fn prompt_header(headers: &HeaderMap) -> Result<Option<&str>, String> {
         .filter(|k| (16..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(Some)
         .ok_or_else(|| format!("header {PROMPT} must be 16 to 64 hexadecimal digits"))
+}
+
+/// Whether the hook says nobody is asked (`X-Observatory-Asks: nobody`).
+fn asks_header(headers: &HeaderMap) -> Result<bool, String> {
+    match headers.get(ASKS).map(|v| v.to_str()) {
+        None => Ok(false),
+        Some(Ok("nobody")) => Ok(true),
+        Some(_) => Err(format!("header {ASKS} may only be \"nobody\"")),
+    }
 }
 
 #[derive(serde::Deserialize)]

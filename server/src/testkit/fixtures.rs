@@ -311,6 +311,7 @@ pub fn step_events(step: &Step, t: i64, process: Option<Process>) -> Vec<Session
         Step::Hook { agent, call } => {
             let hook = Hook {
                 prompt: None,
+                nobody_asked: false,
                 event: Some(&call.event),
                 process,
                 received: t,

@@ -34,6 +34,9 @@ pub struct Hook<'a> {
     /// The key of the answer a waiting `observatory hook` asks for (`X-Observatory-Prompt`):
     /// set on the permission request it reports.
     pub prompt: Option<&'a str>,
+    /// `observatory hook` knows that nobody is asked this permission request: the agent settles
+    /// it itself (a run nobody attends, or one that allows every call).
+    pub nobody_asked: bool,
 }
 
 /// A payload that cannot be read: answered with 400 and this message.
@@ -83,6 +86,11 @@ pub fn read(adapter: HookReader, body: &[u8], hook: &Hook) -> Result<Vec<Session
             e.event.detail = last_message(&value).unwrap_or_default();
         }
         if e.kind() == Some(EventKind::PermissionRequested) {
+            if hook.nobody_asked {
+                // No person is waited for, so it "needs" nobody: a sign of activity, whose
+                // outcome the tool's own report brings.
+                e.event.kind = EventKind::Heartbeat.as_str().into();
+            }
             e.event.prompt_id = hook.prompt.unwrap_or_default().to_owned();
         }
         if e.event.detail.is_empty()
@@ -414,6 +422,7 @@ pub(crate) mod testing {
     ) -> Result<Vec<SessionEvent>, HookError> {
         let hook = Hook {
             prompt: None,
+            nobody_asked: false,
             event: with_event.then_some(r.event.as_str()),
             process: None,
             received: r.received,
@@ -501,6 +510,7 @@ pub(crate) mod testing {
     ) -> Result<Vec<SessionEvent>, HookError> {
         let hook = Hook {
             prompt: None,
+            nobody_asked: false,
             event,
             process: None,
             received: 1,
