@@ -65,7 +65,7 @@ export interface Session {
 export interface Turn {
   id: string;
   index: number;
-  status: 'open' | 'finished' | 'failed' | string;
+  status: 'open' | 'finished' | 'failed' | 'interrupted' | string;
   started: string;
   ended?: string | null;
   counts: Counts;

@@ -788,7 +788,8 @@ impl Live {
             turn.last_message.clone_from(&event.detail);
         }
         match kind {
-            EventKind::TurnFinished if turn.status == "open" => {
+            // A report of the turn's end that comes after its run was over says how it ended.
+            EventKind::TurnFinished if matches!(turn.status.as_str(), "open" | "interrupted") => {
                 turn.status = "finished".into();
                 turn.ended_unix_nano = t;
             }
@@ -853,6 +854,23 @@ impl Live {
         turn
     }
 
+    /// A run that is over leaves no turn open: one it ended or we stopped mid-way was
+    /// interrupted; one whose process died without a word failed.
+    fn close_open_turns(&mut self, end: State, t: i64) {
+        let status = if end == State::Crashed {
+            "failed"
+        } else {
+            "interrupted"
+        };
+        for turn in self.turns.values_mut().filter(|tu| tu.status == "open") {
+            turn.status = status.into();
+            turn.ended_unix_nano = t.max(turn.started_unix_nano);
+            if !self.dirty_turns.contains(&turn.id) {
+                self.dirty_turns.push(turn.id.clone());
+            }
+        }
+    }
+
     /// Moves the session to `next`, recording the change as an event.
     #[allow(clippy::too_many_arguments)]
     fn transition(
@@ -898,6 +916,7 @@ impl Live {
             }
             self.open_tools.clear();
             s.current_tool.clear();
+            self.close_open_turns(next, t);
         }
         out.events.push(change);
         out.encoded_attributes.push(Vec::new());
@@ -1231,6 +1250,37 @@ mod tests {
         let s = tr.session("claude_code:s1").expect("session");
         assert_eq!((s.runs, s.pid), (2, 43));
         assert!(c.events.iter().all(|e| e.run == 2));
+    }
+
+    #[test]
+    fn a_run_that_is_over_leaves_no_turn_open() {
+        let status = |c: &Commit, turn: &str| {
+            c.turns
+                .iter()
+                .rfind(|t| t.id.ends_with(turn))
+                .map(|t| (t.status.clone(), t.ended_unix_nano))
+        };
+        // Ended mid-turn (SIGTERM, Ctrl-C): interrupted, at the end.
+        let mut tr = Tracker::new(0);
+        apply(&mut tr, vec![hook(EventKind::Prompt, "p1", S)], S);
+        let c = apply(&mut tr, vec![hook(EventKind::SessionEnded, "", 3 * S)], 3 * S);
+        assert_eq!(states(&c.events), ["ended"]);
+        assert_eq!(status(&c, "p1"), Some(("interrupted".into(), 3 * S)));
+        // ... and a late report of the turn's end still says how it ended.
+        let c = apply(&mut tr, vec![hook(EventKind::TurnFinished, "p1", 2 * S)], 4 * S);
+        assert_eq!(status(&c, "p1").map(|s| s.0), Some("finished".into()));
+
+        // The process died without a word: the open turn failed.
+        let mut tr = Tracker::new(0);
+        let mut prompt = hook(EventKind::Prompt, "p2", S);
+        prompt.process = Some(Process {
+            pid: 41,
+            start_ticks: 7,
+        });
+        apply(&mut tr, vec![prompt], S);
+        let c = tr.tick(5 * S, &Alive(vec![]));
+        assert_eq!(states(&c.events), ["crashed"]);
+        assert_eq!(status(&c, "p2"), Some(("failed".into(), 5 * S)));
     }
 
     fn ev(kind: EventKind, turn: &str, t: i64) -> SessionEvent {
