@@ -1263,11 +1263,19 @@ mod tests {
         // Ended mid-turn (SIGTERM, Ctrl-C): interrupted, at the end.
         let mut tr = Tracker::new(0);
         apply(&mut tr, vec![hook(EventKind::Prompt, "p1", S)], S);
-        let c = apply(&mut tr, vec![hook(EventKind::SessionEnded, "", 3 * S)], 3 * S);
+        let c = apply(
+            &mut tr,
+            vec![hook(EventKind::SessionEnded, "", 3 * S)],
+            3 * S,
+        );
         assert_eq!(states(&c.events), ["ended"]);
         assert_eq!(status(&c, "p1"), Some(("interrupted".into(), 3 * S)));
         // ... and a late report of the turn's end still says how it ended.
-        let c = apply(&mut tr, vec![hook(EventKind::TurnFinished, "p1", 2 * S)], 4 * S);
+        let c = apply(
+            &mut tr,
+            vec![hook(EventKind::TurnFinished, "p1", 2 * S)],
+            4 * S,
+        );
         assert_eq!(status(&c, "p1").map(|s| s.0), Some("finished".into()));
 
         // The process died without a word: the open turn failed.
