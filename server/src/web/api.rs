@@ -313,16 +313,20 @@ fn tokens_json(t: Option<Tokens>) -> Value {
     json!({ "input": t.input, "output": t.output, "cache_read": t.cache_read, "cache_write": t.cache_write })
 }
 
-/// Known cost, or null when no request's cost could be known.
-fn cost_json(c: Option<Cost>, api_requests: u64) -> (Value, bool) {
+/// Known cost, or null when no request's cost could be known; complete only when every model
+/// call is priced. Work done without a single model call seen (an agent whose telemetry carries
+/// none — Pi, a run with hooks but no telemetry — or a turn whose calls are yet to be reported)
+/// is unknown, not $0.
+fn cost_json(c: Option<Cost>, api_requests: u64, worked: bool) -> (Value, bool) {
     let c = c.unwrap_or_default();
     let known = api_requests.saturating_sub(c.unknown_requests);
-    let usd = if api_requests > 0 && known == 0 {
+    let unseen = worked && api_requests == 0;
+    let usd = if (api_requests > 0 && known == 0) || unseen {
         Value::Null
     } else {
         json!(round_usd(c.known_usd))
     };
-    (usd, c.unknown_requests == 0)
+    (usd, c.unknown_requests == 0 && !unseen)
 }
 
 fn round_usd(v: f64) -> f64 {
@@ -330,8 +334,8 @@ fn round_usd(v: f64) -> f64 {
 }
 
 pub fn session_json(s: &Session) -> Value {
-    let api_requests = s.counts.as_ref().map_or(0, |c| c.api_requests);
-    let (cost, complete) = cost_json(s.cost, api_requests);
+    let counts = s.counts.unwrap_or_default();
+    let (cost, complete) = cost_json(s.cost, counts.api_requests, counts.turns > 0);
     json!({
         "id": s.id,
         "agent": s.agent,
@@ -361,7 +365,7 @@ pub fn session_json(s: &Session) -> Value {
 
 fn turn_json(t: &Turn) -> Value {
     let api_requests = t.counts.as_ref().map_or(0, |c| c.api_requests);
-    let (cost, complete) = cost_json(t.cost, api_requests);
+    let (cost, complete) = cost_json(t.cost, api_requests, true);
     json!({
         "id": t.id,
         "index": t.index,
@@ -452,5 +456,58 @@ fn non_empty(s: &str) -> Value {
         Value::Null
     } else {
         Value::String(s.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(api_requests: u64, turns: u64, cost: Cost) -> Session {
+        Session {
+            counts: Some(Counts {
+                api_requests,
+                turns,
+                ..Counts::default()
+            }),
+            cost: Some(cost),
+            ..Session::default()
+        }
+    }
+
+    #[test]
+    fn cost_is_unknown_not_zero_when_model_calls_went_unseen_or_unpriced() {
+        let priced = Cost {
+            known_usd: 0.42,
+            ..Cost::default()
+        };
+        let figures = |s: &Session| {
+            let v = session_json(s);
+            (v["cost_usd"].clone(), v["cost_complete"].clone())
+        };
+        assert_eq!(figures(&session(3, 1, priced)), (json!(0.42), json!(true)));
+        // Nothing done yet: nothing spent.
+        assert_eq!(
+            figures(&session(0, 0, Cost::default())),
+            (json!(0.0), json!(true))
+        );
+        // A prompt answered with no model call seen (Pi; hooks without telemetry): unknown.
+        assert_eq!(
+            figures(&session(0, 2, Cost::default())),
+            (Value::Null, json!(false))
+        );
+        // One of three calls unpriced: at least what is known.
+        let partly = Cost {
+            known_usd: 0.1,
+            unknown_requests: 1,
+            ..Cost::default()
+        };
+        assert_eq!(figures(&session(3, 1, partly)), (json!(0.1), json!(false)));
+        // A turn with no call seen yet is unknown too.
+        let turn = turn_json(&Turn::default());
+        assert_eq!(
+            (turn["cost_usd"].clone(), turn["cost_complete"].clone()),
+            (Value::Null, json!(false))
+        );
     }
 }
