@@ -265,6 +265,10 @@ impl Tracker {
             let next = match process {
                 Some(p) if !current.is_final() && !liveness.alive(p) => Some(if live.stopping {
                     (State::Killed, "killed")
+                } else if current == State::Errored {
+                    // It gave up after its turn failed (Gemini CLI exits by itself once its
+                    // retries are spent): the error was the news, this is no second problem.
+                    (State::Ended, "exited_after_error")
                 } else {
                     (State::Crashed, "process_gone")
                 }),
@@ -1289,6 +1293,26 @@ mod tests {
         let c = tr.tick(5 * S, &Alive(vec![]));
         assert_eq!(states(&c.events), ["crashed"]);
         assert_eq!(status(&c, "p2"), Some(("failed".into(), 5 * S)));
+    }
+
+    #[test]
+    fn a_process_that_exits_after_its_turn_failed_ended_and_did_not_crash() {
+        let mut tr = Tracker::new(0);
+        let mut prompt = hook(EventKind::Prompt, "p1", S);
+        prompt.process = Some(Process {
+            pid: 41,
+            start_ticks: 7,
+        });
+        apply(&mut tr, vec![prompt], S);
+        let c = apply(
+            &mut tr,
+            vec![hook(EventKind::TurnFailed, "p1", 2 * S)],
+            2 * S,
+        );
+        assert_eq!(states(&c.events), ["errored"]);
+        let c = tr.tick(3 * S, &Alive(vec![]));
+        assert_eq!(states(&c.events), ["ended"]);
+        assert_eq!(c.events[0].reason, "exited_after_error");
     }
 
     fn ev(kind: EventKind, turn: &str, t: i64) -> SessionEvent {
