@@ -164,16 +164,20 @@ mod tests {
             .expect("sh");
         let me = std::process::id();
         let mut found = Vec::new();
+        let under_child = |found: &[u32]| {
+            found
+                .iter()
+                .any(|p| read_stat(*p).is_some_and(|s| s.ppid == child.id()))
+        };
         for _ in 0..200 {
+            // Other tests' children are descendants too: wait for this one's grandchild.
             found = descendants(me);
-            if found.len() >= 2 {
+            if under_child(&found) {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        let grandchild = found
-            .iter()
-            .any(|p| read_stat(*p).is_some_and(|s| s.ppid == child.id()));
+        let grandchild = under_child(&found);
         let _ = std::process::Command::new("pkill")
             .args(["-P", &child.id().to_string()])
             .status();

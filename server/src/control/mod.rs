@@ -622,7 +622,19 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         let codex = &agents::spec(Agent::Codex).control;
-        let why = shared_why(codex, server.id()).expect("shared");
+        // Read again until it answers: an exec under way shows an empty command line.
+        let why = loop {
+            match shared_why(codex, server.id()) {
+                Some(why) => break why,
+                None if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                None => panic!(
+                    "never seen as shared: {:?}",
+                    crate::procfs::cmdline(server.id())
+                ),
+            }
+        };
         assert!(why.contains("--no-daemon"), "{why}");
         let claude = &agents::spec(Agent::ClaudeCode).control;
         assert_eq!(shared_why(claude, server.id()), None, "only Codex has one");

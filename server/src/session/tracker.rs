@@ -265,10 +265,6 @@ impl Tracker {
             let next = match process {
                 Some(p) if !current.is_final() && !liveness.alive(p) => Some(if live.stopping {
                     (State::Killed, "killed")
-                } else if current == State::Errored {
-                    // It gave up after its turn failed (Gemini CLI exits by itself once its
-                    // retries are spent): the error was the news, this is no second problem.
-                    (State::Ended, "exited_after_error")
                 } else {
                     (State::Crashed, "process_gone")
                 }),
@@ -285,10 +281,9 @@ impl Tracker {
             };
             if let Some((next, reason)) = next {
                 let turn = live.session.current_turn.clone();
-                live.transition(
+                live.change(
                     current,
-                    next,
-                    reason,
+                    (next, reason),
                     now,
                     &turn,
                     &mut self.next_seq,
@@ -582,8 +577,8 @@ impl Live {
         } else {
             event.turn_id
         };
-        if let Some((next, reason)) = next {
-            self.transition(current, next, reason, t, &turn, next_seq, out);
+        if let Some(next) = next {
+            self.change(current, next, t, &turn, next_seq, out);
         }
         stored || next.is_some() || run_started || process.is_some()
     }
@@ -858,16 +853,54 @@ impl Live {
         turn
     }
 
+    /// Moves the session to `next`, as [`Live::transition`] — except that a run ending while
+    /// its turn's every model call failed (Codex exits after its retries; Gemini CLI too) first
+    /// fails the turn (`errored`: the error alert), and then ends rather than crashes (one
+    /// problem, one alert).
+    fn change(
+        &mut self,
+        mut current: State,
+        (mut next, mut reason): (State, &'static str),
+        t: i64,
+        turn: &str,
+        next_seq: &mut u64,
+        out: &mut Commit,
+    ) {
+        let ends = matches!(next, State::Ended | State::Crashed);
+        if ends && current != State::Errored && self.all_calls_failed(&self.session.current_turn) {
+            self.transition(
+                current,
+                State::Errored,
+                "turn_failed",
+                t,
+                turn,
+                next_seq,
+                out,
+            );
+            current = State::Errored;
+        }
+        if next == State::Crashed && current == State::Errored {
+            // It gave up after its turn failed: the error was the news.
+            (next, reason) = (State::Ended, "exited_after_error");
+        }
+        self.transition(current, next, reason, t, turn, next_seq, out);
+    }
+
+    /// Whether the open turn `id` asked the model and every attempt failed.
+    fn all_calls_failed(&self, id: &str) -> bool {
+        self.turns.get(id).is_some_and(|tu| {
+            let c = tu.counts.unwrap_or_default();
+            tu.status == "open" && c.api_errors > 0 && c.api_requests == 0
+        })
+    }
+
     /// A run that is over leaves no turn open: one it ended or we stopped mid-way was
     /// interrupted; one whose process died without a word failed.
     fn close_open_turns(&mut self, end: State, t: i64) {
-        let status = if end == State::Crashed {
-            "failed"
-        } else {
-            "interrupted"
-        };
         for turn in self.turns.values_mut().filter(|tu| tu.status == "open") {
-            turn.status = status.into();
+            let c = turn.counts.unwrap_or_default();
+            let failed = end == State::Crashed || (c.api_errors > 0 && c.api_requests == 0);
+            turn.status = if failed { "failed" } else { "interrupted" }.into();
             turn.ended_unix_nano = t.max(turn.started_unix_nano);
             if !self.dirty_turns.contains(&turn.id) {
                 self.dirty_turns.push(turn.id.clone());
@@ -1313,6 +1346,39 @@ mod tests {
         let c = tr.tick(3 * S, &Alive(vec![]));
         assert_eq!(states(&c.events), ["ended"]);
         assert_eq!(c.events[0].reason, "exited_after_error");
+
+        // Every attempt failed and the run ends with no word of the turn (Codex exec after its
+        // retries: SessionEnd; or the process just goes): the turn failed, then the run ended.
+        for ends_by_hook in [true, false] {
+            let mut tr = Tracker::new(0);
+            let mut prompt = hook(EventKind::Prompt, "p1", S);
+            prompt.process = Some(Process {
+                pid: 41,
+                start_ticks: 7,
+            });
+            let errors = (2..5).map(|i| hook(EventKind::ApiError, "p1", i * S));
+            apply(
+                &mut tr,
+                std::iter::once(prompt).chain(errors).collect(),
+                5 * S,
+            );
+            let c = if ends_by_hook {
+                apply(
+                    &mut tr,
+                    vec![hook(EventKind::SessionEnded, "", 6 * S)],
+                    6 * S,
+                )
+            } else {
+                tr.tick(6 * S, &Alive(vec![]))
+            };
+            assert_eq!(states(&c.events), ["errored", "ended"], "{ends_by_hook}");
+            let turn = c
+                .turns
+                .iter()
+                .rfind(|t| t.id.ends_with("p1"))
+                .expect("turn");
+            assert_eq!(turn.status, "failed");
+        }
     }
 
     fn ev(kind: EventKind, turn: &str, t: i64) -> SessionEvent {
