@@ -47,8 +47,18 @@ function processHeaders() {
 
 const HEADERS = processHeaders();
 
+// Sends not yet answered: `dispose` lets them land first, so the end comes last.
+const PENDING = new Set();
+
 // Resolves to the HTTP status, or 0 when observatory could not be reached.
 function send(name, body, extraHeaders) {
+  const sent = post(name, body, extraHeaders);
+  PENDING.add(sent);
+  sent.finally(() => PENDING.delete(sent));
+  return sent;
+}
+
+function post(name, body, extraHeaders) {
   try {
     let payload;
     try {
@@ -117,9 +127,39 @@ async function ask(client, event) {
   }
 }
 
+// The sessions this OpenCode process worked in, told on `dispose` that it exits normally (a
+// process gone without it crashed). Bounded: the newest are kept.
+const SESSIONS = new Set();
+const MAX_SESSIONS = 64;
+
+function noteSession(id) {
+  if (typeof id !== "string" || id === "") return;
+  SESSIONS.delete(id);
+  SESSIONS.add(id);
+  if (SESSIONS.size > MAX_SESSIONS) SESSIONS.delete(SESSIONS.values().next().value);
+}
+
+function eventSession(event) {
+  const p = event?.properties ?? {};
+  return p.sessionID ?? (event?.type?.startsWith("session.") ? p.info?.id : p.info?.sessionID);
+}
+
 export const Observatory = async ({ client } = {}) => ({
+  // OpenCode 1.18.33 awaits this on every normal exit (`opencode run` done, the TUI's /exit,
+  // Ctrl-C, SIGTERM, SIGHUP) and never on SIGKILL or a signal to `opencode run`.
+  dispose: async () => {
+    try {
+      const exitCode = process.exitCode ?? null;
+      await Promise.allSettled([...PENDING]);
+      await Promise.all([...SESSIONS].map((sessionID) => send("dispose", { sessionID, exitCode })));
+    } catch {
+      // Nothing here may throw into OpenCode.
+    }
+  },
   event: async ({ event } = {}) => {
     const type = event?.type;
+    if (type === "session.deleted") SESSIONS.delete(eventSession(event));
+    else noteSession(eventSession(event));
     if (type === "permission.asked" && client) {
       ask(client, event);
     } else if (typeof type === "string" && !SKIPPED_EVENTS.has(type)) {
@@ -133,6 +173,7 @@ export const Observatory = async ({ client } = {}) => ({
     send("tool.execute.after", { input, output });
   },
   "chat.message": async (input, output) => {
+    noteSession(input?.sessionID);
     send("chat.message", { input, output });
   },
 });

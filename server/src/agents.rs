@@ -639,19 +639,26 @@ pub static AGENTS: [Spec; 7] = [
             read: hooks::opencode::normalize,
             reads: hooks::opencode::EVENTS,
             // config/agents/opencode-plugin.js: its hooks, and every bus event as `event.<type>`
-            // but the streamed chunks.
+            // but the streamed chunks; `dispose` once per session as OpenCode exits normally.
+            // Seen with OpenCode 1.18.33 (2026-12-03): it awaits a plugin's `dispose` on every
+            // normal exit (`opencode run` done, 0, or after a model error, 1; the TUI's /exit,
+            // Ctrl-C, SIGTERM, SIGHUP, a closed terminal: 0), never on SIGKILL or a signal to
+            // `opencode run` (143/130/129); `server.instance.disposed` and `global.disposed`
+            // never reach a plugin's `event`; `process.on("exit")` runs in `run` only (the TUI
+            // runs plugins in a Worker).
             installs: &[
                 ("tool.execute.before", None),
                 ("tool.execute.after", None),
                 ("chat.message", None),
                 ("event.*", None),
+                ("dispose", None),
             ],
             also_sent: &[],
             not_installed: &[(
                 "permission.ask",
-                "the plugin hook that can answer a permission prompt: ours does not forward it \
-                 yet (answering from the phone will); the bus event `permission.asked` reports \
-                 the same prompt",
+                "OpenCode 1.18.33 never calls plugins' permission.ask: the bus event \
+                 `permission.asked` reports the prompt, and our plugin answers it through \
+                 OpenCode's own client",
             )],
         }),
         setup: Some(setup::opencode::plan),

@@ -544,7 +544,7 @@ async fn opencode_s_plugin_gives_opencode_the_phone_s_answer_through_its_client(
     let mut node = std::process::Command::new("node")
         .arg(driver)
         .arg(&plugin)
-        .args(["ses_answers", "per_1"])
+        .args(["ask", "ses_answers", "per_1"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("node");

@@ -161,3 +161,37 @@ async fn a_killed_agent_process_is_crashed() {
     assert_eq!(s["state"], "crashed", "{s}");
     server.stop().await;
 }
+
+/// OpenCode says nothing that ends a session but our plugin's `dispose`, which OpenCode awaits
+/// on a normal exit: the session ends, and its process being gone later is no crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opencode_that_exits_normally_ended_and_did_not_crash() {
+    let server = Server::start_with(|c| c.session.check_interval_ms = 20).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin = dir.path().join("observatory.mjs");
+    let source = observatory::setup::opencode::plugin_source(&server.otlp_url("")).expect("source");
+    std::fs::write(&plugin, source).expect("write");
+    let driver =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/opencode-plugin.mjs");
+    let out = std::process::Command::new("node")
+        .arg(driver)
+        .arg(&plugin)
+        .args(["exit", "ses_exits"])
+        .output()
+        .expect("node");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "disposed\n");
+    assert!(out.status.success(), "{out:?}");
+    let (_, s) = server.get_json("/api/sessions/opencode:ses_exits").await;
+    assert_eq!(s["pid"].as_u64().map(|p| p > 0), Some(true), "{s}");
+    assert_eq!(
+        (s["state"].as_str(), s["end_reason"].as_str()),
+        (Some("ended"), Some("exited")),
+        "{s}"
+    );
+    // Its process is gone now: still ended, no crashed alert.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, s) = server.get_json("/api/sessions/opencode:ses_exits").await;
+    assert_eq!(s["state"], "ended", "{s}");
+    let (_, v) = server.get_json("/api/alerts").await;
+    assert_eq!(v["alerts"], serde_json::json!([]), "{v}");
+}

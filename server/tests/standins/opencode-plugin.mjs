@@ -1,12 +1,15 @@
-// Drives our OpenCode plugin as OpenCode 1.18.33 would (tests/answers.rs): loads the plugin file
-// given, hands it a client that prints each permission answer it gets as a JSON line, and sends
-// it one `permission.asked` event (its session and permission ids from the command line). Exits
-// once the plugin answered, or after 20 s.
+// Drives our OpenCode plugin as OpenCode 1.18.33 would: loads the plugin file given and either
+//  - ask SESSION PERMISSION (tests/answers.rs): hands it a client that prints each permission
+//    answer it gets as a JSON line and sends it one `permission.asked` event; exits once the
+//    plugin answered, or after 20 s;
+//  - exit SESSION (tests/live.rs): the session is created and prompted, then OpenCode exits
+//    normally — it awaits the plugin's `dispose` — and this prints "disposed" and exits 0.
 //
-// usage: node opencode-plugin.mjs PLUGIN.mjs SESSION_ID PERMISSION_ID
+// usage: node opencode-plugin.mjs PLUGIN.mjs ask SESSION_ID PERMISSION_ID
+//        node opencode-plugin.mjs PLUGIN.mjs exit SESSION_ID
 import { pathToFileURL } from "node:url";
 
-const [plugin, sessionID, id] = process.argv.slice(2);
+const [plugin, mode, sessionID, id] = process.argv.slice(2);
 const { Observatory } = await import(pathToFileURL(plugin).href);
 const client = {
   postSessionIdPermissionsPermissionId: async (request) => {
@@ -15,6 +18,16 @@ const client = {
   },
 };
 const hooks = await Observatory({ client });
+if (mode === "exit") {
+  await hooks.event({
+    event: { type: "session.created", properties: { info: { id: sessionID, directory: process.cwd() } } },
+  });
+  await hooks["chat.message"]({ sessionID }, { message: { role: "user", model: { modelID: "claude-sonnet-4-5" } } });
+  await hooks.event({ event: { type: "session.idle", properties: { sessionID } } });
+  await hooks.dispose();
+  console.log("disposed");
+  process.exit(0);
+}
 await hooks.event({
   event: {
     type: "permission.asked",

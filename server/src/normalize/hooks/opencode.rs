@@ -6,7 +6,7 @@
 //!
 //! The session is `properties.sessionID` (bus events), `properties.info.id` (`session.*` events,
 //! whose `info` is the session), `properties.info.sessionID` (`message.*` events) or
-//! `input.sessionID` (direct hooks). Calls of no session — `plugin.init`, `plugin.added`,
+//! `input.sessionID` (direct hooks), or `sessionID` (`dispose`). Calls of no session — `plugin.init`, `plugin.added`,
 //! `catalog.updated`, `file.edited`, … — give no events. OpenCode names no turn in its plugin
 //! calls, so every event joins the turn in progress ([`TurnRef::Hook`], empty turn id).
 //!
@@ -21,6 +21,7 @@
 //! | `event.session.error` | `TurnFailed`: error = the error's message |
 //! | `event.session.status` `retry` | `ApiError`: error = `status.message` |
 //! | `event.session.deleted` | `SessionEnded`, reason `deleted` |
+//! | `dispose` (our plugin, once per session the process worked in, as OpenCode exits normally) | `SessionEnded`, reason `exited` |
 //! | other calls of a session (`event.session.status` busy / idle, `event.message.updated`, `event.session.updated`, `event.session.diff`, `event.permission.replied`, `chat.params`, anything else) | `Heartbeat` |
 //!
 //! A sub-agent (the `task` tool) runs in a child session of its own (`info.parentID`), as in the
@@ -55,6 +56,7 @@ pub const EVENTS: &[(&str, EventKind)] = &[
     // Refined: a `retry` status is an API error being retried.
     ("event.session.status", EventKind::Heartbeat),
     ("event.session.deleted", EventKind::SessionEnded),
+    ("dispose", EventKind::SessionEnded),
     ("event.session.updated", EventKind::Heartbeat),
     ("event.session.diff", EventKind::Heartbeat),
     ("event.message.updated", EventKind::Heartbeat),
@@ -174,6 +176,7 @@ fn read_fields(e: &mut SessionEvent, kind: EventKind, name: &str, payload: &Valu
                 .unwrap_or_default()
                 .to_owned();
         }
+        EventKind::SessionEnded if name == "dispose" => e.event.reason = "exited".to_owned(),
         EventKind::SessionEnded => e.event.reason = "deleted".to_owned(),
         _ => {}
     }
@@ -239,6 +242,7 @@ fn session_id<'a>(payload: &'a Value, name: &str) -> Result<Option<&'a str>, Hoo
     for (place, v) in [
         ("properties.sessionID", properties.get("sessionID")),
         ("input.sessionID", input.get("sessionID")),
+        ("sessionID", payload.get("sessionID")),
     ] {
         match v {
             Some(Value::String(s)) if !s.is_empty() => return Ok(Some(s)),
