@@ -89,6 +89,9 @@ pub struct NoWait {
     /// Arguments with which the agent settles some calls itself and still asks its hook for
     /// them: the hook is not held, but a dialog may follow.
     pub some_args: &'static [&'static str],
+    /// The agent asks a person only when its standard input is a terminal (a prompt piped in
+    /// runs headless).
+    pub tty: bool,
 }
 
 /// Who a permission request reaches, as far as the hook's environment and the agent's command
@@ -108,11 +111,23 @@ impl NoWait {
         env: None,
         args: &[],
         some_args: &[],
+        tty: false,
     };
 
+    /// Whether [`NoWait::asks`] needs the agent's command line.
+    pub fn reads_argv(&self) -> bool {
+        !self.args.is_empty() || !self.some_args.is_empty()
+    }
+
     /// Who a request of an agent run with `argv`, whose hook has `env_value` (the value of
-    /// [`NoWait::env`]'s variable), reaches.
-    pub fn asks(&self, env_value: Option<&std::ffi::OsStr>, argv: &[String]) -> Asks {
+    /// [`NoWait::env`]'s variable), reaches; `tty` is whether the agent's standard input is a
+    /// terminal, when known.
+    pub fn asks(
+        &self,
+        env_value: Option<&std::ffi::OsStr>,
+        argv: &[String],
+        tty: Option<bool>,
+    ) -> Asks {
         let flagged = |flags: &[&str]| {
             argv.iter().skip(1).any(|a| {
                 flags
@@ -123,7 +138,8 @@ impl NoWait {
         let headless = self
             .env
             .is_some_and(|(_, value)| env_value.is_some_and(|v| v == value));
-        if headless || flagged(self.args) {
+        let piped = self.tty && tty == Some(false);
+        if headless || piped || flagged(self.args) {
             Asks::Nobody
         } else if flagged(self.some_args) {
             Asks::Maybe
@@ -384,6 +400,7 @@ pub static AGENTS: [Spec; 7] = [
                 env: Some(("CLAUDE_CODE_SESSION_ATTENDED", "0")),
                 args: &[],
                 some_args: &[],
+                tty: false,
             },
             source: "Claude Code 2.1.328 under a TTY (2026-12-03): a PermissionRequest hook printing \
                      decision.behavior allow ran the tool with the dialog on screen, no key pressed; deny \
@@ -613,12 +630,20 @@ pub static AGENTS: [Spec; 7] = [
                     "--prompt",
                 ],
                 some_args: &["--allow-tool"],
+                // Seen with 1.0.102: a prompt on a piped stdin runs headless, and a call that
+                // would ask is denied at once ("no one to approve").
+                tty: true,
             },
             source: "Copilot CLI 1.0.102 (2026-12-03): the camelCase permissionRequest hook's top-level \
                      {\"behavior\":\"allow\"} and deny with a message, verified (Claude's nested form is \
                      ignored); its dialog shows only after the hook returns; it asks the hook before \
                      every tool call, dialog or not (commands that never ask, saved \"don't ask again\" \
-                     rules, --allow-tool, --allow-all-tools: same payload), and waits for it",
+                     rules, --allow-tool, --allow-all-tools: same payload), and waits for it; a \
+                     `notification` of type permission_prompt follows 5-21 ms later exactly when a \
+                     dialog goes on screen (20 notifications, 18 dialogs over the TUI runs: parallel \
+                     calls queue), never without one; under -p or with the prompt on a piped stdin \
+                     the same notification comes and the call is denied at once (\"no one to \
+                     approve\"); the hook's parent is the copilot process (argv, fd 0 read there)",
         }),
     },
     Spec {
@@ -1010,7 +1035,7 @@ mod tests {
             .expect("answers")
             .no_wait;
         let argv = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        let asks = |a: &[&str]| copilot.asks(None, &argv(a));
+        let asks = |a: &[&str]| copilot.asks(None, &argv(a), Some(true));
         assert_eq!(asks(&["copilot", "--allow-all-tools"]), Asks::Nobody);
         assert_eq!(asks(&["copilot", "-p", "fix it"]), Asks::Nobody);
         assert_eq!(
@@ -1020,19 +1045,26 @@ mod tests {
         );
         assert_eq!(asks(&["copilot", "--model", "x"]), Asks::Person);
         assert_eq!(asks(&["--allow-all-tools"]), Asks::Person, "not argv[0]");
+        let copilot_argv = argv(&["copilot"]);
+        assert_eq!(
+            copilot.asks(None, &copilot_argv, Some(false)),
+            Asks::Nobody,
+            "a prompt piped in"
+        );
+        assert_eq!(copilot.asks(None, &copilot_argv, None), Asks::Person);
         let claude = &spec(Agent::ClaudeCode)
             .answers
             .as_ref()
             .expect("answers")
             .no_wait;
         let zero = std::ffi::OsStr::new("0");
-        assert_eq!(claude.asks(Some(zero), &[]), Asks::Nobody);
+        assert_eq!(claude.asks(Some(zero), &[], None), Asks::Nobody);
         assert_eq!(
-            claude.asks(Some(std::ffi::OsStr::new("1")), &[]),
+            claude.asks(Some(std::ffi::OsStr::new("1")), &[], Some(false)),
             Asks::Person
         );
         assert_eq!(
-            claude.asks(None, &argv(&["claude", "-p"])),
+            claude.asks(None, &argv(&["claude", "-p"]), None),
             Asks::Person,
             "Claude says so by env"
         );

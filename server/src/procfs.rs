@@ -77,6 +77,13 @@ pub fn cmdline(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// Whether `pid`'s standard input is a terminal; `None` when that cannot be read.
+pub fn stdin_is_terminal(pid: u32) -> Option<bool> {
+    let target = std::fs::read_link(format!("/proc/{pid}/fd/0")).ok()?;
+    let t = target.to_string_lossy();
+    Some(t.starts_with("/dev/pts/") || t.starts_with("/dev/tty") || t == "/dev/console")
+}
+
 /// Every live process: pid and what its `stat` says.
 pub fn all() -> Vec<(u32, ProcStat)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {

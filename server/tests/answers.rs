@@ -406,7 +406,11 @@ async fn the_hook_gives_up_when_its_agent_is_gone_the_server_goes_or_the_wait_en
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copilot_is_not_held_up_unless_its_answers_are_opted_in() {
+    // Copilot CLI asks its permissionRequest hook before every tool call, dialog or not: without
+    // opt_in the hook does not hold it and it needs nobody; the `permission_prompt`
+    // notification that comes with a dialog does, without buttons, saying how to get them.
     let server = Server::start().await;
+    let session = "copilot_cli:2dfb2bc5-2735-4d6e-8b24-4947fed1d9c2";
     let copilot = fixture("copilot-cli-1.0.102/bash/hooks/0004-copilot-permissionRequest.json");
     let asker = Asker::start(
         &server,
@@ -421,17 +425,66 @@ async fn copilot_is_not_held_up_unless_its_answers_are_opted_in() {
         "told at once that no answer comes"
     );
     let (_, v) = server
-        .get_json("/api/prompts?session=copilot_cli:2dfb2bc5-2735-4d6e-8b24-4947fed1d9c2")
+        .get_json(&format!("/api/prompts?session={session}"))
         .await;
-    let prompt = &v["prompts"][0];
-    assert_eq!(prompt["answerable"], false, "{v}");
+    assert_eq!(v["prompts"], json!([]), "a call about to run: {v}");
+
+    let notification = json!({"sessionId": "2dfb2bc5-2735-4d6e-8b24-4947fed1d9c2",
+        "hook_event_name": "Notification", "notification_type": "permission_prompt",
+        "title": "Permission needed", "message": "Run command: touch x"});
+    let asker = Asker::start(
+        &server,
+        "copilot_cli",
+        &notification.to_string(),
+        &["--event", "notification"],
+    );
+    asker.hook_result(Duration::from_secs(3)).await;
+    let prompt = pending(&server, session).await;
+    assert_eq!(prompt["answerable"], false, "{prompt}");
     assert!(
         prompt["why_not"]
             .as_str()
             .unwrap_or_default()
             .contains("opt_in"),
-        "says how to turn it on: {v}"
+        "says how to turn it on: {prompt}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copilot_run_with_its_prompt_on_a_pipe_needs_nobody() {
+    // `copilot -p`, or a prompt piped in: Copilot 1.0.102 still sends its permission_prompt
+    // notification, then denies the call itself ("no one to approve").
+    let server = Server::start_with(|c| c.answers.opt_in = vec!["copilot_cli".into()]).await;
+    let notification = json!({"sessionId": "piped-1", "hook_event_name": "Notification",
+        "notification_type": "permission_prompt", "message": "Run command: touch x"});
+    let piped = [("ASKER_PIPED", "1")];
+    for (event, payload) in [
+        (
+            "permissionRequest",
+            fixture("copilot-cli-1.0.102/bash/hooks/0004-copilot-permissionRequest.json")
+                .replace("2dfb2bc5-2735-4d6e-8b24-4947fed1d9c2", "piped-1"),
+        ),
+        ("notification", notification.to_string()),
+    ] {
+        let asker = Asker::start_with(
+            &server,
+            "copilot_cli",
+            &payload,
+            &["--event", event],
+            &piped,
+        );
+        let (stdout, code) = asker.hook_result(Duration::from_secs(3)).await;
+        assert_eq!((stdout.as_str(), code), ("", 0), "{event}: not held");
+    }
+    let (status, s) = server.get_json("/api/sessions/copilot_cli:piped-1").await;
+    assert_eq!(status, 200, "{s}");
+    assert_ne!(s["state"], "awaiting_permission", "{s}");
+    let (_, v) = server
+        .get_json("/api/prompts?session=copilot_cli:piped-1")
+        .await;
+    assert_eq!(v["prompts"], json!([]), "{v}");
+    let (_, v) = server.get_json("/api/alerts").await;
+    assert_eq!(v["alerts"], json!([]), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -555,4 +555,19 @@ impl AnswerDesk for Answers {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Waited> + Send>> {
         Box::pin(self.clone().wait_for_hook(key, wait))
     }
+
+    fn takes(&self, agent: Agent) -> bool {
+        match &agents::spec(agent).answers {
+            Ok(a) => {
+                a.opt_in.is_none()
+                    || self
+                        .inner
+                        .settings
+                        .opt_in
+                        .iter()
+                        .any(|o| o == agent.as_str())
+            }
+            Err(_) => false,
+        }
+    }
 }

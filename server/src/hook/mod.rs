@@ -141,14 +141,15 @@ enum Decidable {
     /// Not a permission request whose hook can decide it, or one that may be settled without
     /// a person: send it and go.
     No,
-    /// A permission request nobody is asked (the agent settles it itself): sent as such, so it
-    /// makes no "needs you".
+    /// The agent asks nobody (it settles every request itself): sent as such, so its
+    /// permission requests and questions make no "needs you".
     Nobody,
     /// A permission request a person may answer: its event name and decision format.
     Wait(String, agents::DecisionFormat),
 }
 
-/// Whether a payload is a permission request the agent's hook can decide, and who it reaches.
+/// Whether a payload is a permission request the agent's hook can decide, and who the agent's
+/// requests reach: a run that settles them all itself is told as such with every event.
 fn decidable(name: &str, agent: Option<(u32, u64)>, flag: Option<&str>, body: &[u8]) -> Decidable {
     let Some(answers) = agents::AGENTS
         .iter()
@@ -158,6 +159,19 @@ fn decidable(name: &str, agent: Option<(u32, u64)>, flag: Option<&str>, body: &[
     else {
         return Decidable::No;
     };
+    let no_wait = &answers.no_wait;
+    let env = no_wait.env.and_then(|(var, _)| std::env::var_os(var));
+    let argv = match agent {
+        Some((pid, _)) if no_wait.reads_argv() => crate::procfs::cmdline(pid),
+        _ => Vec::new(),
+    };
+    let tty = agent
+        .filter(|_| no_wait.tty)
+        .and_then(|(pid, _)| crate::procfs::stdin_is_terminal(pid));
+    let asks = no_wait.asks(env.as_deref(), &argv, tty);
+    if asks == agents::Asks::Nobody {
+        return Decidable::Nobody;
+    }
     let named = match flag {
         Some(e) => Some(e.to_owned()),
         None => serde_json::from_slice::<serde_json::Value>(body)
@@ -170,20 +184,11 @@ fn decidable(name: &str, agent: Option<(u32, u64)>, flag: Option<&str>, body: &[
                 Some(n.as_str()?.to_owned())
             }),
     };
-    let Some(named) = named.filter(|n| answers.events.contains(&n.as_str())) else {
-        return Decidable::No;
-    };
-    let env = answers
-        .no_wait
-        .env
-        .and_then(|(var, _)| std::env::var_os(var));
-    let argv = agent
-        .map(|(pid, _)| crate::procfs::cmdline(pid))
-        .unwrap_or_default();
-    match answers.no_wait.asks(env.as_deref(), &argv) {
-        agents::Asks::Person => Decidable::Wait(named, answers.format),
-        agents::Asks::Maybe => Decidable::No,
-        agents::Asks::Nobody => Decidable::Nobody,
+    match named {
+        Some(n) if asks == agents::Asks::Person && answers.events.contains(&n.as_str()) => {
+            Decidable::Wait(n, answers.format)
+        }
+        _ => Decidable::No,
     }
 }
 

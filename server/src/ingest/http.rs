@@ -133,8 +133,9 @@ async fn hook(
         };
         let process =
             process_headers(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
-        let prompt =
-            prompt_header(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
+        let prompt = prompt_header(&headers)
+            .map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?
+            .filter(|_| p.answers().is_some_and(|desk| desk.takes(agent)));
         let nobody_asked =
             asks_header(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
         let max = p.max_body_bytes();

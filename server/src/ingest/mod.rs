@@ -80,6 +80,10 @@ pub trait AnswerDesk: Send + Sync + 'static {
         key: String,
         wait: std::time::Duration,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Waited> + Send>>;
+
+    /// Whether answers from the phone may reach `agent` (its `[answers] opt_in`, where the
+    /// registry makes them opt-in): a waiting hook's key is only kept then.
+    fn takes(&self, agent: Agent) -> bool;
 }
 
 struct Inner {

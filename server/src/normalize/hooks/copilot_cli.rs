@@ -19,14 +19,15 @@
 //! | `sessionStart` / `SessionStart` | `SessionStarted`: reason = `source` |
 //! | `userPromptSubmitted` / `UserPromptSubmit` | `Prompt` |
 //! | `preToolUse` / `PreToolUse` | `ToolStarted`: tool = `toolName` (no call id in camelCase) |
-//! | `permissionRequest` / `PermissionRequest` | `PermissionRequested`: tool |
+//! | `permissionRequest` / `PermissionRequest` held for the phone (it came with a prompt key) | `PermissionRequested`: tool |
+//! | `permissionRequest` / `PermissionRequest`, otherwise | `Heartbeat`: Copilot asks its hook before every call, dialog or not |
 //! | `postToolUse` / `PostToolUse` | `ToolFinished`: success = `toolResult.resultType` is `success` (no result type: success) |
 //! | `postToolUseFailure` / `PostToolUseFailure` | `ToolFinished`, failed, error = `error` |
 //! | `agentStop` / `Stop` | `TurnFinished` |
 //! | `subagentStart` / `subagentStop` | `SubagentStarted` / `SubagentFinished`: tool = `agentName` (else `agentType`), call id = `agentId` |
 //! | `errorOccurred`, `recoverable: false` | `TurnFailed`: error = `error.message`, reason = `errorContext`; fact `turn_failed:<trace id>` |
 //! | `errorOccurred`, otherwise | `ApiError`: error = `error.message`, reason = `errorContext` |
-//! | `notification` `permission_prompt` | `PermissionRequested` |
+//! | `notification` `permission_prompt` | `PermissionRequested`: the dialog is on screen |
 //! | `notification` `elicitation_dialog` | `InputRequested` |
 //! | `sessionEnd` / `SessionEnd` | `SessionEnded`: reason = `reason`; reason `error` is preceded by `TurnFailed` (the failed turn has no hook of its own) |
 //! | `preCompact`, `userPromptTransformed`, other notifications, anything else | `Heartbeat` |
@@ -63,7 +64,9 @@ pub const EVENTS: &[(&str, EventKind)] = &[
     ("userPromptSubmitted", EventKind::Prompt),
     ("UserPromptSubmit", EventKind::Prompt),
     ("preToolUse", EventKind::ToolStarted),
-    ("permissionRequest", EventKind::PermissionRequested),
+    // Refined: a person is asked only when our hook holds it for the phone (it came with a
+    // prompt key); Copilot asks this hook before every tool call, dialog or not.
+    ("permissionRequest", EventKind::Heartbeat),
     ("postToolUse", EventKind::ToolFinished),
     ("postToolUseFailure", EventKind::ToolFinished),
     ("agentStop", EventKind::TurnFinished),
@@ -140,7 +143,13 @@ pub fn normalize(
     out: &mut Vec<SessionEvent>,
 ) -> Result<(), HookError> {
     let name = event_name(payload, hook)?;
-    let kind = kind(name, payload);
+    let mut kind = kind(name, payload);
+    if name.eq_ignore_ascii_case("permissionRequest") && hook.prompt.is_some() {
+        // Copilot CLI 1.0.102 asks this hook before every tool call, also the ones it then
+        // runs without a dialog; its `permission_prompt` notification is the one that comes
+        // with a dialog on screen. A request our hook holds for the phone is a person asked.
+        kind = EventKind::PermissionRequested;
+    }
     let session = session(payload, kind)?;
     let mut e = event(Agent::CopilotCli, session, kind, name, payload);
     e.turn_ref = TurnRef::Shared;
@@ -300,7 +309,7 @@ mod tests {
     use serde_json::json;
 
     use super::super::testing::{
-        kinds, of_kind, recorded, run, run_json, scenario_events, scenarios,
+        kinds, of_kind, recorded, run, run_held, run_json, scenario_events, scenarios,
     };
     use super::*;
 
@@ -353,7 +362,8 @@ mod tests {
                 "session_started",
                 "prompt",
                 "tool_started",
-                "permission_requested",
+                // Asked before the call (`copilot -p --allow-all-tools`): no dialog, no one asked.
+                "heartbeat",
                 "tool_finished",
                 "turn_finished",
                 "session_ended"
@@ -367,7 +377,7 @@ mod tests {
         let turns: Vec<&str> = ev.iter().map(|e| e.event.turn_id.as_str()).collect();
         assert_eq!(turns, ["", TURN, TURN, TURN, TURN, TURN, ""]);
         assert_eq!(ev[0].event.reason, "new");
-        for e in &ev[2..5] {
+        for e in [&ev[2], &ev[4]] {
             assert_eq!(
                 (
                     e.event.tool_name.as_str(),
@@ -442,7 +452,8 @@ mod tests {
                 // The sub-agent's own prompt, tool call and stop.
                 ("userPromptSubmitted", "heartbeat", ""),
                 ("preToolUse", "tool_started", "bash"),
-                ("permissionRequest", "permission_requested", "bash"),
+                // Asked before the call, no dialog followed (nor any key to hold it for).
+                ("permissionRequest", "heartbeat", ""),
                 ("postToolUse", "tool_finished", "bash"),
                 ("agentStop", "heartbeat", ""),
                 ("subagentStop", "subagent_finished", "general-purpose"),
@@ -491,10 +502,12 @@ mod tests {
             "Copilot CLI hook: the event name is missing: Copilot's camelCase payloads do not \
              name themselves, so post them to ?event=<hook name> (e.g. ?event=preToolUse)"
         );
-        // permissionRequest names itself.
+        // permissionRequest names itself (and is only activity when nobody is asked).
         let r = &recorded(AGENT_DIR, "bash")[3];
         let events = run(Agent::CopilotCli, r, false).expect("accepted");
-        assert_eq!(events[0].kind(), Some(EventKind::PermissionRequested));
+        assert_eq!(events[0].event.name, "permissionRequest");
+        let held = run_held(Agent::CopilotCli, r, false).expect("accepted");
+        assert_eq!(held[0].kind(), Some(EventKind::PermissionRequested));
     }
 
     fn one(payload: Value, event: Option<&str>) -> SessionEvent {
@@ -605,7 +618,7 @@ mod tests {
                 ("SessionStart", "session_started"),
                 ("UserPromptSubmit", "prompt"),
                 ("PreToolUse", "tool_started"),
-                ("PermissionRequest", "permission_requested"),
+                ("PermissionRequest", "heartbeat"),
                 ("PostToolUse", "tool_finished"),
                 ("Stop", "turn_finished"),
                 ("SessionEnd", "session_ended"),

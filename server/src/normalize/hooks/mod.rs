@@ -34,8 +34,8 @@ pub struct Hook<'a> {
     /// The key of the answer a waiting `observatory hook` asks for (`X-Observatory-Prompt`):
     /// set on the permission request it reports.
     pub prompt: Option<&'a str>,
-    /// `observatory hook` knows that nobody is asked this permission request: the agent settles
-    /// it itself (a run nobody attends, or one that allows every call).
+    /// `observatory hook` knows that the agent asks nobody: it settles its permission requests
+    /// and questions itself (a run nobody attends, one that allows every call, a piped prompt).
     pub nobody_asked: bool,
 }
 
@@ -85,12 +85,16 @@ pub fn read(adapter: HookReader, body: &[u8], hook: &Hook) -> Result<Vec<Session
         {
             e.event.detail = last_message(&value).unwrap_or_default();
         }
+        let asks = matches!(
+            e.kind(),
+            Some(EventKind::PermissionRequested | EventKind::InputRequested)
+        );
+        if asks && hook.nobody_asked {
+            // No person is asked, so it "needs" nobody: a sign of activity, whose outcome the
+            // tool's own report brings.
+            e.event.kind = EventKind::Heartbeat.as_str().into();
+        }
         if e.kind() == Some(EventKind::PermissionRequested) {
-            if hook.nobody_asked {
-                // No person is waited for, so it "needs" nobody: a sign of activity, whose
-                // outcome the tool's own report brings.
-                e.event.kind = EventKind::Heartbeat.as_str().into();
-            }
             e.event.prompt_id = hook.prompt.unwrap_or_default().to_owned();
         }
         if e.event.detail.is_empty()
@@ -420,8 +424,32 @@ pub(crate) mod testing {
         r: &Recorded,
         with_event: bool,
     ) -> Result<Vec<SessionEvent>, HookError> {
+        run_as(agent, r, with_event, None)
+    }
+
+    /// As [`run`], sent by an `observatory hook` that holds the request for the phone (with a
+    /// prompt key).
+    pub fn run_held(
+        agent: Agent,
+        r: &Recorded,
+        with_event: bool,
+    ) -> Result<Vec<SessionEvent>, HookError> {
+        run_as(
+            agent,
+            r,
+            with_event,
+            Some("00112233445566778899aabbccddeeff"),
+        )
+    }
+
+    fn run_as(
+        agent: Agent,
+        r: &Recorded,
+        with_event: bool,
+        prompt: Option<&str>,
+    ) -> Result<Vec<SessionEvent>, HookError> {
         let hook = Hook {
-            prompt: None,
+            prompt,
             nobody_asked: false,
             event: with_event.then_some(r.event.as_str()),
             process: None,
@@ -554,13 +582,13 @@ mod tests {
 
     #[test]
     fn permission_requests_say_what_they_are_about_in_one_line() {
-        use super::testing::{recorded, run};
+        use super::testing::{recorded, run_held};
         let detail_of = |agent, dir: &str, scenario: &str, file: &str, with_event| {
             let r = recorded(dir, scenario)
                 .into_iter()
                 .find(|r| r.file.starts_with(file))
                 .unwrap_or_else(|| panic!("{dir}/{scenario}/{file}"));
-            run(agent, &r, with_event)
+            run_held(agent, &r, with_event)
                 .expect("accepted")
                 .into_iter()
                 .find(|e| e.kind() == Some(EventKind::PermissionRequested))
