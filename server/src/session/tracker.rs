@@ -3,6 +3,7 @@
 //! the time, a [`Backing`] to load sessions it has not seen since start-up (the store implements
 //! it, so this module never names the store), and a [`Liveness`] to ask whether a process lives.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::state::{self, Arrival, Clock, State, Timers};
@@ -104,7 +105,9 @@ struct OpenTool {
 }
 
 /// A finished tool call one source reported without an id its other source shares (Gemini and
-/// Copilot hooks name no call id): paired with the other source's report by tool name.
+/// Copilot hooks name no call id): paired with the other source's report by tool name. A failed
+/// model call too (Copilot CLI's `errorOccurred` hook and its failed `chat` span; OpenCode's
+/// retry status and its error span): paired by its turn, attempt for attempt.
 #[derive(Clone, Debug)]
 struct Unmatched {
     from_hook: bool,
@@ -221,7 +224,7 @@ impl Tracker {
             let Some(kind) = ev.kind() else { continue };
             let t = event_time(&ev.event, now);
             live.resolve_turn(&mut ev, kind, t);
-            if live.repeats_turn_end(&ev, kind) || live.pairs_anonymous_tool(&ev, kind) {
+            if live.repeats_turn_end(&ev, kind) || live.pairs_anonymous(&ev, kind) {
                 // The second report of a turn's end may be the one that says what the agent
                 // said (the hook, after the log).
                 if live.keep_last_message(&ev.event) && !live.dirty {
@@ -501,19 +504,23 @@ impl Live {
             .is_some_and(|t| t.status == status)
     }
 
-    /// A finished tool call that the other source already reported under no shared id (see
-    /// [`Unmatched`]): the same call, reported twice. Otherwise remembers it for the other source.
-    fn pairs_anonymous_tool(&mut self, ev: &SessionEvent, kind: EventKind) -> bool {
-        if kind != EventKind::ToolFinished {
-            return false;
-        }
+    /// A finished tool call or a failed model call that the other source already reported
+    /// under no shared id (see [`Unmatched`]): the same one, reported twice. Otherwise remembers
+    /// it for the other source.
+    fn pairs_anonymous(&mut self, ev: &SessionEvent, kind: EventKind) -> bool {
         let from_hook = ev.event.source == hooks::SOURCE;
-        // Hooks without ids pair with telemetry, and the reverse; hooks with ids meet the
-        // telemetry's report by fact key instead.
-        if from_hook && !ev.event.tool_call_id.is_empty() {
-            return false;
-        }
-        let name = &ev.event.tool_name;
+        let key = match kind {
+            // Hooks without ids pair with telemetry, and the reverse; hooks with ids meet the
+            // telemetry's report by fact key instead.
+            EventKind::ToolFinished if !from_hook || ev.event.tool_call_id.is_empty() => {
+                Cow::Borrowed(ev.event.tool_name.as_str())
+            }
+            EventKind::ApiError if ev.fact_key.is_none() => {
+                Cow::Owned(format!("\0api_error {}", ev.event.turn_id))
+            }
+            _ => return false,
+        };
+        let name = key.as_ref();
         if let Some(i) = self
             .unmatched
             .iter()
@@ -527,7 +534,7 @@ impl Live {
         }
         self.unmatched.push_back(Unmatched {
             from_hook,
-            name: name.clone(),
+            name: key.into_owned(),
         });
         false
     }
@@ -1379,6 +1386,35 @@ mod tests {
                 .expect("turn");
             assert_eq!(turn.status, "failed");
         }
+    }
+
+    #[test]
+    fn a_failed_model_call_reported_by_hook_and_telemetry_counts_once() {
+        // Copilot CLI: an errorOccurred hook and a failed chat span per attempt, same turn.
+        let mut tr = Tracker::new(0);
+        let mut batch = vec![hook(EventKind::Prompt, "t1", S)];
+        for i in 0..3 {
+            batch.push(hook(EventKind::ApiError, "t1", (2 + i) * S));
+        }
+        apply(&mut tr, batch, 5 * S);
+        let spans = (0..4)
+            .map(|i| ev(EventKind::ApiError, "t1", (2 + i) * S))
+            .collect();
+        apply(&mut tr, spans, 6 * S);
+        let s = tr.session("claude_code:s1").expect("session");
+        assert_eq!(
+            s.counts.map(|c| c.api_errors),
+            Some(4),
+            "3 pairs and one more"
+        );
+        // Hooks alone count every attempt.
+        let mut tr = Tracker::new(0);
+        let batch = (0..3)
+            .map(|i| hook(EventKind::ApiError, "t1", (2 + i) * S))
+            .collect();
+        apply(&mut tr, batch, 5 * S);
+        let s = tr.session("claude_code:s1").expect("session");
+        assert_eq!(s.counts.map(|c| c.api_errors), Some(3));
     }
 
     fn ev(kind: EventKind, turn: &str, t: i64) -> SessionEvent {
