@@ -136,6 +136,7 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         control,
         answers: answers.clone(),
         cancel: cancel.clone(),
+        feeds: Arc::new(tokio::sync::Semaphore::new(config.live.max_feed_clients)),
     };
 
     let writer = tokio::spawn(writer.run(cancel.clone()));

@@ -55,6 +55,9 @@ pub struct Live {
     pub tool_latency_window_secs: u64,
     /// How often the live feed sends its `tick` frame (burn rate, sessions by state).
     pub tick_interval_ms: u64,
+    /// How many live feeds (`/api/stream` WebSockets) may be open at once; one more is refused
+    /// with 503 before the upgrade. Each holds a little memory and a task.
+    pub max_feed_clients: usize,
 }
 
 impl Default for Live {
@@ -63,6 +66,7 @@ impl Default for Live {
             max_lag_commits: 256,
             tool_latency_window_secs: 900,
             tick_interval_ms: 5000,
+            max_feed_clients: 200,
         }
     }
 }

@@ -140,6 +140,39 @@ async fn a_bad_since_is_a_json_400() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_past_the_cap_get_503_until_one_closes() {
+    let server = Server::start_with(|c| c.live.max_feed_clients = 2).await;
+    let (first, _) = connect(&server, 0).await;
+    let (_second, _) = connect(&server, 0).await;
+    let url = format!(
+        "ws://{}/api/stream?since=0",
+        server.running.as_ref().expect("running").app_addr
+    );
+    match tokio_tungstenite::connect_async(url.as_str()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 503);
+            assert_eq!(
+                resp.headers().get("retry-after").map(|v| v.as_bytes()),
+                Some(&b"5"[..])
+            );
+            let body = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default());
+            assert!(body.contains("max_feed_clients"), "{body}");
+        }
+        other => panic!("a third feed: {:?}", other.map(|(_, r)| r.status())),
+    }
+    drop(first);
+    // The closed feed's place is free once the server saw it go.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Ok(_) => break,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_cut_off_without_slowing_ingest_or_others() {
     let server = Server::start_with(|c| c.live.max_lag_commits = 32).await;
     // One client connects and never reads again; another keeps up.

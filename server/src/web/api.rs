@@ -29,6 +29,8 @@ pub struct AppState {
     pub answers: crate::answers::Answers,
     /// Cancelled at shutdown: long-lived WebSocket streams end with it.
     pub cancel: tokio_util::sync::CancellationToken,
+    /// One permit per open live feed: `[live] max_feed_clients`.
+    pub feeds: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug)]
@@ -54,7 +56,14 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, m)
             }
         };
-        (status, Json(json!({ "error": msg }))).into_response()
+        let mut resp = (status, Json(json!({ "error": msg }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
+        resp
     }
 }
 

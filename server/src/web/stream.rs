@@ -16,7 +16,8 @@
 //! Only a local or paired client's word counts, and only for two minutes after it last said so
 //! (the dashboard repeats it every minute). `audit` frames carry new audit log entries. When the
 //! credential a feed was opened with is revoked (a device) or replaced (the token), the feed
-//! closes with code 4401.
+//! closes with code 4401. At most `[live] max_feed_clients` feeds are open at once: one more is
+//! refused with 503 before the upgrade.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,10 +56,18 @@ pub async fn stream(
         ApiError::BadRequest(format!("this endpoint is a WebSocket: {}", e.body_text()))
     })?;
     let since = q.since.unwrap_or(0);
+    let Ok(permit) = s.feeds.clone().try_acquire_owned() else {
+        return Err(ApiError::Unavailable(
+            "too many live feeds are open (the most [live] max_feed_clients allows): close \
+             another tab or device, or raise the setting"
+                .into(),
+        ));
+    };
     Ok(ws.on_upgrade(move |socket| async move {
         if let Err(e) = feed(socket, s, since, caller).await {
             tracing::debug!(error = %e, "stream client gone");
         }
+        drop(permit);
     }))
 }
 
