@@ -1,12 +1,19 @@
 //! Store: the redb file that keeps sessions, turns and events. Written only by the
 //! [`crate::writer::Writer`] stage, one write transaction per batch; read concurrently by the
 //! read API (redb readers see the last committed transaction and never block the writer).
+//!
+//! Storage faults: after a failed write (a full disk) redb refuses everything until the file is
+//! opened again, so the store remembers the fault ([`Store::fault`], which `/api/health`
+//! reports) and the next write first reopens the file — writes resume by themselves once space
+//! returns; nothing that was acknowledged is lost (a failed commit is never acknowledged). A
+//! first start that cannot create the file leaves none behind.
 
 pub mod records;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use prost::Message;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -50,6 +57,8 @@ pub enum StoreError {
     Encode(#[from] prost::EncodeError),
     #[error("stored JSON record: {0}")]
     Json(String),
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 macro_rules! from_redb {
@@ -69,34 +78,114 @@ from_redb!(
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// How a store opens its file: the file itself, or (in tests) a backend that can fail.
+type Opener = dyn Fn(&Path) -> std::result::Result<Database, redb::DatabaseError> + Send + Sync;
+
+/// How long a reopen waits for the old handle's readers to let go of the file.
+const REOPEN_WAIT: Duration = Duration::from_secs(2);
+
 /// A cheap-to-clone handle on the database.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    /// `None` while a reopen is under way or failed (every call says the store is unavailable).
+    db: Arc<RwLock<Option<Arc<Database>>>>,
     path: PathBuf,
+    open: Arc<Opener>,
+    /// Why the last write failed, until one works again.
+    fault: Arc<Mutex<Option<String>>>,
+}
+
+fn open_file(path: &Path) -> std::result::Result<Database, redb::DatabaseError> {
+    Database::builder().set_cache_size(CACHE_BYTES).create(path)
 }
 
 impl Store {
     /// Opens (or creates) the database in `dir`, creating the directory 0700 if needed.
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
+        Store::open_with(dir, Arc::new(open_file))
+    }
+
+    fn open_with(dir: &Path, open: Arc<Opener>) -> anyhow::Result<Store> {
         use anyhow::Context;
         create_private_dir(dir)?;
         let path = dir.join(DB_FILE);
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
-            .with_context(|| format!("opening database {}", path.display()))?;
-        set_private(&path)?;
-        let store = Store {
-            db: Arc::new(db),
-            path,
-        };
-        store.ensure_tables().context("creating tables")?;
-        Ok(store)
+        let existed = path.exists();
+        let opened = (|| {
+            let db = open(&path).with_context(|| format!("opening database {}", path.display()))?;
+            set_private(&path)?;
+            let store = Store {
+                db: Arc::new(RwLock::new(Some(Arc::new(db)))),
+                path: path.clone(),
+                open,
+                fault: Arc::default(),
+            };
+            store.ensure_tables().context("creating tables")?;
+            Ok(store)
+        })();
+        if opened.is_err() && !existed {
+            // A half-made file (a full disk) would break every later start.
+            let _ = std::fs::remove_file(&path);
+        }
+        opened
+    }
+
+    /// The open database, or why there is none.
+    fn db(&self) -> Result<Arc<Database>> {
+        let slot = self.db.read().unwrap_or_else(|p| p.into_inner());
+        slot.clone().ok_or_else(|| {
+            StoreError::Unavailable(
+                self.fault()
+                    .unwrap_or_else(|| "it is being opened again".into()),
+            )
+        })
+    }
+
+    /// Why the last write failed, while writes fail.
+    pub fn fault(&self) -> Option<String> {
+        self.fault.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_fault(&self, why: Option<String>) {
+        *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = why;
+    }
+
+    /// Opens the file again (redb refuses everything after an I/O error until then): waits for
+    /// the old handle's readers, up to [`REOPEN_WAIT`].
+    fn reopen(&self) -> Result<()> {
+        let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+        let deadline = Instant::now() + REOPEN_WAIT;
+        if let Some(mut old) = slot.take() {
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => break drop(db),
+                    Err(still) if Instant::now() < deadline => {
+                        old = still;
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(still) => {
+                        *slot = Some(still);
+                        return Err(StoreError::Unavailable("its readers hold it".into()));
+                    }
+                }
+            }
+        }
+        loop {
+            // Read transactions may hold the file a moment after their handle went.
+            match (self.open)(&self.path) {
+                Ok(db) => {
+                    *slot = Some(Arc::new(db));
+                    return Ok(());
+                }
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     fn ensure_tables(&self) -> Result<()> {
-        let tx = begin_write(&self.db)?;
+        let tx = begin_write(self.db()?.as_ref())?;
         tx.open_table(EVENTS)?;
         tx.open_table(SESSION_EVENTS)?;
         tx.open_table(SESSIONS)?;
@@ -110,9 +199,21 @@ impl Store {
         &self.path
     }
 
-    /// Writes a batch in one transaction; returns once it is durable.
+    /// Writes a batch in one transaction; returns once it is durable. After a failed write the
+    /// file is opened again first; a failure is kept as the store's [`Store::fault`] until a
+    /// write works.
     pub fn write(&self, c: &Commit) -> Result<()> {
-        let tx = begin_write(&self.db)?;
+        let result = if self.fault().is_some() {
+            self.reopen().and_then(|()| self.write_once(c))
+        } else {
+            self.write_once(c)
+        };
+        self.set_fault(result.as_ref().err().map(ToString::to_string));
+        result
+    }
+
+    fn write_once(&self, c: &Commit) -> Result<()> {
+        let tx = begin_write(self.db()?.as_ref())?;
         {
             let mut events = tx.open_table(EVENTS)?;
             let mut buf = Vec::with_capacity(1024);
@@ -161,13 +262,13 @@ impl Store {
     }
 
     pub fn last_seq(&self) -> Result<u64> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let meta = tx.open_table(META)?;
         Ok(meta.get("last_seq")?.map(|v| v.value()).unwrap_or(0))
     }
 
     pub fn session(&self, id: &str) -> Result<Option<Session>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = tx.open_table(SESSIONS)?;
         match t.get(id)? {
             Some(v) => Ok(Some(Session::decode(v.value())?)),
@@ -176,7 +277,7 @@ impl Store {
     }
 
     pub fn sessions(&self) -> Result<Vec<Session>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = tx.open_table(SESSIONS)?;
         let mut out = Vec::new();
         for row in t.iter()? {
@@ -188,7 +289,7 @@ impl Store {
 
     /// A session's turns, in the order they started.
     pub fn turns(&self, session_id: &str) -> Result<Vec<Turn>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = tx.open_table(TURNS)?;
         let mut out = Vec::new();
         for row in t.range((session_id, "")..)? {
@@ -203,7 +304,7 @@ impl Store {
     }
 
     pub fn turn(&self, session_id: &str, turn_id: &str) -> Result<Option<Turn>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = tx.open_table(TURNS)?;
         match t.get((session_id, turn_id))? {
             Some(v) => Ok(Some(Turn::decode(v.value())?)),
@@ -213,7 +314,7 @@ impl Store {
 
     /// The fact keys a session has seen, for deduplication after a restart.
     pub fn fact_keys(&self, session_id: &str) -> Result<Vec<String>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = tx.open_table(SESSION_EVENTS)?;
         let mut out = Vec::new();
         for row in t.range((session_id, 0)..=(session_id, u64::MAX))? {
@@ -228,7 +329,7 @@ impl Store {
 
     /// Up to `limit` events of a session with seq > `after`, in order.
     pub fn session_events(&self, session_id: &str, after: u64, limit: usize) -> Result<Vec<Event>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let index = tx.open_table(SESSION_EVENTS)?;
         let events = tx.open_table(EVENTS)?;
         let mut out = Vec::new();
@@ -247,7 +348,7 @@ impl Store {
 
     /// Up to `limit` events of any session with seq > `after`, in order.
     pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let events = tx.open_table(EVENTS)?;
         let mut out = Vec::new();
         for row in events.range(after.saturating_add(1)..)?.take(limit) {
@@ -268,7 +369,7 @@ impl Store {
         max: usize,
         mut visit: impl FnMut(Event) -> bool,
     ) -> Result<()> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let events = tx.open_table(EVENTS)?;
         for row in events.range(..=up_to)?.rev().take(max) {
             let (_, v) = row?;
@@ -285,7 +386,7 @@ impl Store {
     }
 
     pub fn event_count(&self) -> Result<u64> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         Ok(tx.open_table(EVENTS)?.len()?)
     }
 
@@ -354,6 +455,126 @@ mod tests {
         e.event.attributes = vec![crate::testkit::otlp::kv_str("tool_use_id", id)];
         e.seal();
         e
+    }
+
+    /// A file that can be made "full": writes, growth and syncs fail as a full disk's do.
+    #[derive(Debug)]
+    struct Fillable {
+        file: redb::backends::FileBackend,
+        full: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Fillable {
+        fn check(&self) -> std::io::Result<()> {
+            if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "No space left on device",
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    impl redb::StorageBackend for Fillable {
+        fn len(&self) -> std::io::Result<u64> {
+            self.file.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            self.file.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.check()?;
+            self.file.set_len(len)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            self.check()?;
+            self.file.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            self.check()?;
+            self.file.write(offset, data)
+        }
+        fn close(&self) -> std::io::Result<()> {
+            self.file.close()
+        }
+    }
+
+    #[test]
+    fn writes_resume_by_themselves_once_a_full_disk_has_room_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = full.clone();
+        let opener = move |path: &Path| {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)?;
+            let backend = Fillable {
+                file: redb::backends::FileBackend::new(file)?,
+                full: flag.clone(),
+            };
+            Database::builder().create_with_backend(backend)
+        };
+        let store = Store::open_with(dir.path(), Arc::new(opener)).expect("open");
+        let batch = |store: &Store, ids: &[&str], t: i64| {
+            let mut tracker = Tracker::new(store.last_seq().expect("seq"));
+            let events = ids.iter().map(|id| tool(id, t)).collect();
+            tracker.apply(events, t, store).expect("apply").commit
+        };
+        store
+            .write(&batch(&store, &["t1"], 1))
+            .expect("first write");
+
+        // What the writer would commit next, whichever goes in (it starts again from the store
+        // after a failed commit).
+        let (refused, next) = (batch(&store, &["t2"], 2), batch(&store, &["t3"], 3));
+
+        full.store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = store.write(&refused).expect_err("full");
+        let fault = store.fault().expect("a fault to report");
+        assert!(fault.contains("No space left"), "{fault} / {err}");
+        // Still full: the reopen or the write fails, and says so; so do reads meanwhile.
+        assert!(store.write(&refused).is_err());
+        assert!(store.fault().is_some());
+
+        full.store(false, std::sync::atomic::Ordering::SeqCst);
+        store
+            .write(&next)
+            .expect("writes resume once there is room");
+        assert_eq!(store.fault(), None);
+        let keys = store.fact_keys("claude_code:s1").expect("facts");
+        let has = |k: &str| keys.iter().any(|x| x == k);
+        assert!(has("tool:t1") && has("tool:t3"), "{keys:?}");
+        assert!(
+            !has("tool:t2"),
+            "the refused batch is not half-kept: {keys:?}"
+        );
+    }
+
+    #[test]
+    fn a_first_start_that_fails_leaves_no_file_and_an_old_file_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let half_made = |path: &Path| {
+            std::fs::write(path, b"not a database yet")?;
+            Err(redb::DatabaseError::Storage(redb::StorageError::Io(
+                std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device"),
+            )))
+        };
+        let err = Store::open_with(dir.path(), Arc::new(half_made))
+            .err()
+            .expect("fails");
+        assert!(format!("{err:#}").contains("No space left"), "{err:#}");
+        assert!(!dir.path().join(DB_FILE).exists(), "no half-made file");
+
+        drop(Store::open(dir.path()).expect("a real store"));
+        assert!(Store::open_with(dir.path(), Arc::new(half_made)).is_err());
+        assert!(
+            dir.path().join(DB_FILE).exists(),
+            "an existing store is never removed"
+        );
     }
 
     #[test]

@@ -54,7 +54,7 @@ macro_rules! open_or_empty {
 impl Store {
     /// Adds or replaces a record.
     pub fn put<R: Keyed>(&self, r: &R) -> Result<()> {
-        let tx = begin_write(&self.db)?;
+        let tx = begin_write(self.db()?.as_ref())?;
         tx.open_table(keyed::<R>())?
             .insert(r.key(), json(r)?.as_slice())?;
         tx.commit()?;
@@ -63,21 +63,21 @@ impl Store {
 
     /// Removes a record; whether it existed.
     pub fn remove<R: Keyed>(&self, key: &str) -> Result<bool> {
-        let tx = begin_write(&self.db)?;
+        let tx = begin_write(self.db()?.as_ref())?;
         let existed = tx.open_table(keyed::<R>())?.remove(key)?.is_some();
         tx.commit()?;
         Ok(existed)
     }
 
     pub fn get<R: Keyed>(&self, key: &str) -> Result<Option<R>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = open_or_empty!(tx, keyed::<R>(), None);
         t.get(key)?.map(|v| parse(v.value())).transpose()
     }
 
     /// Every record of the table, oldest first.
     pub fn all<R: Keyed>(&self) -> Result<Vec<R>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = open_or_empty!(tx, keyed::<R>(), Vec::new());
         let mut out: Vec<R> = Vec::new();
         for row in t.iter()? {
@@ -89,7 +89,7 @@ impl Store {
 
     /// Adds or replaces a numbered record (an alert's deliveries change as they are sent).
     pub fn put_numbered<R: Numbered>(&self, r: &R) -> Result<()> {
-        let tx = begin_write(&self.db)?;
+        let tx = begin_write(self.db()?.as_ref())?;
         tx.open_table(numbered::<R>())?
             .insert(r.number(), json(r)?.as_slice())?;
         tx.commit()?;
@@ -98,7 +98,7 @@ impl Store {
 
     /// Up to `limit` records numbered below `before` (all when `None`), newest first.
     pub fn page<R: Numbered>(&self, before: Option<u64>, limit: usize) -> Result<Vec<R>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = open_or_empty!(tx, numbered::<R>(), Vec::new());
         let mut out = Vec::new();
         for row in t.range(..before.unwrap_or(u64::MAX))?.rev().take(limit) {
@@ -109,7 +109,7 @@ impl Store {
 
     /// The highest number stored (0 for none).
     pub fn last_number<R: Numbered>(&self) -> Result<u64> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = open_or_empty!(tx, numbered::<R>(), 0);
         Ok(t.last()?.map(|(k, _)| k.value()).unwrap_or(0))
     }
@@ -120,7 +120,7 @@ impl Store {
         if last <= keep {
             return Ok(0);
         }
-        let tx = begin_write(&self.db)?;
+        let tx = begin_write(self.db()?.as_ref())?;
         let removed = {
             let mut t = tx.open_table(numbered::<R>())?;
             let old: Vec<u64> = t
@@ -139,7 +139,7 @@ impl Store {
     /// Deletes a table left by an earlier version; how many records it held.
     pub fn drop_legacy_table(&self, name: &str) -> Result<u64> {
         let def: TableDefinition<&str, &[u8]> = TableDefinition::new(name);
-        let tx = begin_write(&self.db)?;
+        let tx = begin_write(self.db()?.as_ref())?;
         let n = match tx.open_table(def) {
             Ok(t) => {
                 use redb::ReadableTableMetadata;

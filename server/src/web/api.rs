@@ -69,7 +69,11 @@ impl IntoResponse for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            // A full disk, being dealt with: try again shortly.
+            crate::store::StoreError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            e => ApiError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -112,13 +116,26 @@ pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::NotFound(format!("no such API endpoint: {}", uri.path()))
 }
 
-pub async fn health(State(s): State<AppState>) -> ApiResult {
-    let last_seq = read(&s.store, |st| st.last_seq()).await?;
-    Ok(Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "last_seq": last_seq,
-    })))
+/// `ok`, or `degraded` (503) with the reason while the store refuses writes (a full disk):
+/// they resume by themselves once it has room.
+pub async fn health(State(s): State<AppState>) -> Response {
+    if let Some(reason) = s.store.fault() {
+        let body = json!({
+            "status": "degraded",
+            "version": env!("CARGO_PKG_VERSION"),
+            "reason": format!("the store refuses writes: {reason}"),
+        });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    match read(&s.store, |st| st.last_seq()).await {
+        Ok(last_seq) => Json(json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "last_seq": last_seq,
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// What the app needs to know at run time (not baked into the bundle): the version and which
