@@ -137,6 +137,19 @@ async fn pending(server: &Server, session: &str) -> Value {
     }
 }
 
+/// The session was seen, and asks nobody: not awaiting permission, no prompt, no alert.
+async fn needs_nobody(server: &Server, session: &str) {
+    let (status, s) = server.get_json(&format!("/api/sessions/{session}")).await;
+    assert_eq!(status, 200, "{s}");
+    assert_ne!(s["state"], "awaiting_permission", "{s}");
+    let (_, v) = server
+        .get_json(&format!("/api/prompts?session={session}"))
+        .await;
+    assert_eq!(v["prompts"], json!([]), "no prompt: {v}");
+    let (_, v) = server.get_json("/api/alerts").await;
+    assert_eq!(v["alerts"], json!([]), "no needs-you: {v}");
+}
+
 async fn answer(
     server: &Server,
     device: &Paired,
@@ -476,15 +489,7 @@ async fn a_copilot_run_with_its_prompt_on_a_pipe_needs_nobody() {
         let (stdout, code) = asker.hook_result(Duration::from_secs(3)).await;
         assert_eq!((stdout.as_str(), code), ("", 0), "{event}: not held");
     }
-    let (status, s) = server.get_json("/api/sessions/copilot_cli:piped-1").await;
-    assert_eq!(status, 200, "{s}");
-    assert_ne!(s["state"], "awaiting_permission", "{s}");
-    let (_, v) = server
-        .get_json("/api/prompts?session=copilot_cli:piped-1")
-        .await;
-    assert_eq!(v["prompts"], json!([]), "{v}");
-    let (_, v) = server.get_json("/api/alerts").await;
-    assert_eq!(v["alerts"], json!([]), "{v}");
+    needs_nobody(&server, "copilot_cli:piped-1").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -531,15 +536,7 @@ async fn an_unattended_claude_run_is_never_held_up_and_needs_nobody() {
     let stop = claude_request().replace("\"PermissionRequest\"", "\"Stop\"");
     let after = Asker::start_with(&server, "claude_code", &stop, &[], &attended);
     after.hook_result(Duration::from_secs(2)).await;
-    let (status, s) = server.get_json(&format!("/api/sessions/{session}")).await;
-    assert_eq!(status, 200, "{s}");
-    assert_ne!(s["state"], "awaiting_permission", "{s}");
-    let (_, v) = server
-        .get_json(&format!("/api/prompts?session={session}"))
-        .await;
-    assert_eq!(v["prompts"], json!([]), "no prompt: {v}");
-    let (_, v) = server.get_json("/api/alerts").await;
-    assert_eq!(v["alerts"], json!([]), "no needs-you: {v}");
+    needs_nobody(&server, &session).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1257,18 +1257,11 @@ mod tests {
     #[test]
     fn a_process_gone_without_goodbye_crashed_and_one_that_said_it_ended() {
         let mut tr = Tracker::new(0);
-        let with_pid = |mut e: SessionEvent, pid: u32| {
-            e.process = Some(Process {
-                pid,
-                start_ticks: 7,
-            });
-            e
-        };
-        let mut b = with_pid(hook(EventKind::Prompt, "p1", S), 42);
+        let mut b = watched(hook(EventKind::Prompt, "p1", S), 42);
         b.native_id = "s2".into();
         apply(
             &mut tr,
-            vec![with_pid(hook(EventKind::Prompt, "p1", S), 41), b],
+            vec![watched(hook(EventKind::Prompt, "p1", S), 41), b],
             S,
         );
         assert!(tr.tick(2 * S, &Alive(vec![41, 42])).events.is_empty());
@@ -1287,7 +1280,7 @@ mod tests {
         apply(&mut tr, vec![ev(EventKind::ApiRequest, "p1", 2 * S)], 5 * S);
         assert_eq!(state(&tr, "claude_code:s1"), "crashed");
         // ... a resume does, as a new run
-        let mut resume = with_pid(hook(EventKind::SessionStarted, "", 6 * S), 43);
+        let mut resume = watched(hook(EventKind::SessionStarted, "", 6 * S), 43);
         resume.event.reason = "resume".into();
         let c = apply(&mut tr, vec![resume], 6 * S);
         assert_eq!(states(&c.events), ["active"]);
@@ -1324,11 +1317,7 @@ mod tests {
 
         // The process died without a word: the open turn failed.
         let mut tr = Tracker::new(0);
-        let mut prompt = hook(EventKind::Prompt, "p2", S);
-        prompt.process = Some(Process {
-            pid: 41,
-            start_ticks: 7,
-        });
+        let prompt = watched(hook(EventKind::Prompt, "p2", S), 41);
         apply(&mut tr, vec![prompt], S);
         let c = tr.tick(5 * S, &Alive(vec![]));
         assert_eq!(states(&c.events), ["crashed"]);
@@ -1338,11 +1327,7 @@ mod tests {
     #[test]
     fn a_process_that_exits_after_its_turn_failed_ended_and_did_not_crash() {
         let mut tr = Tracker::new(0);
-        let mut prompt = hook(EventKind::Prompt, "p1", S);
-        prompt.process = Some(Process {
-            pid: 41,
-            start_ticks: 7,
-        });
+        let prompt = watched(hook(EventKind::Prompt, "p1", S), 41);
         apply(&mut tr, vec![prompt], S);
         let c = apply(
             &mut tr,
@@ -1358,11 +1343,7 @@ mod tests {
         // retries: SessionEnd; or the process just goes): the turn failed, then the run ended.
         for ends_by_hook in [true, false] {
             let mut tr = Tracker::new(0);
-            let mut prompt = hook(EventKind::Prompt, "p1", S);
-            prompt.process = Some(Process {
-                pid: 41,
-                start_ticks: 7,
-            });
+            let prompt = watched(hook(EventKind::Prompt, "p1", S), 41);
             let errors = (2..5).map(|i| hook(EventKind::ApiError, "p1", i * S));
             apply(
                 &mut tr,
@@ -1415,6 +1396,15 @@ mod tests {
         apply(&mut tr, batch, 5 * S);
         let s = tr.session("claude_code:s1").expect("session");
         assert_eq!(s.counts.map(|c| c.api_errors), Some(3));
+    }
+
+    /// `e` from a process whose hooks named it.
+    fn watched(mut e: SessionEvent, pid: u32) -> SessionEvent {
+        e.process = Some(Process {
+            pid,
+            start_ticks: 7,
+        });
+        e
     }
 
     fn ev(kind: EventKind, turn: &str, t: i64) -> SessionEvent {
