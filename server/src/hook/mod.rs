@@ -12,8 +12,11 @@
 //! waits for an answer from the phone (`GET /v1/answers/{key}`, a long poll) and prints it in
 //! the agent's format — or exits printing nothing, leaving the terminal's prompt, as soon as the
 //! server says it was settled otherwise (answered in the terminal, agent gone, wait over), the
-//! server cannot be reached, or the agent process is gone. `OBSERVATORY_HOOK_DEBUG=1` prints what happened to stderr, for
-//! people setting it up. `main.rs` calls it before any logging or runtime set-up: the whole
+//! server cannot be reached, or the agent process is gone. A run whose agent asks nobody (run
+//! headless, or allowing every call: the registry's `no_wait`, read from the hook's environment
+//! and the agent's command line and stdin) says so with every report (`X-Observatory-Asks:
+//! nobody`), so its requests make no "needs you". `OBSERVATORY_HOOK_DEBUG=1` prints what
+//! happened to stderr, for people setting it up. `main.rs` calls it before any logging or runtime set-up: the whole
 //! exchange must stay within a few milliseconds.
 
 pub mod wire;
