@@ -622,14 +622,10 @@ pub static AGENTS: [Spec; 7] = [
             // headless (-p).
             no_wait: NoWait {
                 env: None,
-                args: &[
-                    "--allow-all-tools",
-                    "--allow-all",
-                    "--yolo",
-                    "-p",
-                    "--prompt",
-                ],
-                some_args: &["--allow-tool"],
+                args: &["--allow-all", "--yolo", "-p", "--prompt"],
+                // --allow-all-tools does not cover paths outside the project: those still get
+                // a dialog (verified with 1.0.102), so a person may yet be asked.
+                some_args: &["--allow-tool", "--allow-all-tools"],
                 // Seen with 1.0.102: a prompt on a piped stdin runs headless, and a call that
                 // would ask is denied at once ("no one to approve").
                 tty: true,
@@ -643,7 +639,10 @@ pub static AGENTS: [Spec; 7] = [
                      dialog goes on screen (20 notifications, 18 dialogs over the TUI runs: parallel \
                      calls queue), never without one; under -p or with the prompt on a piped stdin \
                      the same notification comes and the call is denied at once (\"no one to \
-                     approve\"); the hook's parent is the copilot process (argv, fd 0 read there)",
+                     approve\"); the hook's parent is the copilot process (argv, fd 0 read there); \
+                     --allow-all-tools still shows a dialog (and its notification) for paths outside \
+                     the project, --allow-all and --yolo do not; Esc in a dialog fires no hook, and \
+                     the turn's span ends \"Operation aborted\" (cancelled)",
         }),
     },
     Spec {
@@ -1036,7 +1035,12 @@ mod tests {
             .no_wait;
         let argv = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let asks = |a: &[&str]| copilot.asks(None, &argv(a), Some(true));
-        assert_eq!(asks(&["copilot", "--allow-all-tools"]), Asks::Nobody);
+        assert_eq!(asks(&["copilot", "--allow-all"]), Asks::Nobody);
+        assert_eq!(
+            asks(&["copilot", "--allow-all-tools"]),
+            Asks::Maybe,
+            "paths outside the project still ask"
+        );
         assert_eq!(asks(&["copilot", "-p", "fix it"]), Asks::Nobody);
         assert_eq!(
             asks(&["copilot", "--allow-tool=shell(git:*)"]),

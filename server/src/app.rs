@@ -145,7 +145,12 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         tokio::spawn(ticker.run(cancel.clone())),
         tokio::spawn(engine.run(cancel.clone())),
         tokio::spawn(answers.run(cancel.clone())),
-        tokio::spawn(serve_app(app, web::router(app_state), cancel.clone())),
+        tokio::spawn(serve_http(
+            app,
+            web::router(app_state),
+            config.listen.limits(),
+            cancel.clone(),
+        )),
     ]);
     tracing::info!(%grpc_addr, %http_addr, %app_addr, data_dir = %data_dir.display(), "observatory is listening");
     tracing::info!(
@@ -183,6 +188,7 @@ fn serve_ingest(
         tokio::spawn(serve_http(
             http,
             ingest::http::router(pipeline.clone(), http_guard),
+            config.listen.limits(),
             cancel.clone(),
         )),
         tokio::spawn(serve_grpc(
@@ -193,24 +199,15 @@ fn serve_ingest(
     ])
 }
 
-async fn serve_http(l: TcpListener, router: axum::Router, cancel: CancellationToken) -> Result<()> {
-    let addr = l.local_addr()?;
-    axum::serve(l, router)
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await
-        .with_context(|| format!("HTTP server on {addr}"))
-}
-
-/// The app port, whose guard needs each request's peer address.
-async fn serve_app(l: TcpListener, router: axum::Router, cancel: CancellationToken) -> Result<()> {
-    let addr = l.local_addr()?;
-    axum::serve(
-        l,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(cancel.cancelled_owned())
-    .await
-    .with_context(|| format!("HTTP server on {addr}"))
+/// An HTTP port (OTLP/HTTP, app) within its connection limits; each request knows its peer.
+async fn serve_http(
+    l: TcpListener,
+    router: axum::Router,
+    limits: crate::conns::Limits,
+    cancel: CancellationToken,
+) -> Result<()> {
+    crate::conns::serve(l, router, limits, cancel).await;
+    Ok(())
 }
 
 /// `addr`, or the loopback address with its port when it is a wildcard.

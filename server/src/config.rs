@@ -38,6 +38,20 @@ pub struct Listen {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
     pub app: SocketAddr,
+    /// Open connections per HTTP port (OTLP/HTTP, app); one more gets a fast 503.
+    pub max_connections: usize,
+    /// A connection that sends no complete request head for this long is closed (a half-sent
+    /// request; an idle one).
+    pub header_timeout_secs: u64,
+}
+
+impl Listen {
+    pub fn limits(&self) -> crate::conns::Limits {
+        crate::conns::Limits {
+            max_connections: self.max_connections.max(1),
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs.max(1)),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -173,6 +187,8 @@ impl Default for Listen {
             grpc: SocketAddr::from(([127, 0, 0, 1], 4317)),
             http: SocketAddr::from(([127, 0, 0, 1], 4318)),
             app: SocketAddr::from(([127, 0, 0, 1], 4319)),
+            max_connections: 256,
+            header_timeout_secs: 30,
         }
     }
 }

@@ -13,6 +13,7 @@
 
 // Leaf helpers: they import nothing from the crate.
 pub mod clock;
+pub mod conns;
 pub mod hosts;
 pub mod procfs;
 pub mod proto;

@@ -737,3 +737,86 @@ async fn bad_hook_payloads_get_a_clear_error_and_good_ones_still_land() {
     // every refusal but the 405 (no hook route took it) is counted
     assert_eq!((sum("accepted"), sum("rejected")), (1, 14), "{stats}");
 }
+
+/// Reads until the server closes the connection: true when it did within `within`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The header timeout is hyper's own timer (wall time), so this waits for it: 1 s here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_and_idle_connections_are_closed_on_both_http_ports() {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start_with(|c| c.listen.header_timeout_secs = 1).await;
+    let r = server.running.as_ref().expect("running");
+    for addr in [r.http_addr, r.app_addr] {
+        let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        half.write_all(b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .expect("write");
+        let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let within = std::time::Duration::from_secs(5);
+        assert!(
+            closed_within(&mut half, within).await,
+            "half-sent on {addr}"
+        );
+        assert!(closed_within(&mut silent, within).await, "silent on {addr}");
+    }
+    // And the port still serves.
+    let (status, _) = server.get_json("/api/health").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_limit_an_agent_gets_a_fast_503_and_then_gets_through() {
+    let server = Server::start_with(|c| c.listen.max_connections = 3).await;
+    let addr = server.running.as_ref().expect("running").http_addr;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+    }
+    let hook = json!({"session_id": "s-limit", "hook_event_name": "SessionStart"});
+    let post = || {
+        server
+            .http
+            .post(server.otlp_url("/v1/hooks/claude_code"))
+            .json(&hook)
+            .send()
+    };
+    let started = std::time::Instant::now();
+    let resp = post().await.expect("an answer, not a hang");
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let body: Value = resp.json().await.expect("json");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too many"),
+        "{body}"
+    );
+
+    drop(idle.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = post().await.expect("answer").status();
+        if status == 204 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {status}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

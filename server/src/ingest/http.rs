@@ -133,9 +133,15 @@ async fn hook(
         };
         let process =
             process_headers(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
-        let prompt = prompt_header(&headers)
-            .map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?
-            .filter(|_| p.answers().is_some_and(|desk| desk.takes(agent)));
+        let asked =
+            prompt_header(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
+        // A waiting hook whose agent takes no answers (not opted in) is told at once: 202.
+        let prompt = asked.filter(|_| p.answers().is_some_and(|desk| desk.takes(agent)));
+        let answered = if asked.is_some() && prompt.is_none() {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::NO_CONTENT
+        };
         let nobody_asked =
             asks_header(&headers).map_err(|m| refused(err(StatusCode::BAD_REQUEST, m)))?;
         let max = p.max_body_bytes();
@@ -160,11 +166,12 @@ async fn hook(
                 err(StatusCode::BAD_REQUEST, format!("{}: {m}", agent.as_str()))
             }
             HookIngestError::Ingest(e) => ingest_error(e, Encoding::Json),
-        })
+        })?;
+        Ok::<_, OtlpError>(answered)
     }
     .await;
     match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(status) => status.into_response(),
         Err(e) => {
             tracing::debug!(agent = agent.as_str(), status = %e.status, message = %e.message, "refused hook payload");
             e.into_response()

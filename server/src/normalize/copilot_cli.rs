@@ -242,8 +242,10 @@ fn ending(span: &Span) -> Ending {
         (None, None, None) if finished_with_error(a) => "finish_reason: error".to_owned(),
         (None, None, None) => String::new(),
     };
+    // Esc in the TUI ends the turn "Operation aborted (cancelled)": the person's choice.
+    let cancelled = error_type.or(exception_type) == Some("cancelled");
     Ending {
-        failed: status.is_some() || error_type.is_some(),
+        failed: (status.is_some() || error_type.is_some()) && !cancelled,
         error,
         status_code: status_code.and_then(|c| i32::try_from(c).ok()),
     }
@@ -615,6 +617,21 @@ mod tests {
                 kv_str("gen_ai.usage.output_tokens", "20"),
             ],
         )
+    }
+
+    #[test]
+    fn a_turn_the_person_cancelled_did_not_fail() {
+        // Esc in Copilot CLI 1.0.102's TUI, as its span said it.
+        let mut turn = root(1);
+        turn.attributes.push(kv_str("error.type", "cancelled"));
+        turn.status = Some(crate::proto::trace::Status {
+            code: StatusCode::Error as i32,
+            message: "Operation aborted".into(),
+        });
+        let n = run(vec![turn]);
+        let e = n.events.last().expect("the turn's end");
+        assert_eq!(e.kind(), Some(EventKind::TurnFinished));
+        assert_eq!(e.event.error, "Operation aborted (cancelled)");
     }
 
     #[test]
