@@ -15,6 +15,7 @@
 // Only `Observatory` is exported: OpenCode calls every export of a plugin file as a plugin.
 
 import { readFileSync } from "node:fs";
+import { isMainThread } from "node:worker_threads";
 
 const ENDPOINT = "__OBSERVATORY_ENDPOINT__";
 const HOOKS_URL = `${ENDPOINT}/v1/hooks/opencode?event=`;
@@ -45,7 +46,29 @@ function processHeaders() {
   return headers;
 }
 
-const HEADERS = processHeaders();
+// Under `opencode run` an ask is settled at once without a person (rejected; approved with
+// --auto), so every report says nobody is asked. Seen with OpenCode 1.18.33: `run` loads plugins
+// on the main thread with its own arguments ([bun, /$bunfs/root/src/index.js, …, "run", …]);
+// the TUI loads them in a Worker (whose argv is the worker's script), `--mini` on the main
+// thread with no subcommand.
+function headless() {
+  if (!isMainThread) return false;
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") return false;
+    if (a === "--log-level") {
+      i++;
+      continue;
+    }
+    if (a.startsWith("-")) continue;
+    return a === "run";
+  }
+  return false;
+}
+
+const HEADLESS = headless();
+const HEADERS = { ...processHeaders(), ...(HEADLESS ? { "X-Observatory-Asks": "nobody" } : {}) };
 
 // Sends not yet answered: `dispose` lets them land first, so the end comes last.
 const PENDING = new Set();
@@ -109,7 +132,7 @@ async function answerFor(key) {
 async function ask(client, event) {
   try {
     const { id, sessionID } = event.properties ?? {};
-    if (typeof id !== "string" || typeof sessionID !== "string") {
+    if (HEADLESS || typeof id !== "string" || typeof sessionID !== "string") {
       send("event.permission.asked", event);
       return;
     }

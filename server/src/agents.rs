@@ -667,7 +667,10 @@ pub static AGENTS: [Spec; 7] = [
             // Seen with OpenCode 1.18.33 (2026-12-03): it awaits a plugin's `dispose` on every
             // normal exit (`opencode run` done, 0, or after a model error, 1; the TUI's /exit,
             // Ctrl-C, SIGTERM, SIGHUP, a closed terminal: 0), never on SIGKILL or a signal to
-            // `opencode run` (143/130/129); `server.instance.disposed` and `global.disposed`
+            // `opencode run` (143/130/129); under `opencode run` an ask is rejected (approved
+            // with --auto) 5-14 ms after `permission.asked`, and the plugin, loaded on the main
+            // thread with run's argv (the TUI loads it in a Worker), says nobody is asked;
+            // `server.instance.disposed` and `global.disposed`
             // never reach a plugin's `event`; `process.on("exit")` runs in `run` only (the TUI
             // runs plugins in a Worker).
             installs: &[

@@ -12,7 +12,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Paired, Server, fixtures_root};
+use common::{Paired, Server, fixtures_root, opencode_driver};
 use serde_json::{Value, json};
 
 const CLAUDE_SESSION: &str = "cb477963-4b6f-40e1-8e01-103aaeb9e9b5";
@@ -593,14 +593,8 @@ async fn who_may_answer_a_credential_and_from_elsewhere_as_remote_answers_says()
 async fn opencode_s_plugin_gives_opencode_the_phone_s_answer_through_its_client() {
     let server = Server::start().await;
     let phone = server.pair("Pixel 8").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let plugin = dir.path().join("observatory.mjs");
-    let source = observatory::setup::opencode::plugin_source(&server.otlp_url("")).expect("source");
-    std::fs::write(&plugin, source).expect("write");
-    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/opencode-plugin.mjs");
-    let mut node = std::process::Command::new("node")
-        .arg(driver)
-        .arg(&plugin)
+    let (_dir, mut node) = opencode_driver(&server);
+    let mut node = node
         .args(["ask", "ses_answers", "per_1"])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -624,4 +618,18 @@ async fn opencode_s_plugin_gives_opencode_the_phone_s_answer_through_its_client(
         "OpenCode's own client call, one-shot"
     );
     assert!(node.wait().expect("node exits").success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_under_opencode_run_needs_nobody() {
+    // `opencode run` rejects an ask itself within milliseconds: our plugin sees its own argv
+    // and says nobody is asked.
+    let server = Server::start().await;
+    let (_dir, mut node) = opencode_driver(&server);
+    let out = node
+        .args(["run-ask", "ses_headless", "per_2"])
+        .output()
+        .expect("node");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "asked\n", "{out:?}");
+    needs_nobody(&server, "opencode:ses_headless").await;
 }

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::ws::{Ws, connect, frames_until_sentinel, next_frame};
-use common::{Server, fixtures_root, recording, stand_in_agent};
+use common::{Server, fixtures_root, opencode_driver, recording, stand_in_agent};
 
 /// Posts a scenario's recorded requests, OTLP and hooks, in their recorded order.
 async fn replay(server: &Server, agent_dir: &str, scenario: &str) {
@@ -167,18 +167,8 @@ async fn a_killed_agent_process_is_crashed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opencode_that_exits_normally_ended_and_did_not_crash() {
     let server = Server::start_with(|c| c.session.check_interval_ms = 20).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let plugin = dir.path().join("observatory.mjs");
-    let source = observatory::setup::opencode::plugin_source(&server.otlp_url("")).expect("source");
-    std::fs::write(&plugin, source).expect("write");
-    let driver =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/opencode-plugin.mjs");
-    let out = std::process::Command::new("node")
-        .arg(driver)
-        .arg(&plugin)
-        .args(["exit", "ses_exits"])
-        .output()
-        .expect("node");
+    let (_dir, mut node) = opencode_driver(&server);
+    let out = node.args(["exit", "ses_exits"]).output().expect("node");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "disposed\n");
     assert!(out.status.success(), "{out:?}");
     let (_, s) = server.get_json("/api/sessions/opencode:ses_exits").await;

@@ -364,3 +364,17 @@ pub fn stand_in_agent(server: &Server) -> std::process::Child {
     assert_eq!(line.trim(), "registered");
     agent
 }
+
+/// `node tests/standins/opencode-plugin.mjs <our OpenCode plugin for server>`: the driver that
+/// plays OpenCode to the plugin `observatory setup opencode` writes; add the mode and its
+/// arguments. The directory holds the plugin file while the command runs.
+pub fn opencode_driver(server: &Server) -> (tempfile::TempDir, std::process::Command) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin = dir.path().join("observatory.mjs");
+    let source = observatory::setup::opencode::plugin_source(&server.otlp_url("")).expect("source");
+    std::fs::write(&plugin, source).expect("write");
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/opencode-plugin.mjs");
+    let mut node = std::process::Command::new("node");
+    node.arg(driver).arg(plugin);
+    (dir, node)
+}

@@ -2,14 +2,18 @@
 //  - ask SESSION PERMISSION (tests/answers.rs): hands it a client that prints each permission
 //    answer it gets as a JSON line and sends it one `permission.asked` event; exits once the
 //    plugin answered, or after 20 s;
-//  - exit SESSION (tests/live.rs): the session is created and prompted, then OpenCode exits
+//  - run-ask SESSION PERMISSION (tests/answers.rs): as `opencode run` (its argv as the plugin
+//    sees it), which rejects the ask itself: sends the `permission.asked` event and its
+//    `permission.replied` a few ms later, prints "asked" once both were reported, and exits;
+//  - exit SESSION (tests/live_state.rs): the session is created and prompted, then OpenCode exits
 //    normally — it awaits the plugin's `dispose` — and this prints "disposed" and exits 0.
 //
-// usage: node opencode-plugin.mjs PLUGIN.mjs ask SESSION_ID PERMISSION_ID
+// usage: node opencode-plugin.mjs PLUGIN.mjs ask|run-ask SESSION_ID PERMISSION_ID
 //        node opencode-plugin.mjs PLUGIN.mjs exit SESSION_ID
 import { pathToFileURL } from "node:url";
 
 const [plugin, mode, sessionID, id] = process.argv.slice(2);
+if (mode === "run-ask") process.argv = [process.argv[0], "/$bunfs/root/src/index.js", "run", "RUNCMD"];
 const { Observatory } = await import(pathToFileURL(plugin).href);
 const client = {
   postSessionIdPermissionsPermissionId: async (request) => {
@@ -28,7 +32,7 @@ if (mode === "exit") {
   console.log("disposed");
   process.exit(0);
 }
-await hooks.event({
+const asked = {
   event: {
     type: "permission.asked",
     properties: {
@@ -40,6 +44,13 @@ await hooks.event({
       always: ["echo *"],
     },
   },
-});
+};
+await hooks.event(asked);
+if (mode === "run-ask") {
+  await hooks.event({ event: { type: "permission.replied", properties: { sessionID, requestID: id, reply: "reject" } } });
+  await hooks.dispose();
+  console.log("asked");
+  process.exit(0);
+}
 console.log("asked");
 setTimeout(() => process.exit(3), 20000);
