@@ -47,6 +47,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     let config = Config::load(args.config.as_deref(), env, &args.overrides())?;
     init_logging(&config)?;
     let data_dir = config.data_dir(env)?;
+    explain_a_damaged_store(data_dir.join(observatory::store::DB_FILE));
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -59,6 +60,25 @@ fn serve(args: ServeArgs) -> Result<()> {
             tracing::info!("stopped cleanly");
             Ok(())
         })
+}
+
+/// A panic inside redb means the store file is damaged: say so, name the file and what to do,
+/// before the usual panic report.
+fn explain_a_damaged_store(store: std::path::PathBuf) {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        if let Some(m) = observatory::store::damaged_store_message(&store, &location, &what) {
+            tracing::error!("{m}");
+        }
+        report(info);
+    }));
 }
 
 fn init_logging(config: &Config) -> Result<()> {

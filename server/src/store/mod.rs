@@ -396,6 +396,21 @@ impl Store {
     }
 }
 
+/// What to tell the person when redb panics at `location` (a source file of the panic): redb
+/// panics only on a file it cannot read, so the store at `path` is damaged. `None` for a panic
+/// elsewhere.
+pub fn damaged_store_message(path: &Path, location: &str, what: &str) -> Option<String> {
+    location.contains("/redb-").then(|| {
+        let shown = path.display();
+        format!(
+            "observatory: the store {shown} looks damaged (redb stopped: {what}, at {location}). \
+             Nothing else is wrong with the observatory. Stop it, move the file aside \
+             (mv {shown} {shown}.damaged) and start again: a new, empty store is created; keep \
+             the old file to recover what it holds."
+        )
+    })
+}
+
 /// The tracker loads the sessions it has not seen since start-up from here.
 impl Backing for Store {
     fn load(&self, session_id: &str) -> anyhow::Result<Option<Loaded>> {
@@ -551,6 +566,20 @@ mod tests {
         assert!(
             !has("tool:t2"),
             "the refused batch is not half-kept: {keys:?}"
+        );
+    }
+
+    #[test]
+    fn a_panic_in_redb_names_the_damaged_store_and_what_to_do() {
+        let path = Path::new("/home/me/.local/share/agent-observatory/observatory.redb");
+        let at =
+            "/root/.cargo/registry/src/index.crates.io-1/redb-4.5.0/src/tree_store/btree.rs:120";
+        let m = damaged_store_message(path, at, "invalid page").expect("a redb panic");
+        assert!(m.contains("observatory.redb looks damaged"), "{m}");
+        assert!(m.contains("invalid page") && m.contains("mv "), "{m}");
+        assert_eq!(
+            damaged_store_message(path, "server/src/writer.rs:12", "x"),
+            None
         );
     }
 
