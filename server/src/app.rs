@@ -14,7 +14,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
-use crate::access::RemoteAnswers;
 use crate::alerts::Engine;
 use crate::answers::Answers;
 use crate::clock::Clock;
@@ -95,36 +94,11 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         store.clone(),
         hub.clone(),
     )?;
-    let access = Access::open(
-        config.access.clone(),
-        app_addr,
-        data_dir,
-        store.clone(),
-        hub.clone(),
-    )?;
-    let control = Controller::new(
-        config.control.clone(),
-        store.clone(),
-        pipeline.clone(),
-        access.clone(),
-        data_dir,
-        clock.clone(),
-    );
-    engine
-        .alerts()
-        .set_answer_actions(match config.access.remote_answers {
-            RemoteAnswers::AllowAndDeny => vec!["allow", "deny"],
-            RemoteAnswers::DenyOnly => vec!["deny"],
-            RemoteAnswers::Off => Vec::new(),
-        });
-    let answers = Answers::new(
-        config.answers.clone(),
-        hub.clone(),
-        engine.alerts(),
-        access.clone(),
-        clock.clone(),
-    );
-    pipeline.set_answers(Arc::new(answers.clone()));
+    let Acting {
+        access,
+        control,
+        answers,
+    } = Acting::start(config, data_dir, app_addr, &store, &pipeline, &engine, &hub)?;
     let cancel = CancellationToken::new();
     let link = access.startup_link(loopback(app_addr));
     let app_state = web::AppState {
@@ -167,6 +141,58 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         servers,
         writer,
     })
+}
+
+/// The stages that act on what the others saw: who may do what, control, answers.
+struct Acting {
+    access: Access,
+    control: Controller,
+    answers: Answers,
+}
+
+impl Acting {
+    fn start(
+        config: &Config,
+        data_dir: &Path,
+        app_addr: SocketAddr,
+        store: &Store,
+        pipeline: &Pipeline,
+        engine: &Engine,
+        hub: &Hub,
+    ) -> Result<Acting> {
+        let clock = hub.clock();
+        let access = Access::open(
+            config.access.clone(),
+            app_addr,
+            data_dir,
+            store.clone(),
+            hub.clone(),
+        )?;
+        let control = Controller::new(
+            config.control.clone(),
+            store.clone(),
+            pipeline.clone(),
+            access.clone(),
+            data_dir,
+            clock.clone(),
+        );
+        engine
+            .alerts()
+            .set_answer_actions(config.access.remote_answers.actions());
+        let answers = Answers::new(
+            config.answers.clone(),
+            hub.clone(),
+            engine.alerts(),
+            access.clone(),
+            clock.clone(),
+        );
+        pipeline.set_answers(Arc::new(answers.clone()));
+        Ok(Acting {
+            access,
+            control,
+            answers,
+        })
+    }
 }
 
 /// The two ingest ports, each behind its guard: the names it answers to are loopback with its

@@ -114,6 +114,15 @@ impl Asker {
         v["ms"].as_f64().expect("ms")
     }
 
+    /// Waits (up to `within`) until the hook has exited, after `what` should have ended it.
+    async fn until_hook_gone(&self, within: Duration, what: &str) {
+        let deadline = Instant::now() + within;
+        while self.hook_running() {
+            assert!(Instant::now() < deadline, "the hook outlived {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn hook_running(&self) -> bool {
         observatory::procfs::read_stat(self.hook_pid).is_some_and(|s| !s.is_gone())
     }
@@ -126,13 +135,28 @@ impl Drop for Asker {
     }
 }
 
+/// A Claude Code hook report straight to the server (no waiting hook), taken in.
+async fn report_claude(server: &Server, payload: &Value) {
+    let body = payload.to_string().into_bytes();
+    let (status, ..) = server
+        .post("/v1/hooks/claude_code", "application/json", body, false)
+        .await;
+    assert_eq!(status, 204);
+}
+
+/// `GET /api/prompts?session=…`.
+async fn prompts(server: &Server, session: &str) -> Value {
+    let (_, v) = server
+        .get_json(&format!("/api/prompts?session={session}"))
+        .await;
+    v
+}
+
 /// The session's prompts, waiting until one is pending.
 async fn pending(server: &Server, session: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let (_, v) = server
-            .get_json(&format!("/api/prompts?session={session}"))
-            .await;
+        let v = prompts(server, session).await;
         if let Some(p) = v["prompts"]
             .as_array()
             .and_then(|a| a.iter().find(|p| p["state"] == "pending"))
@@ -149,9 +173,7 @@ async fn needs_nobody(server: &Server, session: &str) {
     let (status, s) = server.get_json(&format!("/api/sessions/{session}")).await;
     assert_eq!(status, 200, "{s}");
     assert_ne!(s["state"], "awaiting_permission", "{s}");
-    let (_, v) = server
-        .get_json(&format!("/api/prompts?session={session}"))
-        .await;
+    let v = prompts(server, session).await;
     assert_eq!(v["prompts"], json!([]), "no prompt: {v}");
     let (_, v) = server.get_json("/api/alerts").await;
     assert_eq!(v["alerts"], json!([]), "no needs-you: {v}");
@@ -188,17 +210,8 @@ async fn an_allow_from_the_phone_is_printed_by_the_waiting_hook_in_claude_s_form
     // Claude's notification of the same ask is not a second prompt.
     let notice = json!({"session_id": CLAUDE_SESSION, "hook_event_name": "Notification",
         "notification_type": "permission_prompt", "message": "Claude needs your permission to use Bash"});
-    let resp = server
-        .http
-        .post(server.otlp_url("/v1/hooks/claude_code"))
-        .json(&notice)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(resp.status(), 204);
-    let (_, v) = server
-        .get_json(&format!("/api/prompts?session={session}"))
-        .await;
+    report_claude(&server, &notice).await;
+    let v = prompts(&server, &session).await;
     assert_eq!(v["prompts"].as_array().map(Vec::len), Some(1), "{v}");
 
     let (status, v) = answer(&server, &phone, &prompt, "allow", None).await;
@@ -332,14 +345,7 @@ async fn an_answer_in_the_terminal_first_lets_the_hook_go_at_once() {
     next["hook_event_name"] = "PostToolUse".into();
     next["tool_response"] = json!({"stdout": "", "stderr": "", "interrupted": false});
     let reported = Instant::now();
-    let resp = server
-        .http
-        .post(server.otlp_url("/v1/hooks/claude_code"))
-        .json(&next)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(resp.status(), 204);
+    report_claude(&server, &next).await;
     let (stdout, code) = asker.hook_result(Duration::from_secs(2)).await;
     assert!(
         reported.elapsed() < Duration::from_secs(1),
@@ -367,14 +373,10 @@ async fn the_hook_gives_up_when_its_agent_is_gone_the_server_goes_or_the_wait_en
     pending(&server, &session).await;
     let _ = asker.child.kill();
     let _ = asker.child.wait();
-    let deadline = Instant::now() + Duration::from_secs(7);
-    while asker.hook_running() {
-        assert!(Instant::now() < deadline, "the hook outlived its agent");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (_, v) = server
-        .get_json(&format!("/api/prompts?session={session}"))
+    asker
+        .until_hook_gone(Duration::from_secs(7), "its agent")
         .await;
+    let v = prompts(&server, &session).await;
     assert_eq!(v["prompts"][0]["state"], "agent_gone", "{v}");
 
     // The agent ends the hook (Claude Code kills it when the terminal's answer wins; Copilot CLI
@@ -384,17 +386,13 @@ async fn the_hook_gives_up_when_its_agent_is_gone_the_server_goes_or_the_wait_en
     let session = format!("claude_code:{ended}");
     pending(&server, &session).await;
     let _ = nix_kill(asker.hook_pid);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while asker.hook_running() {
-        assert!(Instant::now() < deadline, "the hook outlived SIGKILL");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    asker
+        .until_hook_gone(Duration::from_secs(5), "SIGKILL")
+        .await;
     server.clock().advance(Duration::from_secs(4));
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let (_, v) = server
-            .get_json(&format!("/api/prompts?session={session}"))
-            .await;
+        let v = prompts(&server, &session).await;
         if v["prompts"][0]["state"] == "answered_in_terminal" {
             break;
         }
@@ -410,9 +408,7 @@ async fn the_hook_gives_up_when_its_agent_is_gone_the_server_goes_or_the_wait_en
     server.clock().advance(Duration::from_secs(601));
     let (stdout, code) = asker.hook_result(Duration::from_secs(3)).await;
     assert_eq!((stdout.as_str(), code), ("", 0));
-    let (_, v) = server
-        .get_json(&format!("/api/prompts?session={session}"))
-        .await;
+    let v = prompts(&server, &session).await;
     assert_eq!(v["prompts"][0]["state"], "expired", "{v}");
 
     // The server goes away while the hook waits.
@@ -444,9 +440,7 @@ async fn copilot_is_not_held_up_unless_its_answers_are_opted_in() {
     // the server would hold for its registration grace (2 s) before saying it knows no such key.
     let took = asker.took_ms();
     assert!(took < 1500.0, "held up for {took} ms");
-    let (_, v) = server
-        .get_json(&format!("/api/prompts?session={session}"))
-        .await;
+    let v = prompts(&server, session).await;
     assert_eq!(v["prompts"], json!([]), "a call about to run: {v}");
 
     let notification = json!({"sessionId": "2dfb2bc5-2735-4d6e-8b24-4947fed1d9c2",

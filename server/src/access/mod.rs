@@ -444,12 +444,7 @@ impl Access {
             }
             Need::Answer { allow } => {
                 caller.has_credential()
-                    && (caller.local
-                        || match self.settings().remote_answers {
-                            RemoteAnswers::AllowAndDeny => true,
-                            RemoteAnswers::DenyOnly => !allow,
-                            RemoteAnswers::Off => false,
-                        })
+                    && (caller.local || self.settings().remote_answers.permits(allow))
             }
         }
     }

@@ -23,6 +23,26 @@ pub enum RemoteAnswers {
     Off,
 }
 
+impl RemoteAnswers {
+    /// Whether a remote device may give this answer.
+    pub fn permits(self, allow: bool) -> bool {
+        match self {
+            RemoteAnswers::AllowAndDeny => true,
+            RemoteAnswers::DenyOnly => !allow,
+            RemoteAnswers::Off => false,
+        }
+    }
+
+    /// The answers a remote device may give, as notification actions.
+    pub fn actions(self) -> Vec<&'static str> {
+        [("allow", true), ("deny", false)]
+            .into_iter()
+            .filter(|&(_, allow)| self.permits(allow))
+            .map(|(action, _)| action)
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {

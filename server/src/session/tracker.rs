@@ -895,18 +895,16 @@ impl Live {
 
     /// Whether the open turn `id` asked the model and every attempt failed.
     fn all_calls_failed(&self, id: &str) -> bool {
-        self.turns.get(id).is_some_and(|tu| {
-            let c = tu.counts.unwrap_or_default();
-            tu.status == "open" && c.api_errors > 0 && c.api_requests == 0
-        })
+        self.turns
+            .get(id)
+            .is_some_and(|tu| tu.status == "open" && every_call_failed(tu))
     }
 
     /// A run that is over leaves no turn open: one it ended or we stopped mid-way was
     /// interrupted; one whose process died without a word failed.
     fn close_open_turns(&mut self, end: State, t: i64) {
         for turn in self.turns.values_mut().filter(|tu| tu.status == "open") {
-            let c = turn.counts.unwrap_or_default();
-            let failed = end == State::Crashed || (c.api_errors > 0 && c.api_requests == 0);
+            let failed = end == State::Crashed || every_call_failed(turn);
             turn.status = if failed { "failed" } else { "interrupted" }.into();
             turn.ended_unix_nano = t.max(turn.started_unix_nano);
             if !self.dirty_turns.contains(&turn.id) {
@@ -996,6 +994,12 @@ fn count(c: &mut Counts, tokens: &mut Tokens, cost: &mut Cost, kind: EventKind, 
         }
         _ => {}
     }
+}
+
+/// Whether the turn asked the model and every attempt failed.
+fn every_call_failed(turn: &Turn) -> bool {
+    let c = turn.counts.unwrap_or_default();
+    c.api_errors > 0 && c.api_requests == 0
 }
 
 /// The time of an event: its own, or `now` when the agent gave none.
