@@ -1,5 +1,5 @@
 //! The command line: `observatory [serve]`, `print-config`, `hook <agent>`, `setup <agent>`,
-//! `token`, `pair`, `tunnel`.
+//! `token`, `pair`, `tunnel`, `ctl`, `run`, `status`, `export`, `service`.
 //! The agents `setup` takes come from the agent registry.
 
 use std::ffi::OsString;
@@ -63,6 +63,8 @@ pub enum Command {
     Pair(crate::client::TargetArgs),
     /// Interrupt, kill or restart the agent of a session (with the control token)
     Ctl(crate::client::CtlArgs),
+    /// The sessions as a table: agent, project, state and for how long, tool, turns, cost
+    Status(crate::client::status::StatusArgs),
     /// Run an agent in this terminal under the observatory's control (kill, restart in place)
     Run(crate::client::run::RunArgs),
     /// (Internal) leads the pseudo-terminal `observatory run` gives an agent.

@@ -2,9 +2,11 @@
 //! the data dir: `observatory token [--rotate]` (print or replace the token), `observatory
 //! pair` (a one-time pairing link and its QR code in the terminal), and `observatory tunnel`
 //! ([`tunnel`]: the app port to the phone through cloudflared or Tailscale Serve), and `observatory
-//! run` ([`run`]: an agent started in this terminal, under the server's control).
+//! run` ([`run`]: an agent started in this terminal, under the server's control), and
+//! `observatory status` ([`status`]: the sessions as a table in the terminal).
 
 pub mod run;
+pub mod status;
 pub mod terminal;
 pub mod tunnel;
 

@@ -33,6 +33,7 @@ fn main() -> Result<()> {
         Some(Command::Pair(args)) => observatory::client::pair(&args),
         Some(Command::Tunnel(args)) => observatory::client::tunnel::run(&args),
         Some(Command::Ctl(args)) => observatory::client::ctl(&args),
+        Some(Command::Status(args)) => observatory::client::status::status(&args),
         Some(Command::Run(args)) => std::process::exit(observatory::client::run::run(&args)?),
         Some(Command::LeadTerminal { argv }) => {
             std::process::exit(observatory::client::terminal::lead(&argv)?)

@@ -210,3 +210,144 @@ async fn token_prints_the_servers_token_and_rotates_it_with_or_without_the_serve
     assert!(text.contains("works once") && text.contains('█'), "{text}");
     assert!(server.terminate());
 }
+
+/// Posts one Claude Code hook event for `session` in `cwd`.
+async fn claude_hook(server: &common::Server, event: &str, session: &str, cwd: &str) {
+    let body = serde_json::json!({
+        "session_id": session, "cwd": cwd, "hook_event_name": event,
+        "prompt": "go", "tool_name": "Bash", "tool_input": {"command": "ls"},
+    });
+    let (status, _, text) = server
+        .post(
+            "/v1/hooks/claude_code",
+            "application/json",
+            body.to_string().into_bytes(),
+            false,
+        )
+        .await;
+    assert!(
+        (200..300).contains(&status),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
+}
+
+fn status_cmd(server: &common::Server, args: &[&str]) -> Command {
+    let mut c = observatory();
+    c.arg("status")
+        .args(args)
+        .arg("--app-addr")
+        .arg(
+            server
+                .running
+                .as_ref()
+                .expect("running")
+                .app_addr
+                .to_string(),
+        )
+        .arg("--data-dir")
+        .arg(server.dir.path());
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_lists_who_needs_you_first_as_a_table_json_and_live() {
+    let server = common::Server::start().await;
+    let (idle, asks) = (
+        "11111111-0000-4000-8000-000000000001",
+        "22222222-0000-4000-8000-000000000002",
+    );
+    for event in ["SessionStart", "UserPromptSubmit", "Stop"] {
+        claude_hook(&server, event, idle, "/work/alpha").await;
+    }
+    claude_hook(&server, "SessionStart", asks, "/work/beta").await;
+    claude_hook(&server, "UserPromptSubmit", asks, "/work/beta").await;
+    claude_hook(&server, "PermissionRequest", asks, "/work/beta").await;
+
+    let out = status_cmd(&server, &["--json"]).output().expect("status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let order: Vec<(&str, &str)> = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| {
+            (
+                r["native_id"].as_str().unwrap_or(""),
+                r["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(order, vec![(asks, "awaiting_permission"), (idle, "idle")]);
+
+    let out = status_cmd(&server, &[]).output().expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("AGENT") && lines[0].contains("COST"),
+        "{text}"
+    );
+    for (line, project, state) in [(1, "beta", "awaiting permission"), (2, "alpha", "idle")] {
+        assert!(lines[line].contains("Claude Code"), "{text}");
+        assert!(
+            lines[line].contains(project) && lines[line].contains(state),
+            "{text}"
+        );
+    }
+
+    // --watch redraws when a session changes: the idle one starts working.
+    let mut watch = status_cmd(&server, &["--watch"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("status --watch");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut stdout = stdout;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let mut wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !seen
+            .rsplit("\x1b[H")
+            .next()
+            .is_some_and(|t| t.contains(what))
+        {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(chunk) => seen += &chunk,
+                Err(_) => panic!("--watch never showed {what:?}: {seen}"),
+            }
+        }
+    };
+    wait_for("awaiting permission");
+    claude_hook(&server, "UserPromptSubmit", idle, "/work/alpha").await;
+    wait_for("active");
+    watch.kill().expect("kill");
+    let _ = watch.wait();
+
+    // Nothing listening: one clear line, and a failure exit.
+    let out = observatory()
+        .args(["status", "--app-addr", "127.0.0.1:1", "--data-dir"])
+        .arg(server.dir.path())
+        .output()
+        .expect("status");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not running at 127.0.0.1:1"), "{err}");
+}
