@@ -65,6 +65,8 @@ pub enum Command {
     Ctl(crate::client::CtlArgs),
     /// The sessions as a table: agent, project, state and for how long, tool, turns, cost
     Status(crate::client::status::StatusArgs),
+    /// Sessions, turns or events as JSON Lines or CSV, by time range and agent
+    Export(crate::client::export::ExportArgs),
     /// Run an agent in this terminal under the observatory's control (kill, restart in place)
     Run(crate::client::run::RunArgs),
     /// (Internal) leads the pseudo-terminal `observatory run` gives an agent.

@@ -3,8 +3,10 @@
 //! pair` (a one-time pairing link and its QR code in the terminal), and `observatory tunnel`
 //! ([`tunnel`]: the app port to the phone through cloudflared or Tailscale Serve), and `observatory
 //! run` ([`run`]: an agent started in this terminal, under the server's control), and
-//! `observatory status` ([`status`]: the sessions as a table in the terminal).
+//! `observatory status` ([`status`]: the sessions as a table in the terminal), and `observatory
+//! export` ([`export`]: sessions, turns or events as JSON Lines or CSV).
 
+pub mod export;
 pub mod run;
 pub mod status;
 pub mod terminal;

@@ -34,6 +34,7 @@ fn main() -> Result<()> {
         Some(Command::Tunnel(args)) => observatory::client::tunnel::run(&args),
         Some(Command::Ctl(args)) => observatory::client::ctl(&args),
         Some(Command::Status(args)) => observatory::client::status::status(&args),
+        Some(Command::Export(args)) => observatory::client::export::export(&args),
         Some(Command::Run(args)) => std::process::exit(observatory::client::run::run(&args)?),
         Some(Command::LeadTerminal { argv }) => {
             std::process::exit(observatory::client::terminal::lead(&argv)?)

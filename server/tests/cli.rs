@@ -212,10 +212,16 @@ async fn token_prints_the_servers_token_and_rotates_it_with_or_without_the_serve
 }
 
 /// Posts one Claude Code hook event for `session` in `cwd`.
+/// Each `UserPromptSubmit` starts a new turn (a new prompt id).
 async fn claude_hook(server: &common::Server, event: &str, session: &str, cwd: &str) {
+    static PROMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let mut turn = PROMPTS.load(std::sync::atomic::Ordering::SeqCst);
+    if event == "UserPromptSubmit" {
+        turn = PROMPTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    }
     let body = serde_json::json!({
         "session_id": session, "cwd": cwd, "hook_event_name": event,
-        "prompt": "go", "tool_name": "Bash", "tool_input": {"command": "ls"},
+        "prompt": "go", "prompt_id": format!("prompt-{turn}"), "tool_name": "Bash", "tool_input": {"command": "ls"},
     });
     let (status, _, text) = server
         .post(
@@ -350,4 +356,106 @@ async fn status_lists_who_needs_you_first_as_a_table_json_and_live() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not running at 127.0.0.1:1"), "{err}");
+}
+
+fn export_cmd(server: &common::Server, app: &str, args: &[&str]) -> (bool, String, String) {
+    let out = observatory()
+        .arg("export")
+        .args(args)
+        .args(["--app-addr", app, "--data-dir"])
+        .arg(server.dir.path())
+        .output()
+        .expect("export");
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8");
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_streams_rows_by_kind_time_and_agent_from_the_server_or_its_store() {
+    let mut server = common::Server::start().await;
+    // Codex's recorded run (its own, older timestamps), then a Claude Code session now.
+    for b in common::bodies("codex-0.169.0", "plain") {
+        let ct = if b.json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        };
+        let (status, _, body) = server.post(b.path(), ct, b.bytes, false).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+    let claude = "33333333-0000-4000-8000-000000000003";
+    for event in ["SessionStart", "UserPromptSubmit", "Stop"] {
+        claude_hook(&server, event, claude, "/work/gamma").await;
+    }
+    let (_, health) = server.get_json("/api/health").await;
+    let stored = health["last_seq"].as_u64().expect("last_seq");
+    let app = server
+        .running
+        .as_ref()
+        .expect("running")
+        .app_addr
+        .to_string();
+
+    let lines = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    };
+    let (ok, all, err) = export_cmd(&server, &app, &[]);
+    assert!(ok, "{err}");
+    let all = lines(&all);
+    assert_eq!(all.len() as u64, stored, "every event, once");
+    assert!(
+        all.windows(2)
+            .all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64())
+    );
+    assert!(
+        all.iter()
+            .any(|e| e["attributes"].as_object().is_some_and(|a| !a.is_empty()))
+    );
+
+    let session_of = |e: &serde_json::Value| e["session_id"].as_str().unwrap_or("").to_owned();
+    let (_, only, _) = export_cmd(&server, &app, &["--agent", "claude-code"]);
+    let only = lines(&only);
+    assert!(
+        !only.is_empty()
+            && only
+                .iter()
+                .all(|e| session_of(e) == format!("claude_code:{claude}"))
+    );
+    let (_, recent, _) = export_cmd(&server, &app, &["--since", "1h"]);
+    let (_, older, _) = export_cmd(&server, &app, &["--until", "1h"]);
+    assert_eq!(
+        lines(&recent).len(),
+        only.len(),
+        "the recorded Codex run is older than an hour"
+    );
+    assert!(
+        lines(&older)
+            .iter()
+            .all(|e| session_of(e).starts_with("codex:"))
+    );
+    assert_eq!(lines(&older).len() + only.len(), all.len());
+
+    let (ok, csv, err) = export_cmd(&server, &app, &["sessions", "--format", "csv"]);
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("id,agent,native_id,state,"), "{csv}");
+    assert_eq!(rows.len(), 3, "{csv}");
+    let (_, turns, _) = export_cmd(&server, &app, &["turns", "--agent", "claude-code"]);
+    let turns = lines(&turns);
+    assert_eq!(turns.len(), 1);
+    assert_eq!(turns[0]["session_id"], format!("claude_code:{claude}"));
+
+    // Mistakes are named.
+    let (ok, _, err) = export_cmd(&server, &app, &["--since", "yesterday"]);
+    assert!(!ok && err.contains("\"yesterday\" is not a time"), "{err}");
+    let (status, body) = server.get_json("/api/export?what=everything").await;
+    assert_eq!(status, 400, "{body}");
+
+    // With the server stopped, the same rows come from the store itself.
+    server.stop().await;
+    let (ok, offline, err) = export_cmd(&server, &app, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(lines(&offline), all);
 }

@@ -389,7 +389,7 @@ pub fn session_json(s: &Session) -> Value {
     })
 }
 
-fn turn_json(t: &Turn) -> Value {
+pub(crate) fn turn_json(t: &Turn) -> Value {
     let api_requests = t.counts.as_ref().map_or(0, |c| c.api_requests);
     let (cost, complete) = cost_json(t.cost, api_requests, true);
     json!({

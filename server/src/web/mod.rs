@@ -9,6 +9,7 @@ mod answers;
 mod api;
 mod assets;
 mod control;
+pub mod export;
 pub mod guard;
 mod stream;
 
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/prompts", get(answers::list))
         .route("/api/prompts/{id}/{decision}", post(answers::answer))
         .route("/api/stats", get(api::stats))
+        .route("/api/export", get(export::export))
         .route("/api/stream", get(stream::stream))
         .route("/api/live/stats", get(api::live_stats))
         .route("/api/config", get(api::config))
