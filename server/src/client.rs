@@ -4,10 +4,12 @@
 //! ([`tunnel`]: the app port to the phone through cloudflared or Tailscale Serve), and `observatory
 //! run` ([`run`]: an agent started in this terminal, under the server's control), and
 //! `observatory status` ([`status`]: the sessions as a table in the terminal), and `observatory
-//! export` ([`export`]: sessions, turns or events as JSON Lines or CSV).
+//! export` ([`export`]: sessions, turns or events as JSON Lines or CSV), and `observatory
+//! service` ([`service`]: started at login by systemd or launchd).
 
 pub mod export;
 pub mod run;
+pub mod service;
 pub mod status;
 pub mod terminal;
 pub mod tunnel;

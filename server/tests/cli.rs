@@ -459,3 +459,109 @@ async fn export_streams_rows_by_kind_time_and_agent_from_the_server_or_its_store
     assert!(ok, "{err}");
     assert_eq!(lines(&offline), all);
 }
+
+#[test]
+fn service_install_writes_a_unit_that_runs_this_binary_with_its_data_dir_and_config() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let data = home.path().join("my data");
+    let config = home.path().join("observatory.toml");
+    std::fs::write(&config, "").expect("config");
+    let service = |args: &[&str]| {
+        let out = observatory()
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .arg("service")
+            .args(args)
+            .arg("--no-start")
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("service");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let exe = env!("CARGO_BIN_EXE_observatory");
+
+    let said = service(&["install", "--manager", "systemd"]);
+    assert!(
+        said.contains("run: systemctl --user enable --now agent-observatory.service"),
+        "{said}"
+    );
+    let unit_path = home
+        .path()
+        .join(".config/systemd/user/agent-observatory.service");
+    let unit = std::fs::read_to_string(&unit_path).expect("unit written");
+    let exec = format!(
+        "ExecStart={exe} serve --data-dir \"{}\" --config {}\n",
+        data.display(),
+        config.display()
+    );
+    assert!(unit.contains(&exec), "{unit}");
+    assert!(unit.contains("Restart=on-failure") && unit.contains("WantedBy=default.target"));
+    match Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit_path)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "systemd-analyze verify: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => {
+            eprintln!("systemd-analyze is not installed: the unit was checked by its text only")
+        }
+    }
+    let status = service(&[
+        "status",
+        "--manager",
+        "systemd",
+        "--app-addr",
+        "127.0.0.1:1",
+    ]);
+    assert!(
+        status.contains("installed: ") && status.contains("server: not running"),
+        "{status}"
+    );
+    assert!(service(&["uninstall", "--manager", "systemd"]).contains("removed"));
+    assert!(!unit_path.exists());
+    assert!(service(&["uninstall", "--manager", "systemd"]).contains("not installed"));
+
+    // launchd: a property list that runs the same command line, read back with Python's plistlib.
+    service(&["install", "--manager", "launchd"]);
+    let plist = home
+        .path()
+        .join("Library/LaunchAgents/dev.agent-observatory.plist");
+    let read = Command::new("python3")
+        .arg("-c")
+        .arg("import plistlib,sys,json; p=plistlib.load(open(sys.argv[1],'rb')); print(json.dumps(p))")
+        .arg(&plist)
+        .output()
+        .expect("python3");
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let p: serde_json::Value = serde_json::from_slice(&read.stdout).expect("JSON");
+    let data = data.display().to_string();
+    let config = config.display().to_string();
+    assert_eq!(
+        p["ProgramArguments"],
+        serde_json::json!([exe, "serve", "--data-dir", data, "--config", config])
+    );
+    assert_eq!(
+        (p["Label"].clone(), p["RunAtLoad"].clone()),
+        (
+            serde_json::json!("dev.agent-observatory"),
+            serde_json::json!(true)
+        )
+    );
+}
