@@ -115,3 +115,90 @@ async fn the_app_reads_its_runtime_config_from_the_server() {
     assert_eq!(c["features"]["dashboard"], built_index().is_some());
     assert!(c["vapid_public_key"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_prometheus_text_without_session_ids_and_need_a_credential_from_afar() {
+    let server = Server::start().await;
+    let mut session = String::new();
+    for b in common::bodies("claude-code-2.1.328", "bash") {
+        let ct = if b.json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        };
+        let (status, _, body) = server.post(b.path(), ct, b.bytes, false).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+    for s in server.sessions().await {
+        session = s["native_id"].as_str().unwrap_or_default().to_owned();
+    }
+    assert!(!session.is_empty());
+    let scrape = |headers: Vec<(&'static str, String)>| {
+        let mut req = server.http.get(server.app_url("/metrics"));
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        async move {
+            let resp = req.send().await.expect("scrape");
+            let status = resp.status().as_u16();
+            let ctype = resp.headers()["content-type"]
+                .to_str()
+                .unwrap_or("")
+                .to_owned();
+            (status, ctype, resp.text().await.expect("body"))
+        }
+    };
+    let (status, ctype, text) = scrape(vec![]).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(ctype, "text/plain; version=0.0.4; charset=utf-8");
+    for series in [
+        "observatory_sessions{agent=\"claude_code\",state=",
+        "observatory_api_requests_total{agent=\"claude_code\",model=\"claude-",
+        "observatory_tokens_total{agent=\"claude_code\",model=\"claude-",
+        "observatory_tool_calls_total{agent=\"claude_code\",tool=\"Bash\"} 1",
+        "observatory_ingest_records_total{signal=\"logs\",protocol=\"http_protobuf\",agent=\"claude_code\",outcome=\"accepted\"}",
+        "# TYPE observatory_hook_request_duration_seconds histogram",
+    ] {
+        assert!(text.contains(series), "no {series} in:\n{text}");
+    }
+    assert!(!text.contains(&session), "a session id in a label:\n{text}");
+
+    // Every series the Grafana dashboard in config/ draws is one the server serves.
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/grafana-dashboard.json"
+    ))
+    .expect("dashboard");
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).expect("dashboard JSON");
+    let exprs = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| {
+            p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| t["expr"].as_str().unwrap_or("").to_owned())
+        });
+    let mut drawn = 0;
+    for expr in exprs {
+        for name in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if let Some(name) = name.strip_prefix("observatory_") {
+                let family = name.strip_suffix("_bucket").unwrap_or(name);
+                assert!(
+                    text.contains(&format!("# TYPE observatory_{family} ")),
+                    "the dashboard draws observatory_{name}: not served"
+                );
+                drawn += 1;
+            }
+        }
+    }
+    assert!(drawn >= 10, "{drawn}");
+
+    // Through a tunnel: a credential is needed, as for /api/.
+    let far = ("x-forwarded-for", "203.0.113.9".to_owned());
+    assert_eq!(scrape(vec![far.clone()]).await.0, 401);
+    let auth = ("authorization", format!("Bearer {}", server.token()));
+    assert_eq!(scrape(vec![far, auth]).await.0, 200);
+}

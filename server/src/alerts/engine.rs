@@ -8,6 +8,7 @@
 //!
 //! [`Alerts`] is the handle the API shares: devices, the test notification, push status.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -69,6 +70,8 @@ struct Shared {
     /// What a notification about an answerable prompt offers (`allow`, `deny`), as `[access]
     /// remote_answers` allows a phone; set by the app.
     answer_actions: std::sync::OnceLock<Vec<&'static str>>,
+    /// Deliveries settled since start by (kind, channel, outcome), for `/metrics`.
+    delivered: std::sync::Mutex<BTreeMap<(&'static str, String, String), u64>>,
 }
 
 pub struct Engine {
@@ -104,6 +107,7 @@ impl Engine {
                     quiet_when_watching,
                     last_id,
                     answer_actions: std::sync::OnceLock::new(),
+                    delivered: Default::default(),
                 }),
             },
         })
@@ -430,6 +434,32 @@ impl Alerts {
         });
     }
 
+    fn count(&self, alert: &Alert) {
+        // The names the API uses for a channel and an outcome (their serde names).
+        fn name(v: &impl serde::Serialize) -> String {
+            let v = serde_json::to_value(v).unwrap_or_default();
+            v.as_str().unwrap_or("unknown").to_owned()
+        }
+        let mut counts = self
+            .inner
+            .delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for d in &alert.deliveries {
+            let key = (alert.kind.as_str(), name(&d.channel), name(&d.outcome));
+            *counts.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Deliveries settled since start, by (kind, channel, outcome).
+    pub fn delivered(&self) -> BTreeMap<(&'static str, String, String), u64> {
+        self.inner
+            .delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Sends every pending delivery of `alert`, concurrently; (index, outcome) of each.
     async fn send(&self, alert: &Alert, devices: &[Device]) -> Vec<(usize, Delivery)> {
         let push_says = matches!(self.inner.push, PushSetup::On { says: true, .. });
@@ -510,6 +540,7 @@ impl Alerts {
     /// removes the devices that are gone.
     async fn finish(&self, alert: Alert, devices: &[Device]) {
         let s = &self.inner;
+        self.count(&alert);
         let store = s.store.clone();
         let mut touched: Vec<(Device, bool)> = Vec::new();
         for d in &alert.deliveries {

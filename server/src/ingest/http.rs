@@ -112,6 +112,7 @@ async fn hook(
     headers: HeaderMap,
     req: HttpRequest,
 ) -> Response {
+    let started = std::time::Instant::now();
     let err = |status, message: String| OtlpError::new(status, Encoding::Json, message);
     let with_hooks = |a: &Agent| agents::spec(*a).hooks.is_some();
     let Some(agent) = Agent::parse(&agent.replace('-', "_")).filter(with_hooks) else {
@@ -170,6 +171,7 @@ async fn hook(
         Ok::<_, OtlpError>(answered)
     }
     .await;
+    p.stats().hook_latency(Some(agent), started.elapsed());
     match result {
         Ok(status) => status.into_response(),
         Err(e) => {

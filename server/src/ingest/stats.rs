@@ -1,5 +1,6 @@
-//! Record counters per (signal, protocol, agent), served by `GET /api/stats`. Hook payloads are
-//! counted as the signal `hooks`, one record per payload.
+//! Record counters per (signal, protocol, agent), served by `GET /api/stats` and `/metrics`.
+//! Hook payloads are counted as the signal `hooks`, one record per payload; how long each hook
+//! request took (arrival to answer: its event committed) is kept as a histogram per agent.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -56,6 +57,30 @@ pub const HOOKS: &str = "hooks";
 #[derive(Default)]
 pub struct Stats {
     rows: Mutex<BTreeMap<Key, Counters>>,
+    hook_latency: Mutex<BTreeMap<&'static str, Histogram>>,
+}
+
+/// Upper bounds (seconds) of the hook latency histogram's buckets; `+Inf` is implied.
+pub const LATENCY_BOUNDS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Observations counted per bucket (not cumulative), with their count and sum.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Histogram {
+    pub buckets: [u64; LATENCY_BOUNDS.len()],
+    pub count: u64,
+    pub sum_secs: f64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, secs: f64) {
+        if let Some(i) = LATENCY_BOUNDS.iter().position(|b| secs <= *b) {
+            self.buckets[i] += 1;
+        }
+        self.count += 1;
+        self.sum_secs += secs;
+    }
 }
 
 impl Stats {
@@ -143,6 +168,20 @@ impl Stats {
                 HookOutcome::Refused => c.rejected += 1,
             }
         });
+    }
+
+    /// How long one hook request of `agent` (`unknown` before its agent was known) took.
+    pub fn hook_latency(&self, agent: Option<Agent>, took: std::time::Duration) {
+        let agent = agent.map_or("unknown", Agent::as_str);
+        let mut h = self.hook_latency.lock().unwrap_or_else(|p| p.into_inner());
+        h.entry(agent).or_default().observe(took.as_secs_f64());
+    }
+
+    pub fn hook_latencies(&self) -> BTreeMap<&'static str, Histogram> {
+        self.hook_latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn snapshot(&self) -> Vec<Row> {

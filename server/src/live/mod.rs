@@ -5,6 +5,7 @@
 
 pub mod figures;
 pub mod ticker;
+pub mod totals;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +17,7 @@ use crate::clock::Clock;
 use crate::proto::store::{Event, Session};
 pub use figures::Figures;
 pub use ticker::Ticker;
+pub use totals::Totals;
 
 /// What one commit changed, as it was committed. Events carry no attributes here: they stay in
 /// the store, one request away, so that frames stay small.
@@ -59,6 +61,8 @@ pub struct Hub {
     tx: broadcast::Sender<Arc<Published>>,
     /// `std::sync::Mutex`: held for a few additions per commit, never across `.await`.
     figures: Arc<Mutex<Figures>>,
+    /// Totals since start, for `/metrics`; the same kind of lock as `figures`.
+    totals: Arc<Mutex<Totals>>,
     tick: Arc<watch::Sender<Arc<Value>>>,
     /// Stages that must see every commit, however far behind (the alert engine): unbounded,
     /// unlike the clients' broadcast. `std::sync::Mutex`: never held across `.await`.
@@ -82,6 +86,7 @@ impl Hub {
         Hub {
             tx,
             figures: Arc::new(Mutex::new(Figures::new(tool_window_secs))),
+            totals: Arc::default(),
             tick: Arc::new(tick),
             taps: Arc::default(),
             notices: broadcast::channel(64).0,
@@ -142,10 +147,16 @@ impl Hub {
 
     pub fn publish(&self, p: Published) {
         self.figures().add(&p.events, self.clock.now());
+        lock(&self.totals).add(&p.events);
         let p = Arc::new(p);
         lock(&self.taps).retain(|tap| tap.send(p.clone()).is_ok());
         // No receiver is not an error: nobody is watching.
         let _ = self.tx.send(p);
+    }
+
+    /// Tokens, cost, API errors and tool calls committed since start.
+    pub fn totals(&self) -> Totals {
+        lock(&self.totals).clone()
     }
 
     /// Feeds the figures with events committed before this process started.

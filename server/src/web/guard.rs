@@ -1,5 +1,5 @@
 //! The app port's door, run before every handler: the `Host` must be one the port answers to
-//! (421), an `/api/` call from a browser must come from the app's own origin (403, WebSocket
+//! (421), an `/api/` (or `/metrics`) call from a browser must come from the app's own origin (403, WebSocket
 //! upgrades included), and the caller must be allowed what the call needs — reads open to local
 //! clients by default, everything else with a credential (401), a client with too many failed
 //! credentials refused for a while (429). State-changing calls made with the device cookie also
@@ -68,7 +68,7 @@ pub async fn guard(State(s): State<AppState>, mut req: Request, next: Next) -> R
         return refuse(StatusCode::MISDIRECTED_REQUEST, why);
     }
     let path = req.uri().path();
-    if !(path == "/api" || path.starts_with("/api/")) {
+    if !(path == "/api" || path.starts_with("/api/") || path == "/metrics") {
         return next.run(req).await;
     }
     if let Some(why) = s.access.refuse_origin(req.headers()) {

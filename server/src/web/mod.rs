@@ -1,5 +1,5 @@
-//! Web: the app port (:4319). One router shows every route: the JSON API under `/api/`, and the
-//! dashboard everywhere else. Unknown `/api/` paths are a JSON 404, never the page. Every
+//! Web: the app port (:4319). One router shows every route: the JSON API under `/api/`,
+//! Prometheus' `/metrics`, and the dashboard everywhere else. Unknown `/api/` paths are a JSON 404, never the page. Every
 //! request passes the [`guard`] first (Host, Origin, credentials); responses are compressed as
 //! the client's `Accept-Encoding` allows.
 
@@ -11,6 +11,7 @@ mod assets;
 mod control;
 pub mod export;
 pub mod guard;
+mod metrics;
 mod stream;
 
 use axum::Router;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/access/token/rotate", post(access::rotate_token))
         .route("/api/access/tunnels", put(access::lease_tunnel))
         .route("/api/access/tunnels/{host}", delete(access::end_tunnel))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/{*rest}", any(api::not_found))
         .route("/api", any(api::not_found))
         .fallback(get(assets::serve))
