@@ -65,6 +65,14 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         (grpc.local_addr()?, http.local_addr()?, app.local_addr()?);
 
     let (tx, rx) = mpsc::channel(config.ingest.queue_requests);
+    let cancel = CancellationToken::new();
+    let retention = crate::retention::Retention::new(
+        store.clone(),
+        tx.clone(),
+        config.retention.clone(),
+        clock.clone(),
+        cancel.clone(),
+    );
     let hub = Hub::new(
         config.live.max_lag_commits,
         config.live.tool_latency_window_secs,
@@ -99,7 +107,6 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         control,
         answers,
     } = Acting::start(config, data_dir, app_addr, &store, &pipeline, &engine, &hub)?;
-    let cancel = CancellationToken::new();
     let link = access.startup_link(loopback(app_addr));
     let app_state = web::AppState {
         store,
@@ -111,6 +118,7 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         answers: answers.clone(),
         cancel: cancel.clone(),
         feeds: Arc::new(tokio::sync::Semaphore::new(config.live.max_feed_clients)),
+        retention: retention.clone(),
     };
 
     let writer = tokio::spawn(writer.run(cancel.clone()));
@@ -119,6 +127,10 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         tokio::spawn(ticker.run(cancel.clone())),
         tokio::spawn(engine.run(cancel.clone())),
         tokio::spawn(answers.run(cancel.clone())),
+        tokio::spawn(async move {
+            retention.run().await;
+            Ok(())
+        }),
         tokio::spawn(serve_http(
             app,
             web::router(app_state),

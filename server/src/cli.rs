@@ -67,6 +67,8 @@ pub enum Command {
     Status(crate::client::status::StatusArgs),
     /// Sessions, turns or events as JSON Lines or CSV, by time range and agent
     Export(crate::client::export::ExportArgs),
+    /// Delete what retention says now and give the file's free pages back (it shrinks)
+    Compact(crate::client::TargetArgs),
     /// Start the observatory at login: a systemd user unit (Linux) or a launchd agent (macOS)
     Service(crate::client::service::ServiceArgs),
     /// Run an agent in this terminal under the observatory's control (kill, restart in place)

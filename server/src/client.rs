@@ -287,3 +287,37 @@ pub fn ctl(args: &CtlArgs) -> Result<()> {
         }
     })
 }
+
+/// `observatory compact`: a retention pass and compaction by the running server, or, with no
+/// server, compaction of the store file here.
+pub fn compact(args: &TargetArgs) -> Result<()> {
+    let target = Target::from_args(args)?;
+    let mib = |b: &Value| format!("{:.1} MiB", b.as_f64().unwrap_or(0.0) / 1_048_576.0);
+    let ran =
+        runtime()?.block_on(target.call(reqwest::Method::POST, "/api/store/compact", None))?;
+    if let Some(v) = ran {
+        let p = &v["pass"];
+        println!(
+            "removed {} sessions ({} events); the store went from {} to {}",
+            p["sessions_removed"],
+            p["events_removed"],
+            mib(&p["before"]["file_bytes"]),
+            mib(&p["after"]["file_bytes"])
+        );
+        return Ok(());
+    }
+    let store = crate::store::Store::open(&target.data_dir).context(
+        "the server did not answer, and its store is busy: is it running at another address (--app-addr)?",
+    )?;
+    let (before, after) = store.compact()?;
+    let (before, after) = (
+        serde_json::json!(before.file_bytes),
+        serde_json::json!(after.file_bytes),
+    );
+    println!(
+        "the store went from {} to {} (no server was running: nothing was deleted)",
+        mib(&before),
+        mib(&after)
+    );
+    Ok(())
+}

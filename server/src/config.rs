@@ -28,6 +28,7 @@ pub struct Config {
     pub access: crate::access::Settings,
     pub control: crate::control::Settings,
     pub answers: crate::answers::Settings,
+    pub retention: crate::retention::Settings,
     pub log: Log,
     pub prices: BTreeMap<String, ModelPrice>,
 }
@@ -340,6 +341,13 @@ impl Config {
         }
         if self.session.check_interval_ms == 0 {
             bail!("session.check_interval_ms must be greater than 0");
+        }
+        let r = &self.retention;
+        if r.check_every_secs == 0 {
+            bail!("retention.check_every_secs must be greater than 0");
+        }
+        if !(r.compact_free_ratio > 0.0 && r.compact_free_ratio <= 1.0) {
+            bail!("retention.compact_free_ratio must be more than 0 and at most 1");
         }
         for agent in self.session.agents.keys() {
             if crate::normalize::Agent::parse(agent).is_none() {

@@ -36,6 +36,8 @@ pub mod store;
 pub mod live;
 // The writer stage: tracker → commit → publish, and the session clock.
 pub mod writer;
+// Old sessions deleted and the file compacted, through the writer's queue.
+pub mod retention;
 // Alerts drawn from committed transitions, and their deliveries.
 pub mod alerts;
 // Who may read and change what: credentials, paired devices, pairing codes, the audit log.

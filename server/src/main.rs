@@ -35,6 +35,7 @@ fn main() -> Result<()> {
         Some(Command::Ctl(args)) => observatory::client::ctl(&args),
         Some(Command::Status(args)) => observatory::client::status::status(&args),
         Some(Command::Export(args)) => observatory::client::export::export(&args),
+        Some(Command::Compact(args)) => observatory::client::compact(&args),
         Some(Command::Service(args)) => observatory::client::service::service(&args),
         Some(Command::Run(args)) => std::process::exit(observatory::client::run::run(&args)?),
         Some(Command::LeadTerminal { argv }) => {

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::ingest::{Committed, Submission, Work};
+use crate::ingest::{Committed, Prune, Pruning, Submission, Work};
 use crate::live::{Hub, Published};
 use crate::session::Commit;
 use crate::session::liveness::ProcLiveness;
@@ -27,6 +27,13 @@ use crate::session::{Limits, Tracker};
 use crate::store::Store;
 
 type Reply = oneshot::Sender<Result<Committed, String>>;
+
+/// Events one [`Prune`] deletes at most: one short write transaction, so ingest never waits long
+/// behind retention.
+const PRUNE_CHUNK: usize = 2000;
+
+/// The record tables whose records name a session (JSON `session_id`) and go with it.
+const PRUNED_WITH_SESSIONS: &[&str] = &["alerts"];
 
 /// A batch the tracker has applied, on its way to the commit stage.
 struct Prepared {
@@ -137,11 +144,13 @@ impl Writer {
         while let Some(first) = self.rx.blocking_recv() {
             let mut tick = false;
             let mut batch = Vec::new();
+            let mut prunes = Vec::new();
             let mut n = 0;
             let mut next = Some(first);
             while let Some(work) = next.take() {
                 match work {
                     Work::Tick => tick = true,
+                    Work::Prune(p) => prunes.push(p),
                     Work::Batch(s) => {
                         n += s.events.len();
                         batch.push(s);
@@ -160,6 +169,9 @@ impl Writer {
             }
             if !batch.is_empty() && !self.apply(batch, n, seen_epoch, &tx) {
                 return;
+            }
+            for p in prunes {
+                self.prune(p);
             }
             if tick {
                 let commit = self.tracker.tick(self.config.clock.now(), &ProcLiveness);
@@ -218,6 +230,30 @@ impl Writer {
             }
         }
         true
+    }
+
+    /// Deletes one chunk of a session retention chose, after the batches before it (the commit
+    /// stage's channel holds at most one, and redb orders write transactions). A session whose
+    /// run began again since is kept.
+    fn prune(&mut self, p: Prune) {
+        let result = if p.first && !self.tracker.forget(&p.session) {
+            Ok(Pruning::Running)
+        } else {
+            self.store
+                .prune(
+                    &p.session,
+                    p.up_to,
+                    PRUNE_CHUNK,
+                    p.first,
+                    PRUNED_WITH_SESSIONS,
+                )
+                .map(|r| Pruning::Removed {
+                    events: r.events,
+                    finished: r.done,
+                })
+                .map_err(|e| e.to_string())
+        };
+        let _ = p.done.send(result);
     }
 
     /// Starts the tracker again from what the store holds.

@@ -70,6 +70,9 @@ struct Shared {
     /// What a notification about an answerable prompt offers (`allow`, `deny`), as `[access]
     /// remote_answers` allows a phone; set by the app.
     answer_actions: std::sync::OnceLock<Vec<&'static str>>,
+    /// Prompt alerts whose record may not be stored yet (their sending started first), by
+    /// prompt id: a quick answer settles them from here.
+    in_flight: std::sync::Mutex<std::collections::HashMap<String, Alert>>,
     /// Deliveries settled since start by (kind, channel, outcome), for `/metrics`.
     delivered: std::sync::Mutex<BTreeMap<(&'static str, String, String), u64>>,
 }
@@ -108,6 +111,7 @@ impl Engine {
                     last_id,
                     answer_actions: std::sync::OnceLock::new(),
                     delivered: Default::default(),
+                    in_flight: Default::default(),
                 }),
             },
         })
@@ -416,6 +420,10 @@ impl Alerts {
         let s = &self.inner;
         let store = s.store.clone();
         let first = alert.clone();
+        if !alert.prompt_id.is_empty() {
+            let mut in_flight = s.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            in_flight.insert(alert.prompt_id.clone(), alert.clone());
+        }
         let stored = tokio::task::spawn_blocking(move || store.put_numbered(&first));
         s.hub.frame("alert", "alert", &alert);
         let this = self.clone();
@@ -430,6 +438,11 @@ impl Alerts {
                 Ok(Err(e)) => tracing::error!(error = %e, "storing an alert"),
                 Err(e) => tracing::error!(error = %e, "storing an alert"),
             }
+            this.inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&alert.prompt_id);
             this.finish(alert, &devices).await;
         });
     }
@@ -594,11 +607,22 @@ impl Alerts {
         let Some(pusher) = self.pusher() else { return };
         let store = self.inner.store.clone();
         let id = prompt_id.to_owned();
+        let sending = {
+            let in_flight = self
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            in_flight.get(prompt_id).cloned()
+        };
         let found = tokio::task::spawn_blocking(move || -> crate::store::Result<_> {
-            let alert = store
-                .page::<Alert>(None, INTERRUPTED_SCAN)?
-                .into_iter()
-                .find(|a| a.prompt_id == id);
+            let alert = match sending {
+                Some(a) => Some(a),
+                None => store
+                    .page::<Alert>(None, INTERRUPTED_SCAN)?
+                    .into_iter()
+                    .find(|a| a.prompt_id == id),
+            };
             let devices = store.all::<Device>()?;
             Ok(alert.map(|a| (a, devices)))
         })

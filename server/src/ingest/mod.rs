@@ -26,6 +26,26 @@ pub enum Work {
     Batch(Submission),
     /// Let the clock and process checks move sessions (stalled, ended, crashed).
     Tick,
+    /// Retention deletes part of a session whose run is over (see `retention`).
+    Prune(Prune),
+}
+
+/// One chunk of a session retention deletes: with `first`, the session itself (the writer's
+/// tracker lets go of it, or refuses when its run began again), then events with seq ≤ `up_to`.
+pub struct Prune {
+    pub session: String,
+    pub up_to: u64,
+    pub first: bool,
+    pub done: oneshot::Sender<Result<Pruning, String>>,
+}
+
+/// What became of a [`Prune`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pruning {
+    /// Events removed; `finished` when none of the session's is left.
+    Removed { events: u64, finished: bool },
+    /// The session runs again: kept.
+    Running,
 }
 
 /// One ingest request's events, and where to say they are committed.

@@ -320,6 +320,19 @@ impl Tracker {
         }
     }
 
+    /// Lets go of a session that retention deletes, unless its run is not over (it came back
+    /// since retention chose it): `false` then, and it is kept.
+    pub fn forget(&mut self, id: &str) -> bool {
+        let running = self
+            .sessions
+            .get(id)
+            .is_some_and(|l| !State::parse(&l.session.state).is_some_and(State::is_final));
+        if !running {
+            self.sessions.remove(id);
+        }
+        !running
+    }
+
     /// Current state of a session the tracker holds in memory.
     pub fn session(&self, id: &str) -> Option<&Session> {
         self.sessions.get(id).map(|l| &l.session)

@@ -8,7 +8,10 @@
 //! returns; nothing that was acknowledged is lost (a failed commit is never acknowledged). A
 //! first start that cannot create the file leaves none behind.
 
+mod prune;
 pub mod records;
+
+pub use prune::{Pruned, Space};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -153,22 +156,10 @@ impl Store {
     /// the old handle's readers, up to [`REOPEN_WAIT`].
     fn reopen(&self) -> Result<()> {
         let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
-        let deadline = Instant::now() + REOPEN_WAIT;
-        if let Some(mut old) = slot.take() {
-            loop {
-                match Arc::try_unwrap(old) {
-                    Ok(db) => break drop(db),
-                    Err(still) if Instant::now() < deadline => {
-                        old = still;
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Err(still) => {
-                        *slot = Some(still);
-                        return Err(StoreError::Unavailable("its readers hold it".into()));
-                    }
-                }
-            }
+        if slot.is_some() {
+            drop(prune::take_alone(&mut slot, REOPEN_WAIT)?);
         }
+        let deadline = Instant::now() + REOPEN_WAIT;
         loop {
             // Read transactions may hold the file a moment after their handle went.
             match (self.open)(&self.path) {

@@ -31,6 +31,8 @@ pub struct AppState {
     pub cancel: tokio_util::sync::CancellationToken,
     /// One permit per open live feed: `[live] max_feed_clients`.
     pub feeds: Arc<tokio::sync::Semaphore>,
+    /// Old sessions deleted, the file compacted: what the last pass did, a pass on demand.
+    pub retention: crate::retention::Retention,
 }
 
 #[derive(Debug)]
@@ -302,12 +304,41 @@ pub async fn events(
     })))
 }
 
+/// Records counted, the store (sizes, counts, the oldest session kept) and retention (its limits,
+/// totals since start and what the last pass removed).
 pub async fn stats(State(s): State<AppState>) -> ApiResult {
-    let (size, events) = read(&s.store, |st| Ok((st.size_bytes(), st.event_count()?))).await?;
+    let (space, events, sessions) = read(&s.store, |st| {
+        Ok((st.space()?, st.event_count()?, st.sessions()?))
+    })
+    .await?;
+    let oldest = sessions.iter().min_by_key(|x| x.first_seen_unix_nano);
     Ok(Json(json!({
         "records": s.stats.snapshot(),
-        "store": { "path": s.store.path().display().to_string(), "size_bytes": size, "events": events },
+        "store": {
+            "path": s.store.path().display().to_string(),
+            "size_bytes": space.file_bytes,
+            "allocated_bytes": space.allocated_bytes,
+            "stored_bytes": space.stored_bytes,
+            "events": events,
+            "sessions": sessions.len(),
+            "oldest_session": oldest.map(|x| json!({
+                "id": x.id, "first_seen": rfc3339(x.first_seen_unix_nano), "last_seen": rfc3339(x.last_seen_unix_nano),
+            })),
+        },
+        "retention": {
+            "settings": s.retention.settings(),
+            "totals": s.retention.status().get(),
+        },
     })))
+}
+
+/// `POST /api/store/compact`: a retention pass now, then compaction whatever the free share.
+pub async fn compact(State(s): State<AppState>) -> ApiResult {
+    let pass = s.retention.pass(true).await;
+    if let Some(e) = &pass.error {
+        return Err(ApiError::Unavailable(format!("the pass stopped: {e}")));
+    }
+    Ok(Json(json!({ "pass": pass })))
 }
 
 /// Burn figures, tool latency percentiles per tool, and sessions by state.

@@ -23,7 +23,12 @@ use crate::control::Action;
 fn need(method: &Method, path: &str) -> Need {
     match path {
         "/api/access" | "/api/pair" => Need::Nothing,
-        p if p.starts_with("/api/access/") || p.starts_with("/api/launches") => Need::LocalWrite,
+        p if p.starts_with("/api/access/")
+            || p.starts_with("/api/launches")
+            || p.starts_with("/api/store/") =>
+        {
+            Need::LocalWrite
+        }
         p if *method == Method::POST
             && p.starts_with("/api/sessions/")
             && p.rsplit('/').next().and_then(Action::parse).is_some() =>

@@ -101,6 +101,27 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
         ];
         t.sample("observatory_alert_deliveries_total", &labels, n as f64);
     }
+    let retention = s.retention.status().get();
+    for (name, help, n) in [
+        (
+            "observatory_retention_passes_total",
+            "Retention passes run.",
+            retention.passes,
+        ),
+        (
+            "observatory_retention_removed_sessions_total",
+            "Sessions retention deleted.",
+            retention.sessions_removed,
+        ),
+        (
+            "observatory_retention_removed_events_total",
+            "Events retention deleted.",
+            retention.events_removed,
+        ),
+    ] {
+        t.family(name, "counter", help);
+        t.sample(name, &[], n as f64);
+    }
     let body = t.0;
     Ok((
         [(

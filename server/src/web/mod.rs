@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/prompts/{id}/{decision}", post(answers::answer))
         .route("/api/stats", get(api::stats))
         .route("/api/export", get(export::export))
+        .route("/api/store/compact", post(api::compact))
         .route("/api/stream", get(stream::stream))
         .route("/api/live/stats", get(api::live_stats))
         .route("/api/config", get(api::config))
