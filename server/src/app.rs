@@ -93,6 +93,14 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         config.ingest.max_body_bytes,
         clock.clone(),
     );
+    let (forward, forward_status) =
+        match crate::forward::Forward::new(&config.forward, data_dir, &hub)? {
+            Some((stage, tap, status)) => {
+                pipeline.set_forward(Arc::new(tap));
+                (Some(stage), Some(status))
+            }
+            None => (None, None),
+        };
     let ticker = Ticker::new(store.clone(), hub.clone(), config.live.tick_interval())?;
     let engine = Engine::from_settings(
         &config.alerts,
@@ -119,6 +127,7 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
         cancel: cancel.clone(),
         feeds: Arc::new(tokio::sync::Semaphore::new(config.live.max_feed_clients)),
         retention: retention.clone(),
+        forward: forward_status,
     };
 
     let writer = tokio::spawn(writer.run(cancel.clone()));
@@ -138,6 +147,10 @@ pub async fn start_with_clock(config: &Config, data_dir: &Path, clock: Clock) ->
             cancel.clone(),
         )),
     ]);
+    if let Some(stage) = forward {
+        tracing::info!(endpoint = %config.forward.endpoint, protocol = %config.forward.protocol, "forwarding everything received");
+        servers.push(tokio::spawn(stage.run(cancel.clone())));
+    }
     tracing::info!(%grpc_addr, %http_addr, %app_addr, data_dir = %data_dir.display(), "observatory is listening");
     tracing::info!(
         %link,

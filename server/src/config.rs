@@ -29,6 +29,7 @@ pub struct Config {
     pub control: crate::control::Settings,
     pub answers: crate::answers::Settings,
     pub retention: crate::retention::Settings,
+    pub forward: crate::forward::Settings,
     pub log: Log,
     pub prices: BTreeMap<String, ModelPrice>,
 }
@@ -342,6 +343,7 @@ impl Config {
         if self.session.check_interval_ms == 0 {
             bail!("session.check_interval_ms must be greater than 0");
         }
+        self.forward.validate()?;
         let r = &self.retention;
         if r.check_every_secs == 0 {
             bail!("retention.check_every_secs must be greater than 0");

@@ -40,6 +40,8 @@ pub mod writer;
 pub mod retention;
 // Alerts drawn from committed transitions, and their deliveries.
 pub mod alerts;
+// Everything received, and the session events, sent on to an upstream OTLP endpoint.
+pub mod forward;
 // Who may read and change what: credentials, paired devices, pairing codes, the audit log.
 pub mod access;
 // Interrupting, killing and restarting agents' processes.

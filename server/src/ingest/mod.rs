@@ -106,9 +106,16 @@ pub trait AnswerDesk: Send + Sync + 'static {
     fn takes(&self, agent: Agent) -> bool;
 }
 
+/// The forward stage, as ingest sees it: takes each accepted export request (protobuf) to send
+/// it upstream too, without ever making ingest wait.
+pub trait Forwarder: Send + Sync + 'static {
+    fn offer(&self, signal: crate::normalize::Signal, body: Vec<u8>);
+}
+
 struct Inner {
     tx: mpsc::Sender<Work>,
     answers: std::sync::OnceLock<Arc<dyn AnswerDesk>>,
+    forward: std::sync::OnceLock<Arc<dyn Forwarder>>,
     prices: Prices,
     stats: Arc<Stats>,
     max_body_bytes: usize,
@@ -128,6 +135,7 @@ impl Pipeline {
             inner: Arc::new(Inner {
                 tx,
                 answers: std::sync::OnceLock::new(),
+                forward: std::sync::OnceLock::new(),
                 prices,
                 stats,
                 max_body_bytes,
@@ -143,6 +151,11 @@ impl Pipeline {
     /// Gives waiting hooks their answers from `desk` (once).
     pub fn set_answers(&self, desk: Arc<dyn AnswerDesk>) {
         let _ = self.inner.answers.set(desk);
+    }
+
+    /// Sends every accepted request upstream too, through `f` (once).
+    pub fn set_forward(&self, f: Arc<dyn Forwarder>) {
+        let _ = self.inner.forward.set(f);
     }
 
     pub fn answers(&self) -> Option<&Arc<dyn AnswerDesk>> {
@@ -173,12 +186,24 @@ impl Pipeline {
         }
         let rejected = refused.records;
         let signal = request.signal();
+        // Forwarded once accepted here (a refused request is retried by its sender).
+        let forward = self
+            .inner
+            .forward
+            .get()
+            .map(|f| (f, request.encode_to_vec()));
         let mut normalized = Normalized::default();
         agents::read_otlp(request, &self.inner.prices, &mut normalized);
         let stats = &self.inner.stats;
         stats.received(signal, protocol, &normalized.tally, rejected);
+        let forward = |()| {
+            if let Some((f, body)) = forward {
+                f.offer(signal, body);
+            }
+        };
         if normalized.events.is_empty() {
             stats.accepted(signal, protocol, &normalized.tally, 0);
+            forward(());
             return Ok(refused);
         }
         let fail = |e: IngestError| {
@@ -188,6 +213,7 @@ impl Pipeline {
         match self.commit(normalized.events).await {
             Ok(c) => {
                 stats.accepted(signal, protocol, &normalized.tally, c.duplicates);
+                forward(());
                 Ok(refused)
             }
             Err(e) => Err(fail(e)),

@@ -19,6 +19,7 @@ pub mod gemini_cli;
 pub mod generic;
 pub mod hooks;
 pub mod opencode;
+pub mod packed;
 pub mod prices;
 
 use std::collections::BTreeMap;
@@ -177,6 +178,16 @@ pub enum Request {
 }
 
 impl Request {
+    /// The request as OTLP protobuf (what it was, whatever encoding it arrived in).
+    pub fn encode_to_vec(&self) -> Vec<u8> {
+        use prost::Message;
+        match self {
+            Request::Logs(r) => r.encode_to_vec(),
+            Request::Traces(r) => r.encode_to_vec(),
+            Request::Metrics(r) => r.encode_to_vec(),
+        }
+    }
+
     pub fn signal(&self) -> Signal {
         match self {
             Request::Logs(_) => Signal::Logs,
@@ -270,20 +281,13 @@ impl SessionEvent {
         }
     }
 
-    /// Encodes the attributes, the bulk of a stored event, and drops them from `event`. Ingest
-    /// workers call this, in parallel, so that the single store writer only appends the bytes
+    /// Encodes and compresses the attributes ([`packed`]), the bulk of a stored event, and drops
+    /// them from `event`. Ingest workers call this, in parallel, so that the single store writer
+    /// only appends the bytes
     /// (a protobuf message may be written as the concatenation of its fields) and never copies
     /// or frees the attribute lists itself.
     pub fn seal(&mut self) {
-        use prost::Message;
-        let attributes = std::mem::take(&mut self.event.attributes);
-        if !attributes.is_empty() {
-            self.encoded_attributes = Event {
-                attributes,
-                ..Event::default()
-            }
-            .encode_to_vec();
-        }
+        self.encoded_attributes = packed::pack(std::mem::take(&mut self.event.attributes));
     }
 
     pub fn session_id(&self) -> String {

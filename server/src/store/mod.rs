@@ -369,6 +369,7 @@ impl Store {
                 break;
             }
             e.attributes = Vec::new();
+            e.attributes_zstd = Vec::new();
             if !visit(e) {
                 break;
             }
@@ -432,7 +433,7 @@ pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn set_private(path: &Path) -> anyhow::Result<()> {
+pub fn set_private(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use anyhow::Context;
@@ -618,8 +619,9 @@ mod tests {
             .session_events("claude_code:s1", 0, 10)
             .expect("events");
         assert_eq!(events.len(), 2);
+        let attributes = crate::normalize::packed::attributes(&events[1]).expect("unpacks");
         assert_eq!(
-            crate::normalize::attrs::Attrs(&events[1].attributes).str("tool_use_id"),
+            crate::normalize::attrs::Attrs(&attributes).str("tool_use_id"),
             Some("t2")
         );
 

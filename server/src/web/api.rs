@@ -33,6 +33,8 @@ pub struct AppState {
     pub feeds: Arc<tokio::sync::Semaphore>,
     /// Old sessions deleted, the file compacted: what the last pass did, a pass on demand.
     pub retention: crate::retention::Retention,
+    /// Forwarding upstream, when `[forward] endpoint` is set.
+    pub forward: Option<crate::forward::Status>,
 }
 
 #[derive(Debug)]
@@ -329,6 +331,7 @@ pub async fn stats(State(s): State<AppState>) -> ApiResult {
             "settings": s.retention.settings(),
             "totals": s.retention.status().get(),
         },
+        "forward": s.forward.as_ref().map(crate::forward::Status::report),
     })))
 }
 
@@ -501,10 +504,14 @@ pub fn event_json(e: &Event) -> Value {
     if !e.prompt_id.is_empty() {
         put("prompt_id", json!(e.prompt_id));
     }
-    put(
-        "attributes",
-        Value::Object(attrs::to_json_object(&e.attributes)),
-    );
+    match crate::normalize::packed::attributes(e) {
+        Ok(a) => put("attributes", Value::Object(attrs::to_json_object(&a))),
+        // One damaged record: its own fields still show, with what is wrong.
+        Err(why) => {
+            put("attributes", json!({}));
+            put("attributes_error", json!(why));
+        }
+    }
     v
 }
 

@@ -122,6 +122,44 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
         t.family(name, "counter", help);
         t.sample(name, &[], n as f64);
     }
+    if let Some(f) = &s.forward {
+        let r = f.report();
+        for (name, kind, help, n) in [
+            (
+                "observatory_forward_sent_total",
+                "counter",
+                "Requests the upstream took.",
+                r.sent,
+            ),
+            (
+                "observatory_forward_refused_total",
+                "counter",
+                "Requests the upstream refused for good (dropped).",
+                r.refused,
+            ),
+            (
+                "observatory_forward_dropped_total",
+                "counter",
+                "Requests dropped: the queue's cap, or the stage too far behind.",
+                r.queued.dropped_items + r.handover_dropped,
+            ),
+            (
+                "observatory_forward_queued",
+                "gauge",
+                "Requests waiting to go upstream.",
+                r.queued.items,
+            ),
+            (
+                "observatory_forward_queued_bytes",
+                "gauge",
+                "Bytes waiting to go upstream.",
+                r.queued.bytes,
+            ),
+        ] {
+            t.family(name, kind, help);
+            t.sample(name, &[], n as f64);
+        }
+    }
     let body = t.0;
     Ok((
         [(
