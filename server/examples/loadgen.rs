@@ -151,6 +151,11 @@ enum Mode {
         #[arg(long)]
         pid_file: Option<PathBuf>,
     },
+    /// Mark every session of a (pre-filled) data dir as ended, so retention may delete it.
+    EndSessions {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
     /// Describe the generated batches.
     Dump {
         #[command(flatten)]
@@ -189,6 +194,7 @@ fn main() -> Result<()> {
             crash,
             pid_file,
         } => startup(&bin, &data_dir, runs, crash, pid_file.as_deref())?,
+        Mode::EndSessions { data_dir } => end_sessions(&data_dir)?,
         Mode::Dump { shape } => dump(&shape)?,
     };
     println!("{}", Json::Object(out));
@@ -864,6 +870,22 @@ fn prefill(shape: &Shape, dir: &Path, target: u64, batch: usize) -> Result<Map<S
         "prefill_write_events_per_s".into(),
         json!((stored as f64 / t_write.as_secs_f64()).round()),
     );
+    Ok(o)
+}
+
+fn end_sessions(dir: &Path) -> Result<Map<String, Json>> {
+    let store = Store::open(dir)?;
+    let mut sessions = store.sessions()?;
+    for s in &mut sessions {
+        s.state = "ended".into();
+    }
+    let n = sessions.len();
+    store.write(&observatory::session::Commit {
+        sessions,
+        ..Default::default()
+    })?;
+    let mut o = Map::new();
+    o.insert("ended_sessions".into(), json!(n));
     Ok(o)
 }
 
