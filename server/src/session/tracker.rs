@@ -225,6 +225,10 @@ impl Tracker {
             let t = event_time(&ev.event, now);
             live.resolve_turn(&mut ev, kind, t);
             if live.repeats_turn_end(&ev, kind) || live.pairs_anonymous(&ev, kind) {
+                // A second report of a tool's end still finishes the tool its source opened.
+                if kind == EventKind::ToolFinished {
+                    live.finish_open_tool(&ev.event);
+                }
                 // The second report of a turn's end may be the one that says what the agent
                 // said (the hook, after the log).
                 if live.keep_last_message(&ev.event) && !live.dirty {
@@ -236,6 +240,9 @@ impl Tracker {
             }
             if let Some(key) = &ev.fact_key {
                 if live.facts.contains(key) {
+                    if kind == EventKind::ToolFinished {
+                        live.finish_open_tool(&ev.event);
+                    }
                     out.duplicates.push(pos);
                     continue;
                 }
@@ -585,7 +592,14 @@ impl Live {
         let new_turn = self.open_turn(&event, kind, id, t, *next_seq);
         let mut arrival = self.arrival(kind, t, &event.turn_id, new_turn);
         arrival.stops = self.note_control(kind, &event);
-        self.track_tools(kind, &mut event, t, arrival.current_turn);
+        let abandoned = self.track_tools(kind, &mut event, t, arrival.current_turn);
+        self.abandon_tools(
+            abandoned,
+            "unfinished when the session ended",
+            (id, t),
+            next_seq,
+            out,
+        );
         self.count_event(kind, &event, t);
         let next = self.next_state(current, arrival, run_started);
         if kind == EventKind::SessionEnded && !event.reason.is_empty() {
@@ -735,8 +749,16 @@ impl Live {
     }
 
     /// Tools in flight: for the stall limit, the "running" display, and hook durations (a tool
-    /// end that says no duration gets the time since its start).
-    fn track_tools(&mut self, kind: EventKind, event: &mut Event, t: i64, current_turn: bool) {
+    /// end that says no duration gets the time since its start). Returns the tools the event
+    /// leaves unfinished (the session ended under them).
+    fn track_tools(
+        &mut self,
+        kind: EventKind,
+        event: &mut Event,
+        t: i64,
+        current_turn: bool,
+    ) -> Vec<OpenTool> {
+        let mut abandoned = Vec::new();
         match kind {
             EventKind::ToolStarted => self.open_tools.push(OpenTool {
                 id: event.tool_call_id.clone(),
@@ -744,23 +766,20 @@ impl Live {
                 started: t,
             }),
             EventKind::ToolFinished => {
-                let by_id = |o: &OpenTool| !o.id.is_empty() && o.id == event.tool_call_id;
-                let pos = self.open_tools.iter().position(by_id).or_else(|| {
-                    self.open_tools
-                        .iter()
-                        .position(|o| o.name.eq_ignore_ascii_case(&event.tool_name))
-                });
-                if let Some(open) = pos.map(|i| self.open_tools.remove(i))
+                if let Some(open) = self.finish_open_tool(event)
                     && event.duration_ms.is_none()
                     && t >= open.started
                 {
                     event.duration_ms = Some((t - open.started) as f64 / 1e6);
                 }
             }
-            EventKind::TurnFinished | EventKind::TurnFailed | EventKind::SessionEnded
-                if current_turn =>
-            {
+            // A turn's end may come before the telemetry that finishes its tools: only an ended
+            // session leaves them unfinished for good.
+            EventKind::TurnFinished | EventKind::TurnFailed if current_turn => {
                 self.open_tools.clear();
+            }
+            EventKind::SessionEnded if current_turn => {
+                abandoned = std::mem::take(&mut self.open_tools);
             }
             _ => {}
         }
@@ -777,6 +796,60 @@ impl Live {
                 .last()
                 .map(|o| o.name.clone())
                 .unwrap_or_default();
+        }
+        abandoned
+    }
+
+    /// The open tool a tool end finishes (by call id, or by name when a source names no id).
+    fn finish_open_tool(&mut self, event: &Event) -> Option<OpenTool> {
+        let by_id = |o: &OpenTool| !o.id.is_empty() && o.id == event.tool_call_id;
+        let pos = self.open_tools.iter().position(by_id).or_else(|| {
+            self.open_tools
+                .iter()
+                .position(|o| o.name.eq_ignore_ascii_case(&event.tool_name))
+        });
+        let open = pos.map(|i| self.open_tools.remove(i));
+        self.session.current_tool = self
+            .open_tools
+            .last()
+            .map(|o| o.name.clone())
+            .unwrap_or_default();
+        open
+    }
+
+    /// Records each tool its run ended under as a call that failed (SIGTERM mid-tool, a crash),
+    /// so that no call goes uncounted; its fact is kept, so a late report of the same call is a
+    /// duplicate.
+    fn abandon_tools(
+        &mut self,
+        tools: Vec<OpenTool>,
+        why: &str,
+        (id, t): (&str, i64),
+        next_seq: &mut u64,
+        out: &mut Commit,
+    ) {
+        for o in tools {
+            if !o.id.is_empty() {
+                let key = format!("tool:{}", o.id);
+                if !self.facts.insert(key.clone()) {
+                    continue;
+                }
+                out.facts.push((id.to_owned(), key, *next_seq));
+            }
+            let ev = Event {
+                kind: EventKind::ToolFinished.as_str().into(),
+                source: "observatory".into(),
+                turn_id: self.session.current_turn.clone(),
+                tool_name: o.name,
+                tool_call_id: o.id,
+                success: Some(false),
+                error: why.into(),
+                duration_ms: Some((t - o.started).max(0) as f64 / 1e6),
+                time_unix_nano: t,
+                ..Event::default()
+            };
+            self.count_event(EventKind::ToolFinished, &ev, t);
+            self.store(ev, Vec::new(), id, t, next_seq, out);
         }
     }
 
@@ -969,12 +1042,17 @@ impl Live {
             if s.end_reason.is_empty() || next != State::Ended {
                 s.end_reason = reason.to_owned();
             }
-            self.open_tools.clear();
             s.current_tool.clear();
-            self.close_open_turns(next, t);
         }
         out.events.push(change);
         out.encoded_attributes.push(Vec::new());
+        if next.is_final() {
+            let tools = std::mem::take(&mut self.open_tools);
+            let id = self.session.id.clone();
+            let why = format!("unfinished when the run ended ({reason})");
+            self.abandon_tools(tools, &why, (&id, t), next_seq, out);
+            self.close_open_turns(next, t);
+        }
     }
 }
 
@@ -1339,6 +1417,52 @@ mod tests {
         let c = tr.tick(5 * S, &Alive(vec![]));
         assert_eq!(states(&c.events), ["crashed"]);
         assert_eq!(status(&c, "p2"), Some(("failed".into(), 5 * S)));
+    }
+
+    #[test]
+    fn a_tool_the_run_ended_under_is_a_failed_call_and_counted_once() {
+        let session = |tr: &Tracker| tr.session("claude_code:s1").cloned().expect("session");
+        let calls = |s: &Session| s.counts.map(|c| (c.tool_calls, c.tool_errors));
+        // SIGTERM mid-tool: the agent's SessionEnd, no tool end.
+        let mut tr = Tracker::new(0);
+        let started = tool(hook(EventKind::ToolStarted, "p1", 2 * S), "Bash", "t1");
+        apply(
+            &mut tr,
+            vec![hook(EventKind::Prompt, "p1", S), started],
+            2 * S,
+        );
+        let c = apply(
+            &mut tr,
+            vec![hook(EventKind::SessionEnded, "p1", 3 * S)],
+            3 * S,
+        );
+        let ended: Vec<_> = c
+            .events
+            .iter()
+            .filter(|e| e.kind == "tool_finished")
+            .collect();
+        assert_eq!(ended.len(), 1);
+        assert_eq!(
+            (ended[0].success, ended[0].tool_call_id.as_str()),
+            (Some(false), "t1")
+        );
+        assert!(ended[0].error.contains("unfinished"), "{}", ended[0].error);
+        assert_eq!(calls(&session(&tr)), Some((1, 1)));
+        assert_eq!(session(&tr).current_tool, "");
+        // Its late report is the same call.
+        let late = tool(ev(EventKind::ToolFinished, "p1", 2 * S), "Bash", "t1");
+        let c = apply(&mut tr, vec![late], 4 * S);
+        assert!(c.events.is_empty());
+        assert_eq!(calls(&session(&tr)), Some((1, 1)));
+
+        // The process died mid-tool: the same.
+        let mut tr = Tracker::new(0);
+        let prompt = watched(hook(EventKind::Prompt, "p1", S), 41);
+        let started = tool(hook(EventKind::ToolStarted, "p1", 2 * S), "Bash", "t2");
+        apply(&mut tr, vec![prompt, started], 2 * S);
+        let c = tr.tick(5 * S, &Alive(vec![]));
+        assert_eq!(states(&c.events), ["crashed"]);
+        assert_eq!(calls(&session(&tr)), Some((1, 1)));
     }
 
     #[test]
