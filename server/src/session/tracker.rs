@@ -22,6 +22,9 @@ pub struct Commit {
     pub turns: Vec<Turn>,
     /// (session id, fact key, seq of the event that reported it)
     pub facts: Vec<(String, String, u64)>,
+    /// (session id, turn id) of turns that turned out not to be turns (see
+    /// [`Live::close_open_turns`]): deleted.
+    pub removed_turns: Vec<(String, String)>,
 }
 
 /// Where the tracker finds sessions it has not seen since start-up: the store, in the server.
@@ -130,6 +133,8 @@ struct Live {
     dirty: bool,
     /// Turns changed by the batch being applied.
     dirty_turns: Vec<String>,
+    /// Turns dropped since the last write (see [`Live::close_open_turns`]).
+    removed_turns: Vec<String>,
     /// The observatory is stopping the agent (kill or restart asked, not finished).
     stopping: bool,
 }
@@ -323,6 +328,9 @@ impl Tracker {
                         commit.turns.push(t.clone());
                     }
                 }
+                for tid in std::mem::take(&mut live.removed_turns) {
+                    commit.removed_turns.push((id.clone(), tid));
+                }
             }
         }
     }
@@ -382,6 +390,7 @@ impl Live {
             partial: false,
             dirty: false,
             dirty_turns: Vec::new(),
+            removed_turns: Vec::new(),
             stopping: false,
         };
         live.complete(l.turns, l.facts);
@@ -987,8 +996,31 @@ impl Live {
     }
 
     /// A run that is over leaves no turn open: one it ended or we stopped mid-way was
-    /// interrupted; one whose process died without a word failed.
+    /// interrupted; one whose process died without a word failed. An open turn that saw nothing
+    /// but its prompt — no model call, no tool, no answer — was no turn: a command the agent
+    /// ran itself (Claude Code logs `/exit` as a prompt, with no hook), or a prompt the run
+    /// ended before it was sent. It is dropped.
     fn close_open_turns(&mut self, end: State, t: i64) {
+        let empty: Vec<String> = self
+            .turns
+            .values()
+            .filter(|tu| tu.status == "open" && tu.last_message.is_empty())
+            .filter(|tu| {
+                let c = tu.counts.unwrap_or_default();
+                c.api_requests + c.api_errors + c.tool_calls == 0
+            })
+            .map(|tu| tu.id.clone())
+            .collect();
+        for id in empty {
+            self.turns.remove(&id);
+            self.dirty_turns.retain(|d| *d != id);
+            let counts = self.session.counts.get_or_insert_default();
+            counts.turns = counts.turns.saturating_sub(1);
+            if self.session.current_turn == id {
+                self.session.current_turn.clear();
+            }
+            self.removed_turns.push(id);
+        }
         for turn in self.turns.values_mut().filter(|tu| tu.status == "open") {
             let failed = end == State::Crashed || every_call_failed(turn);
             turn.status = if failed { "failed" } else { "interrupted" }.into();
@@ -1392,9 +1424,14 @@ mod tests {
                 .rfind(|t| t.id.ends_with(turn))
                 .map(|t| (t.status.clone(), t.ended_unix_nano))
         };
+        let asked = |turn: &str, t: i64| hook(EventKind::ApiRequest, turn, t);
         // Ended mid-turn (SIGTERM, Ctrl-C): interrupted, at the end.
         let mut tr = Tracker::new(0);
-        apply(&mut tr, vec![hook(EventKind::Prompt, "p1", S)], S);
+        apply(
+            &mut tr,
+            vec![hook(EventKind::Prompt, "p1", S), asked("p1", S)],
+            S,
+        );
         let c = apply(
             &mut tr,
             vec![hook(EventKind::SessionEnded, "", 3 * S)],
@@ -1413,10 +1450,37 @@ mod tests {
         // The process died without a word: the open turn failed.
         let mut tr = Tracker::new(0);
         let prompt = watched(hook(EventKind::Prompt, "p2", S), 41);
-        apply(&mut tr, vec![prompt], S);
+        apply(&mut tr, vec![prompt, asked("p2", S)], S);
         let c = tr.tick(5 * S, &Alive(vec![]));
         assert_eq!(states(&c.events), ["crashed"]);
         assert_eq!(status(&c, "p2"), Some(("failed".into(), 5 * S)));
+
+        // A prompt that never reached the model (Claude Code logs its `/exit` as one) was no
+        // turn: dropped from the session when the run ends.
+        let mut tr = Tracker::new(0);
+        apply(
+            &mut tr,
+            vec![hook(EventKind::Prompt, "p1", S), asked("p1", S)],
+            S,
+        );
+        apply(
+            &mut tr,
+            vec![hook(EventKind::TurnFinished, "p1", 2 * S)],
+            2 * S,
+        );
+        apply(&mut tr, vec![ev(EventKind::Prompt, "exit", 3 * S)], 3 * S);
+        let c = apply(
+            &mut tr,
+            vec![hook(EventKind::SessionEnded, "", 4 * S)],
+            4 * S,
+        );
+        assert_eq!(
+            c.removed_turns,
+            [("claude_code:s1".to_owned(), "exit".to_owned())]
+        );
+        assert!(status(&c, "exit").is_none());
+        let s = tr.session("claude_code:s1").expect("session");
+        assert_eq!(s.counts.map(|c| c.turns), Some(1));
     }
 
     #[test]

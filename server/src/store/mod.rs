@@ -243,6 +243,9 @@ impl Store {
                     t.encode_to_vec().as_slice(),
                 )?;
             }
+            for (session, turn) in &c.removed_turns {
+                turns.remove((session.as_str(), turn.as_str()))?;
+            }
             if let Some(last) = c.events.iter().map(|e| e.seq).max() {
                 let mut meta = tx.open_table(META)?;
                 meta.insert("last_seq", last)?;
