@@ -135,6 +135,8 @@ struct Live {
     dirty_turns: Vec<String>,
     /// Turns dropped since the last write (see [`Live::close_open_turns`]).
     removed_turns: Vec<String>,
+    /// The turns a hook spoke of, while the session's hooks are heard (since start-up).
+    hooked_turns: Option<HashSet<String>>,
     /// The observatory is stopping the agent (kill or restart asked, not finished).
     stopping: bool,
 }
@@ -391,6 +393,7 @@ impl Live {
             dirty: false,
             dirty_turns: Vec::new(),
             removed_turns: Vec::new(),
+            hooked_turns: None,
             stopping: false,
         };
         live.complete(l.turns, l.facts);
@@ -599,6 +602,12 @@ impl Live {
         self.note_arrival(t, now, service_version, cwd, &event.model);
         let run_started = self.follow_run(process, kind, &event.reason, current, t);
         let new_turn = self.open_turn(&event, kind, id, t, *next_seq);
+        if event.source == hooks::SOURCE {
+            let hooked = self.hooked_turns.get_or_insert_default();
+            if !event.turn_id.is_empty() {
+                hooked.insert(event.turn_id.clone());
+            }
+        }
         let mut arrival = self.arrival(kind, t, &event.turn_id, new_turn);
         arrival.stops = self.note_control(kind, &event);
         let abandoned = self.track_tools(kind, &mut event, t, arrival.current_turn);
@@ -996,15 +1005,20 @@ impl Live {
     }
 
     /// A run that is over leaves no turn open: one it ended or we stopped mid-way was
-    /// interrupted; one whose process died without a word failed. An open turn that saw nothing
-    /// but its prompt — no model call, no tool, no answer — was no turn: a command the agent
-    /// ran itself (Claude Code logs `/exit` as a prompt, with no hook), or a prompt the run
-    /// ended before it was sent. It is dropped.
+    /// interrupted; one whose process died without a word failed. An open turn of a session
+    /// whose hooks we hear that no hook spoke of, and that saw nothing but its prompt — no model
+    /// call, no tool, no answer — was no turn: a command the agent ran itself (Claude Code logs
+    /// `/exit` as a prompt, with no hook). It is dropped.
     fn close_open_turns(&mut self, end: State, t: i64) {
+        let no_hook = |tu: &Turn| {
+            self.hooked_turns
+                .as_ref()
+                .is_some_and(|hooked| !hooked.contains(&tu.id))
+        };
         let empty: Vec<String> = self
             .turns
             .values()
-            .filter(|tu| tu.status == "open" && tu.last_message.is_empty())
+            .filter(|tu| tu.status == "open" && tu.last_message.is_empty() && no_hook(tu))
             .filter(|tu| {
                 let c = tu.counts.unwrap_or_default();
                 c.api_requests + c.api_errors + c.tool_calls == 0
