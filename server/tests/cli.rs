@@ -223,19 +223,7 @@ async fn claude_hook(server: &common::Server, event: &str, session: &str, cwd: &
         "session_id": session, "cwd": cwd, "hook_event_name": event,
         "prompt": "go", "prompt_id": format!("prompt-{turn}"), "tool_name": "Bash", "tool_input": {"command": "ls"},
     });
-    let (status, _, text) = server
-        .post(
-            "/v1/hooks/claude_code",
-            "application/json",
-            body.to_string().into_bytes(),
-            false,
-        )
-        .await;
-    assert!(
-        (200..300).contains(&status),
-        "{}",
-        String::from_utf8_lossy(&text)
-    );
+    server.hook("claude_code", &body).await;
 }
 
 fn status_cmd(server: &common::Server, args: &[&str]) -> Command {
@@ -374,15 +362,7 @@ fn export_cmd(server: &common::Server, app: &str, args: &[&str]) -> (bool, Strin
 async fn export_streams_rows_by_kind_time_and_agent_from_the_server_or_its_store() {
     let mut server = common::Server::start().await;
     // Codex's recorded run (its own, older timestamps), then a Claude Code session now.
-    for b in common::bodies("codex-0.169.0", "plain") {
-        let ct = if b.json {
-            "application/json"
-        } else {
-            "application/x-protobuf"
-        };
-        let (status, _, body) = server.post(b.path(), ct, b.bytes, false).await;
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    }
+    server.send_scenario("codex-0.169.0", "plain").await;
     let claude = "33333333-0000-4000-8000-000000000003";
     for event in ["SessionStart", "UserPromptSubmit", "Stop"] {
         claude_hook(&server, event, claude, "/work/gamma").await;

@@ -6,25 +6,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, bodies};
+use common::Server;
 use serde_json::Value;
 
 /// A port nothing listens on yet.
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
-}
-
-async fn send(server: &Server, agent: &str, scenario: &str) {
-    for b in bodies(agent, scenario) {
-        let ct = if b.json {
-            "application/json"
-        } else {
-            "application/x-protobuf"
-        };
-        let (status, _, body) = server.post(b.path(), ct, b.bytes, false).await;
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    }
 }
 
 /// (session id, events, tokens) of every session, sorted.
@@ -77,7 +65,7 @@ async fn an_upstream_that_was_away_gets_everything_once_in_order_even_across_a_r
         c.forward.endpoint = endpoint.clone();
     };
     let mut a = Server::start_with(forwarding.clone()).await;
-    send(&a, "claude-code-2.1.328", "bash").await;
+    a.send_scenario("claude-code-2.1.328", "bash").await;
     let (_, stats) = a.get_json("/api/stats").await;
     let queued = stats["forward"]["queued"]["items"]
         .as_u64()
@@ -97,7 +85,7 @@ async fn an_upstream_that_was_away_gets_everything_once_in_order_even_across_a_r
         dir,
         http: reqwest::Client::new(),
     };
-    send(&a, "codex-0.169.0", "plain").await;
+    a.send_scenario("codex-0.169.0", "plain").await;
     let b = Server::start_with(|c| {
         c.listen.http = format!("127.0.0.1:{port}").parse().expect("addr");
     })
@@ -131,7 +119,7 @@ async fn over_grpc_with_session_events_the_upstream_gets_both_once() {
         c.forward.session_events = true;
     })
     .await;
-    send(&a, "claude-code-2.1.328", "bash").await;
+    a.send_scenario("claude-code-2.1.328", "bash").await;
     let (_, health) = a.get_json("/api/health").await;
     let committed = health["last_seq"].as_u64().expect("last_seq");
     // The agent's own records, plus one log record per event the forwarding observatory made.

@@ -21,19 +21,7 @@ async fn hook(server: &Server, event: &str, session: &str, pad: usize) {
         "prompt": "go", "prompt_id": format!("{session}-prompt"),
         "tool_name": "Bash", "tool_input": {"command": command},
     });
-    let (status, _, text) = server
-        .post(
-            "/v1/hooks/claude_code",
-            "application/json",
-            body.to_string().into_bytes(),
-            false,
-        )
-        .await;
-    assert!(
-        (200..300).contains(&status),
-        "{}",
-        String::from_utf8_lossy(&text)
-    );
+    server.hook("claude_code", &body).await;
 }
 
 /// A whole run: start, one turn that asks permission and finishes, end.

@@ -120,15 +120,7 @@ async fn the_app_reads_its_runtime_config_from_the_server() {
 async fn metrics_are_prometheus_text_without_session_ids_and_need_a_credential_from_afar() {
     let server = Server::start().await;
     let mut session = String::new();
-    for b in common::bodies("claude-code-2.1.328", "bash") {
-        let ct = if b.json {
-            "application/json"
-        } else {
-            "application/x-protobuf"
-        };
-        let (status, _, body) = server.post(b.path(), ct, b.bytes, false).await;
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    }
+    server.send_scenario("claude-code-2.1.328", "bash").await;
     for s in server.sessions().await {
         session = s["native_id"].as_str().unwrap_or_default().to_owned();
     }

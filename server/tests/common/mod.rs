@@ -82,6 +82,37 @@ impl Server {
         (status, ct, resp.bytes().await.expect("body").to_vec())
     }
 
+    /// Posts a recorded scenario's OTLP bodies, in arrival order; each must be taken (200).
+    pub async fn send_scenario(&self, agent_dir: &str, scenario: &str) {
+        for b in bodies(agent_dir, scenario) {
+            let ct = if b.json {
+                "application/json"
+            } else {
+                "application/x-protobuf"
+            };
+            let (status, _, body) = self.post(b.path(), ct, b.bytes, false).await;
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        }
+    }
+
+    /// Posts one hook payload of `agent`; it must be taken (2xx).
+    pub async fn hook(&self, agent: &str, body: &Value) {
+        let path = format!("/v1/hooks/{agent}");
+        let (status, _, text) = self
+            .post(
+                &path,
+                "application/json",
+                body.to_string().into_bytes(),
+                false,
+            )
+            .await;
+        assert!(
+            (200..300).contains(&status),
+            "{status}: {}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let resp = self
             .http
