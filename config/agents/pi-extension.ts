@@ -92,6 +92,26 @@ function runOutcome(event) {
   return stopReason ? { stopReason } : {};
 }
 
+// What an assistant message cost: its model, tokens and Pi's own price (pi-ai's `Usage`); other
+// messages are not sent (null).
+function usage(event) {
+  const m = event?.message;
+  if (m?.role !== "assistant") return null;
+  const u = m.usage || {};
+  return {
+    model: m.model,
+    responseId: m.responseId,
+    stopReason: m.stopReason,
+    usage: {
+      input: u.input,
+      output: u.output,
+      cacheRead: u.cacheRead,
+      cacheWrite: u.cacheWrite,
+      cost: u.cost?.total,
+    },
+  };
+}
+
 function tool(event) {
   return { toolCallId: event?.toolCallId, toolName: event?.toolName };
 }
@@ -106,6 +126,7 @@ export default function (pi) {
         } catch {
           fields = {};
         }
+        if (fields === null) return;
         const sent = send(name, ctx, fields);
         // Pi is about to exit: let the request out first (bounded by its timeout).
         if (wait) await sent;
@@ -121,5 +142,6 @@ export default function (pi) {
   on("turn_end", (e) => ({ turnIndex: e?.turnIndex }));
   on("tool_execution_start", tool);
   on("tool_execution_end", (e) => ({ ...tool(e), isError: e?.isError === true }));
+  on("message_end", usage);
   on("session_shutdown", undefined, true);
 }

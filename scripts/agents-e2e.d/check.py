@@ -67,11 +67,6 @@ KNOWN = {
     ("opencode", "giveup"): {
         "API errors": "the final failure comes as session.error (a turn_failed), not counted "
                       "as an API error"},
-    ("pi", "*"): {
-        "tokens vs the usage": "Pi hands extensions each assistant message's usage (turn_end / "
-                               "message_end), which our extension does not send yet",
-        "model requests answered": "same",
-        "the model(s) the fake model was asked for": "same"},
     ("pi", "giveup"): {
         "turns": "Pi's own automatic retries restart agent_start/agent_end: each is reported "
                  "as a new prompt",

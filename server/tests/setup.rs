@@ -892,7 +892,7 @@ fn the_pi_extension_forwards_events_under_node() {
 const mod = await import(process.argv[2]);
 const handlers = {};
 mod.default({ on: (name, fn) => { handlers[name] = fn; } });
-const want = ["agent_end", "agent_start", "session_shutdown", "session_start", "tool_execution_end", "tool_execution_start", "turn_end", "turn_start"];
+const want = ["agent_end", "agent_start", "message_end", "session_shutdown", "session_start", "tool_execution_end", "tool_execution_start", "turn_end", "turn_start"];
 if (Object.keys(handlers).sort().join() !== want.join()) throw new Error("events: " + Object.keys(handlers));
 const ctx = { cwd: "/proj", sessionManager: { getSessionFile: () => "/s/2026-01-02T03-04-05_0b8e4c1a-1111-4222-8333-444455556666.jsonl" } };
 await handlers.session_start({ type: "session_start" }, ctx);
@@ -900,9 +900,13 @@ await handlers.tool_execution_end({ toolCallId: "t1", toolName: "bash", isError:
 await handlers.agent_end({ messages: [{ role: "user" }, { role: "assistant", stopReason: "error", errorMessage: "overloaded" }] }, ctx);
 await handlers.session_shutdown({}, { sessionManager: { getSessionId: () => "sid-2" } });
 await handlers.turn_start(undefined, undefined);
+await handlers.message_end({ message: { role: "user" } }, ctx);
+await handlers.message_end({ message: { role: "assistant", model: "gpt-5.5", responseId: "r1", stopReason: "stop",
+  usage: { input: 1000, output: 40, cacheRead: 200, cacheWrite: 0, totalTokens: 1240, cost: { total: 0.01 } } } }, ctx);
 await new Promise((r) => setTimeout(r, 1000));
 "#;
-    let (pid, got) = drive(&ext, driver, rx, 5);
+    // The user's message_end is not sent: 6 requests.
+    let (pid, got) = drive(&ext, driver, rx, 6);
     let by: BTreeMap<String, &Request> = got
         .iter()
         .map(|r| (r.body["event"].as_str().unwrap_or("").to_owned(), r))
@@ -923,6 +927,21 @@ await new Promise((r) => setTimeout(r, 1000));
     assert_eq!(by["agent_end"].body["error"], "overloaded");
     assert_eq!(by["session_shutdown"].body["session_id"], "sid-2");
     assert!(by["turn_start"].body.get("session_id").is_none());
+    let answer = &by["message_end"].body;
+    assert_eq!(
+        (&answer["model"], &answer["usage"]),
+        (
+            &json!("gpt-5.5"),
+            &json!({"input": 1000, "output": 40, "cacheRead": 200, "cacheWrite": 0, "cost": 0.01})
+        )
+    );
+    // Six requests, six events: had the user's message_end gone too, one would be missing.
+    assert_eq!(
+        by.len(),
+        6,
+        "the user's message is not sent: {:?}",
+        by.keys()
+    );
 }
 
 #[test]

@@ -194,3 +194,42 @@ async fn metrics_are_prometheus_text_without_session_ids_and_need_a_credential_f
     let auth = ("authorization", format!("Bearer {}", server.token()));
     assert_eq!(scrape(vec![far, auth]).await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_s_model_call_without_a_price_is_priced_from_the_table() {
+    let server = Server::start().await;
+    let pi = |event: &str, extra: serde_json::Value| {
+        let mut body = serde_json::json!({"event": event, "session_id": "pi-priced", "cwd": "/w"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        body
+    };
+    server
+        .hook("pi", &pi("session_start", serde_json::json!({})))
+        .await;
+    server
+        .hook("pi", &pi("agent_start", serde_json::json!({})))
+        .await;
+    // Pi prices 0 what it does not know; our table knows gpt-5.5.
+    let usage = serde_json::json!({"input": 1000, "output": 40, "cacheRead": 200, "cacheWrite": 0, "cost": 0});
+    let answer = serde_json::json!({"model": "gpt-5.5", "stopReason": "stop", "usage": usage});
+    server.hook("pi", &pi("message_end", answer)).await;
+    let (_, s) = server.get_json("/api/sessions/pi:pi-priced").await;
+    assert_eq!(s["counts"]["api_requests"], 1, "{s}");
+    assert_eq!(
+        (
+            s["tokens"]["input"].clone(),
+            s["tokens"]["cache_read"].clone()
+        ),
+        (serde_json::json!(1000), serde_json::json!(200))
+    );
+    assert!(s["cost_usd"].as_f64().is_some_and(|c| c > 0.0), "{s}");
+    assert_eq!(
+        (
+            s["cost_complete"].clone(),
+            s["cost_estimated_requests"].clone()
+        ),
+        (serde_json::json!(true), serde_json::json!(1))
+    );
+}

@@ -229,7 +229,10 @@ impl Pipeline {
     ) -> Result<(), HookIngestError> {
         let stats = &self.inner.stats;
         let events = match agents::read_hook(agent, body, hook) {
-            Ok(events) => events,
+            Ok(mut events) => {
+                self.price(&mut events);
+                events
+            }
             Err(e) => {
                 stats.hook(Some(agent), HookOutcome::Refused);
                 return Err(HookIngestError::Malformed(e));
@@ -252,6 +255,21 @@ impl Pipeline {
             Err(e) => {
                 stats.hook(Some(agent), HookOutcome::Refused);
                 Err(HookIngestError::Ingest(e))
+            }
+        }
+    }
+
+    /// Prices a hook's model calls that came with tokens but no cost (Pi's extension, for a model
+    /// Pi cannot price), from the price table, as the OTLP adapters do.
+    fn price(&self, events: &mut [SessionEvent]) {
+        for e in events
+            .iter_mut()
+            .filter(|e| e.kind() == Some(crate::normalize::EventKind::ApiRequest))
+        {
+            let ev = &mut e.event;
+            if let (None, Some(tokens)) = (ev.cost_usd, &ev.tokens) {
+                ev.cost_usd = self.inner.prices.cost(&ev.model, tokens);
+                ev.cost_estimated = ev.cost_usd.is_some();
             }
         }
     }

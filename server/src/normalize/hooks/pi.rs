@@ -29,7 +29,9 @@
 
 use serde_json::Value;
 
-use super::{Hook, HookError, event, required, set_tool, str_field, string_field, time_nanos};
+use super::{
+    Hook, HookError, event, f64_field, required, set_tool, str_field, string_field, time_nanos,
+};
 use crate::normalize::{Agent, EventKind, SessionEvent, TurnRef};
 
 const WHAT: &str = "Pi hook";
@@ -46,6 +48,9 @@ pub const EVENTS: &[(&str, EventKind)] = &[
     ("turn_end", EventKind::Heartbeat),
     ("tool_execution_start", EventKind::ToolStarted),
     ("tool_execution_end", EventKind::ToolFinished),
+    // Refined: an assistant message that ended in an error is no model answer (Pi says so on
+    // `agent_end`; its SDK's own retries are out of sight either way).
+    ("message_end", EventKind::ApiRequest),
     ("session_shutdown", EventKind::SessionEnded),
 ];
 
@@ -54,11 +59,12 @@ pub fn kind(name: &str, payload: &Value) -> EventKind {
     refine(name, super::listed_kind(EVENTS, name), payload)
 }
 
-/// The one event whose payload says more: an `agent_end` with a non-empty `error` is the turn
-/// failing.
+/// The events whose payload says more: an `agent_end` with a non-empty `error` is the turn
+/// failing; a `message_end` is a model answer unless it stopped on an error.
 fn refine(name: &str, listed: EventKind, payload: &Value) -> EventKind {
     match name {
         "agent_end" if !error_text(payload).is_empty() => EventKind::TurnFailed,
+        "message_end" if str_field(payload, "stopReason") == Some("error") => EventKind::Heartbeat,
         _ => listed,
     }
 }
@@ -103,8 +109,25 @@ fn read_fields(e: &mut SessionEvent, kind: EventKind, payload: &Value) {
         }
         EventKind::TurnFailed => e.event.error = error_text(payload),
         EventKind::SessionEnded => e.event.reason = "shutdown".to_owned(),
+        EventKind::ApiRequest => read_usage(e, payload),
         _ => {}
     }
+}
+
+/// An assistant message's model, tokens (Pi's `input` leaves out what was read from the cache,
+/// as ours does) and Pi's own price of it; a price of 0 is Pi not knowing the model: unknown.
+fn read_usage(e: &mut SessionEvent, payload: &Value) {
+    let usage = payload.get("usage").cloned().unwrap_or_default();
+    let n = |k: &str| f64_field(&usage, k).map_or(0, |v| v.max(0.0) as u64);
+    e.event.model = string_field(payload, "model");
+    e.event.tokens = Some(crate::proto::store::Tokens {
+        input: n("input"),
+        output: n("output"),
+        cache_read: n("cacheRead"),
+        cache_write: n("cacheWrite"),
+    });
+    e.event.cost_usd = f64_field(&usage, "cost").filter(|c| c.is_finite() && *c > 0.0);
+    e.fact_key = str_field(payload, "responseId").map(|id| format!("api:{id}"));
 }
 
 /// The event's name: the body's `event`, else `?event=`.
@@ -213,6 +236,42 @@ mod tests {
             (Some(true), Some("tool:call_1"))
         );
         assert_eq!(ev[8].event.reason, "shutdown");
+    }
+
+    #[test]
+    fn an_assistant_message_is_a_model_call_with_its_tokens_and_pi_s_price() {
+        let usage = |cost: f64| json!({"input": 1000, "output": 40, "cacheRead": 200, "cacheWrite": 0, "cost": cost});
+        let events = run(&[
+            pi("agent_start", json!({})),
+            pi(
+                "message_end",
+                json!({"model": "gpt-5.5", "responseId": "r1", "stopReason": "stop", "usage": usage(0.0123)}),
+            ),
+            pi(
+                "message_end",
+                json!({"model": "local", "stopReason": "toolUse", "usage": usage(0.0)}),
+            ),
+            pi(
+                "message_end",
+                json!({"model": "gpt-5.5", "stopReason": "error", "usage": usage(0.0)}),
+            ),
+        ]);
+        let calls: Vec<_> = events
+            .iter()
+            .filter(|e| e.kind() == Some(EventKind::ApiRequest))
+            .collect();
+        assert_eq!(calls.len(), 2, "the errored message is no answer");
+        let t = calls[0].event.tokens.expect("tokens");
+        assert_eq!((t.input, t.output, t.cache_read), (1000, 40, 200));
+        assert_eq!(
+            (calls[0].event.model.as_str(), calls[0].event.cost_usd),
+            ("gpt-5.5", Some(0.0123))
+        );
+        assert_eq!(calls[0].fact_key.as_deref(), Some("api:r1"));
+        assert_eq!(
+            calls[1].event.cost_usd, None,
+            "Pi's 0 is a model it cannot price: unknown"
+        );
     }
 
     #[test]
