@@ -57,13 +57,6 @@ KNOWN = {
     ("copilot", "sigterm"): {
         "the last turn's status": "Copilot writes 'Operation aborted (cancelled)' on SIGTERM and "
                                   "sends sessionEnd complete: read as a finished turn"},
-    ("opencode", "*"): {
-        "tokens vs the usage": "OpenCode does not flush its last trace batch at exit, and the "
-                               "product does not yet read the tokens and cost its plugin's "
-                               "message.updated events carry",
-        "model requests answered": "same: whole 512-span export batches only",
-        "cost not claimed complete": "same: the calls whose spans were lost are not known to "
-                                     "be missing"},
     ("opencode", "giveup"): {
         "API errors": "the final failure comes as session.error (a turn_failed), not counted "
                       "as an API error"},

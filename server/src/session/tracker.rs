@@ -236,6 +236,10 @@ impl Tracker {
                 if kind == EventKind::ToolFinished {
                     live.finish_open_tool(&ev.event);
                 }
+                // Its own id is known now too (a hook's repeat of it is a duplicate).
+                if let Some(key) = &ev.fact_key {
+                    live.facts.insert(key.clone());
+                }
                 // The second report of a turn's end may be the one that says what the agent
                 // said (the hook, after the log).
                 if live.keep_last_message(&ev.event) && !live.dirty {
@@ -549,6 +553,17 @@ impl Live {
             }
             EventKind::ApiError if ev.fact_key.is_none() => {
                 Cow::Owned(format!("\0api_error {}", ev.event.turn_id))
+            }
+            // A model call a hook reports with its own id (OpenCode's completed message) and
+            // the telemetry's span of it, which names no message: paired by turn and model. A
+            // repeat of the hook's report is the fact key's to drop.
+            EventKind::ApiRequest
+                if from_hook && ev.fact_key.as_ref().is_some_and(|k| self.facts.contains(k)) =>
+            {
+                return false;
+            }
+            EventKind::ApiRequest if from_hook || ev.fact_key.is_none() => {
+                Cow::Owned(format!("\0api {} {}", ev.event.turn_id, ev.event.model))
             }
             _ => return false,
         };
@@ -1495,6 +1510,39 @@ mod tests {
         assert!(status(&c, "exit").is_none());
         let s = tr.session("claude_code:s1").expect("session");
         assert_eq!(s.counts.map(|c| c.turns), Some(1));
+    }
+
+    #[test]
+    fn a_model_call_reported_by_a_hook_and_by_a_span_counts_once() {
+        let calls = |tr: &Tracker| {
+            tr.session("claude_code:s1")
+                .and_then(|s| s.counts)
+                .map(|c| c.api_requests)
+        };
+        let call = |from_hook: bool, message: &str| {
+            let mut e = if from_hook {
+                hook(EventKind::ApiRequest, "p1", 2 * S)
+            } else {
+                ev(EventKind::ApiRequest, "p1", 2 * S)
+            };
+            e.event.model = "m".into();
+            if from_hook {
+                e.fact_key = Some(format!("api:{message}"));
+            }
+            e
+        };
+        for hook_first in [true, false] {
+            let mut tr = Tracker::new(0);
+            apply(&mut tr, vec![hook(EventKind::Prompt, "p1", S)], S);
+            let (a, b) = (call(hook_first, "m1"), call(!hook_first, "m1"));
+            apply(&mut tr, vec![a, b], 2 * S);
+            assert_eq!(calls(&tr), Some(1), "hook first: {hook_first}");
+            // The hook's repeat of its message is a duplicate; a second call is a second call.
+            apply(&mut tr, vec![call(true, "m1")], 3 * S);
+            assert_eq!(calls(&tr), Some(1));
+            apply(&mut tr, vec![call(true, "m2"), call(false, "")], 4 * S);
+            assert_eq!(calls(&tr), Some(2));
+        }
     }
 
     #[test]

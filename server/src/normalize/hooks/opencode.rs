@@ -59,6 +59,7 @@ pub const EVENTS: &[(&str, EventKind)] = &[
     ("dispose", EventKind::SessionEnded),
     ("event.session.updated", EventKind::Heartbeat),
     ("event.session.diff", EventKind::Heartbeat),
+    // Refined: an assistant message, once completed, is a model call with its tokens and cost.
     ("event.message.updated", EventKind::Heartbeat),
     ("event.permission.replied", EventKind::Heartbeat),
     ("chat.params", EventKind::Heartbeat),
@@ -89,6 +90,7 @@ fn refine(name: &str, listed: EventKind, payload: &Value) -> EventKind {
         {
             EventKind::ApiError
         }
+        "event.message.updated" if answered(payload) => EventKind::ApiRequest,
         _ => listed,
     }
 }
@@ -116,6 +118,40 @@ pub fn normalize(
     read_fields(&mut e, kind, &name, payload);
     out.push(e);
     Ok(())
+}
+
+/// Whether a `message.updated` is an assistant message that completed without an error (its
+/// third report: the first two have no tokens yet).
+fn answered(payload: &Value) -> bool {
+    let info = payload.pointer("/properties/info").unwrap_or(&Value::Null);
+    str_field(info, "role") == Some("assistant")
+        && info
+            .pointer("/time/completed")
+            .is_some_and(|t| !t.is_null())
+        && info.get("error").is_none_or(Value::is_null)
+}
+
+/// A completed assistant message as the model call it was: OpenCode's model, tokens (`input`
+/// leaves out the cache, as ours does; reasoning is output) and its own price (0: unknown,
+/// priced from our table), once per message.
+fn read_answer(e: &mut SessionEvent, info: &Value) {
+    let n = |path: &str| {
+        info.pointer(path)
+            .and_then(Value::as_f64)
+            .map_or(0, |v| v.max(0.0) as u64)
+    };
+    e.event.model = str_field(info, "modelID").unwrap_or_default().to_owned();
+    e.event.tokens = Some(crate::proto::store::Tokens {
+        input: n("/tokens/input"),
+        output: n("/tokens/output") + n("/tokens/reasoning"),
+        cache_read: n("/tokens/cache/read"),
+        cache_write: n("/tokens/cache/write"),
+    });
+    e.event.cost_usd = info
+        .get("cost")
+        .and_then(Value::as_f64)
+        .filter(|c| c.is_finite() && *c > 0.0);
+    e.fact_key = str_field(info, "id").map(|id| format!("api:{id}"));
 }
 
 /// A child session's creation as the parent's news: a `SubagentStarted` in the parent, the
@@ -175,6 +211,9 @@ fn read_fields(e: &mut SessionEvent, kind: EventKind, name: &str, payload: &Valu
             e.event.error = str_at(properties, &["status", "message"])
                 .unwrap_or_default()
                 .to_owned();
+        }
+        EventKind::ApiRequest => {
+            read_answer(e, properties.get("info").unwrap_or(&Value::Null));
         }
         EventKind::SessionEnded if name == "dispose" => e.event.reason = "exited".to_owned(),
         EventKind::SessionEnded => e.event.reason = "deleted".to_owned(),
@@ -349,10 +388,48 @@ mod tests {
                 "prompt",
                 "tool_started",
                 "tool_finished",
+                // The two model calls, from their completed messages.
+                "api_request",
+                "api_request",
                 "turn_finished"
             ]
         );
         const SESSION: &str = "ses_dfe917e2effespqcZQ6j5vsw8L";
+        let calls: Vec<_> = ev
+            .iter()
+            .filter(|(_, e)| e.kind() == Some(EventKind::ApiRequest))
+            .map(|(_, e)| {
+                (
+                    e.event.model.as_str(),
+                    e.event.tokens,
+                    e.event.cost_usd,
+                    e.fact_key.as_deref(),
+                )
+            })
+            .collect();
+        let tokens = crate::proto::store::Tokens {
+            input: 1234,
+            output: 42,
+            cache_read: 8192,
+            cache_write: 2048,
+        };
+        assert_eq!(
+            calls,
+            [
+                (
+                    "claude-sonnet-4-5",
+                    Some(tokens),
+                    Some(0.0144696),
+                    Some("api:msg_2016e87c8001jaOc4arkVljfFP")
+                ),
+                (
+                    "claude-sonnet-4-5",
+                    Some(tokens),
+                    Some(0.0144696),
+                    Some("api:msg_2016e90ba001tKntJMlgx5pcSG")
+                ),
+            ]
+        );
         assert!(ev.iter().all(|(_, e)| e.native_id == SESSION));
         let fact = |kind: EventKind| {
             &ev.iter()
@@ -395,8 +472,9 @@ mod tests {
             .iter()
             .filter(|(_, e)| e.kind() == Some(EventKind::Heartbeat))
             .count();
-        // session.updated ×6, message.updated ×9, session.status ×6, chat.params ×3, session.diff ×3.
-        assert_eq!(heartbeats, 27);
+        // session.updated ×6, message.updated ×7 (of 9: two are completed answers),
+        // session.status ×6, chat.params ×3, session.diff ×3.
+        assert_eq!(heartbeats, 25);
     }
 
     #[test]
@@ -432,8 +510,12 @@ mod tests {
                 ("child", "prompt", ""),
                 ("child", "tool_started", "bash"),
                 ("child", "tool_finished", "bash"),
+                ("child", "api_request", ""),
+                ("child", "api_request", ""),
                 ("child", "turn_finished", ""),
                 ("parent", "tool_finished", "task"),
+                ("parent", "api_request", ""),
+                ("parent", "api_request", ""),
                 ("parent", "turn_finished", ""),
             ]
         );
@@ -448,6 +530,8 @@ mod tests {
                 "prompt",
                 "tool_started",
                 "tool_finished",
+                "api_request",
+                "api_request",
                 "turn_finished"
             ]
         );
